@@ -1,0 +1,381 @@
+/**
+ * The one schema of dr-sync's config file. The runtime validates with it; the CDKTF constructs render the VM's
+ * config with it (`renderConfig`), so the file the VM gets is always one the runtime accepts.
+ *
+ * Pure: no I/O here. Reading the file and the SAS variables is `load-config.ts`.
+ */
+
+/** One storage site, as the runtime sees it. */
+export interface SiteConfig {
+  /** Blob service endpoint, e.g. `https://krsource.blob.east.example.com/`, or for Azurite `http://127.0.0.1:10000/source/`. */
+  readonly blobEndpoint: string;
+  /** Name of the environment variable that holds this site's SAS token (with or without a leading `?`). */
+  readonly sasEnv: string;
+  /** A label for reports and logs.
+   *  @default "source" / "target" */
+  readonly name?: string;
+}
+
+/** Limits on destructive changes in one hop of one container. Emptying a non-empty blob counts as deleting it. */
+export interface GuardsConfig {
+  /** Deletions allowed in one hop, as a share (percent) of the destination container's blobs, before the hop stops.
+   *  @default 50 */
+  readonly maxDeletePercent?: number;
+  /** Deletions allowed in one hop, as a count. `null` means no count limit (the percentage still applies).
+   *  @default null */
+  readonly maxDeleteCount?: number | null;
+}
+
+/** Retries of requests that fail for transient reasons (500, 503, timeouts, resets). */
+export interface RetryConfig {
+  /** Attempts per request, the first included.
+   *  @default 5 */
+  readonly maxTries?: number;
+  /** First back-off delay; it doubles per attempt, with jitter, up to `maxRetryDelayMs`.
+   *  @default 500 */
+  readonly retryDelayMs?: number;
+  /** @default 30000 */
+  readonly maxRetryDelayMs?: number;
+  /** Timeout of one attempt; a stalled response is abandoned and retried after this.
+   *  @default 120 */
+  readonly tryTimeoutSeconds?: number;
+}
+
+/** The config file, as written by an operator or rendered by the constructs. */
+export interface DrSyncConfig {
+  /** Where data is read from. During failback this is the DR site. */
+  readonly source: SiteConfig;
+  /** Where data is written to. */
+  readonly target: SiteConfig;
+  /** Containers to replicate (same names on both sides). Missing target containers are created. */
+  readonly containers: readonly string[];
+  /** Absolute path of the staging folder (the recipe's local folder); holds the staged copies and the retention area. */
+  readonly stagingDir: string;
+  /** Absolute path of the state folder: lock, last-run status, run history. */
+  readonly stateDir: string;
+  /** `x-ms-version` sent with every request. Azure Stack Hub accepts 2017-11-09.
+   *  @default "2017-11-09" */
+  readonly apiVersion?: string;
+  /** Propagate deletions (within the guards). When false, blobs removed from the source stay at the target.
+   *  @default true */
+  readonly deleteDestination?: boolean;
+  /** Accept `http://` endpoints on loopback hosts (tests, local drills). Other hosts always need `https://`.
+   *  @default false */
+  readonly allowInsecureHttp?: boolean;
+  /** Blobs transferred at once.
+   *  @default 16 */
+  readonly transferConcurrency?: number;
+  /** Ranges or blocks of one large blob transferred at once.
+   *  @default 4 */
+  readonly blockConcurrency?: number;
+  /** Size of the ranges downloaded and the blocks uploaded for large blobs, in MiB (the 2017-11-09 block limit is 100).
+   *  @default 8 */
+  readonly blockSizeMiB?: number;
+  /** Blobs up to this size move in one request (Put Blob / one GET); larger ones in ranges and blocks.
+   *  @default 8 */
+  readonly singleShotMaxMiB?: number;
+  /** @default { maxDeletePercent: 50, maxDeleteCount: null } */
+  readonly guards?: GuardsConfig;
+  /** Days a deleted or overwritten staged copy is kept in the retention area before it is purged.
+   *  @default 7 */
+  readonly retentionDays?: number;
+  /** @default { maxTries: 5, retryDelayMs: 500, maxRetryDelayMs: 30000, tryTimeoutSeconds: 120 } */
+  readonly retry?: RetryConfig;
+  /** Container at the target where each run writes a small status record (recovery point, counts), so the DR site
+   *  can be monitored without the VM. `null` turns it off.
+   *  @default "dr-sync-status" */
+  readonly statusContainer?: string | null;
+  /** The recovery point objective, in minutes; `status` says whether the last recovery point is within it.
+   *  `null`: no objective.
+   *  @default null */
+  readonly rpoObjectiveMinutes?: number | null;
+}
+
+/** A config with every default filled in. */
+export interface ResolvedConfig {
+  readonly source: Required<SiteConfig>;
+  readonly target: Required<SiteConfig>;
+  readonly containers: readonly string[];
+  readonly stagingDir: string;
+  readonly stateDir: string;
+  readonly apiVersion: string;
+  readonly deleteDestination: boolean;
+  readonly allowInsecureHttp: boolean;
+  readonly transferConcurrency: number;
+  readonly blockConcurrency: number;
+  readonly blockSizeMiB: number;
+  readonly singleShotMaxMiB: number;
+  readonly guards: { readonly maxDeletePercent: number; readonly maxDeleteCount: number | null };
+  readonly retentionDays: number;
+  readonly retry: Required<RetryConfig>;
+  readonly statusContainer: string | null;
+  readonly rpoObjectiveMinutes: number | null;
+}
+
+export const DEFAULT_API_VERSION = "2017-11-09";
+
+export const DEFAULTS = {
+  apiVersion: DEFAULT_API_VERSION,
+  deleteDestination: true,
+  allowInsecureHttp: false,
+  transferConcurrency: 16,
+  blockConcurrency: 4,
+  blockSizeMiB: 8,
+  singleShotMaxMiB: 8,
+  guards: { maxDeletePercent: 50, maxDeleteCount: null },
+  retentionDays: 7,
+  retry: { maxTries: 5, retryDelayMs: 500, maxRetryDelayMs: 30000, tryTimeoutSeconds: 120 },
+  statusContainer: "dr-sync-status",
+  rpoObjectiveMinutes: null,
+} as const;
+
+/** Thrown with every problem found in a config, each naming its key. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[], readonly file?: string) {
+    super(`${file ? `invalid config ${file}` : "invalid config"}:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+const TOP_KEYS = new Set([
+  "source", "target", "containers", "stagingDir", "stateDir", "apiVersion", "deleteDestination", "allowInsecureHttp",
+  "transferConcurrency", "blockConcurrency", "blockSizeMiB", "singleShotMaxMiB", "guards", "retentionDays", "retry",
+  "statusContainer", "rpoObjectiveMinutes", "$schema", "comment",
+]);
+const SITE_KEYS = new Set(["blobEndpoint", "sasEnv", "name"]);
+const GUARD_KEYS = new Set(["maxDeletePercent", "maxDeleteCount"]);
+const RETRY_KEYS = new Set(["maxTries", "retryDelayMs", "maxRetryDelayMs", "tryTimeoutSeconds"]);
+
+/** Container names: 3-63 characters, lowercase letters, digits and single hyphens, starting and ending alphanumeric. */
+export function isValidContainerName(name: string): boolean {
+  return /^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$/.test(name);
+}
+
+const LOOPBACK_HOSTS = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
+
+/** True for hosts that never leave the machine; only those may use `http://` (with `allowInsecureHttp`). */
+export function isLoopbackHost(host: string): boolean {
+  return LOOPBACK_HOSTS.test(host);
+}
+
+/**
+ * Validates a parsed config file and fills in defaults. Collects every problem, then throws one `ConfigError`,
+ * so the operator fixes the file in one pass.
+ */
+export function validateConfig(raw: unknown, file?: string): ResolvedConfig {
+  const errors: string[] = [];
+  if (!isObject(raw)) throw new ConfigError(["the config must be a JSON object"], file);
+  unknownKeys(raw, TOP_KEYS, "", errors);
+
+  const allowInsecureHttp = optBool(raw, "allowInsecureHttp", DEFAULTS.allowInsecureHttp, errors);
+  const source = site(raw.source, "source", allowInsecureHttp, errors);
+  const target = site(raw.target, "target", allowInsecureHttp, errors);
+  if (source && target && normalizeEndpoint(source.blobEndpoint) === normalizeEndpoint(target.blobEndpoint)) {
+    errors.push(`source.blobEndpoint and target.blobEndpoint must differ (both are "${source.blobEndpoint}")`);
+  }
+
+  const containers: string[] = [];
+  if (!Array.isArray(raw.containers) || raw.containers.length === 0) {
+    errors.push(`containers must be a non-empty array of container names (got ${show(raw.containers)})`);
+  } else {
+    raw.containers.forEach((c, i) => {
+      if (typeof c !== "string" || !isValidContainerName(c)) {
+        errors.push(`containers[${i}] must be 3-63 lowercase letters, digits or single hyphens (got ${show(c)})`);
+      } else if (containers.includes(c)) {
+        errors.push(`containers[${i}] repeats "${c}"`);
+      } else containers.push(c);
+    });
+  }
+
+  const stagingDir = absPath(raw, "stagingDir", errors);
+  const stateDir = absPath(raw, "stateDir", errors);
+  if (stagingDir && stateDir && (within(stagingDir, stateDir) || within(stateDir, stagingDir))) {
+    errors.push(`stagingDir and stateDir must not contain each other (got "${stagingDir}" and "${stateDir}")`);
+  }
+
+  let apiVersion: string = DEFAULTS.apiVersion;
+  if (raw.apiVersion !== undefined) {
+    if (typeof raw.apiVersion !== "string" || !/^\d{4}-\d{2}-\d{2}$/.test(raw.apiVersion)) {
+      errors.push(`apiVersion must be a service version like "2017-11-09" (got ${show(raw.apiVersion)})`);
+    } else apiVersion = raw.apiVersion;
+  }
+
+  const deleteDestination = optBool(raw, "deleteDestination", DEFAULTS.deleteDestination, errors);
+  const transferConcurrency = optInt(raw, "transferConcurrency", DEFAULTS.transferConcurrency, 1, 256, errors);
+  const blockConcurrency = optInt(raw, "blockConcurrency", DEFAULTS.blockConcurrency, 1, 64, errors);
+  const blockSizeMiB = optInt(raw, "blockSizeMiB", DEFAULTS.blockSizeMiB, 1, 100, errors);
+  const singleShotMaxMiB = optInt(raw, "singleShotMaxMiB", DEFAULTS.singleShotMaxMiB, 1, 256, errors);
+  const retentionDays = optInt(raw, "retentionDays", DEFAULTS.retentionDays, 0, 3650, errors);
+
+  let guards: ResolvedConfig["guards"] = DEFAULTS.guards;
+  if (raw.guards !== undefined) {
+    if (!isObject(raw.guards)) errors.push(`guards must be an object (got ${show(raw.guards)})`);
+    else {
+      unknownKeys(raw.guards, GUARD_KEYS, "guards.", errors);
+      const maxDeletePercent = optNumber(raw.guards, "maxDeletePercent", DEFAULTS.guards.maxDeletePercent, 0, 100, errors, "guards.");
+      let maxDeleteCount: number | null = DEFAULTS.guards.maxDeleteCount;
+      if (raw.guards.maxDeleteCount !== undefined && raw.guards.maxDeleteCount !== null) {
+        maxDeleteCount = optInt(raw.guards, "maxDeleteCount", 0, 0, Number.MAX_SAFE_INTEGER, errors, "guards.");
+      }
+      guards = { maxDeletePercent, maxDeleteCount };
+    }
+  }
+
+  let retry: Required<RetryConfig> = DEFAULTS.retry;
+  if (raw.retry !== undefined) {
+    if (!isObject(raw.retry)) errors.push(`retry must be an object (got ${show(raw.retry)})`);
+    else {
+      unknownKeys(raw.retry, RETRY_KEYS, "retry.", errors);
+      retry = {
+        maxTries: optInt(raw.retry, "maxTries", DEFAULTS.retry.maxTries, 1, 20, errors, "retry."),
+        retryDelayMs: optInt(raw.retry, "retryDelayMs", DEFAULTS.retry.retryDelayMs, 0, 600000, errors, "retry."),
+        maxRetryDelayMs: optInt(raw.retry, "maxRetryDelayMs", DEFAULTS.retry.maxRetryDelayMs, 0, 3600000, errors, "retry."),
+        tryTimeoutSeconds: optInt(raw.retry, "tryTimeoutSeconds", DEFAULTS.retry.tryTimeoutSeconds, 1, 86400, errors, "retry."),
+      };
+    }
+  }
+
+  let statusContainer: string | null = DEFAULTS.statusContainer;
+  if (raw.statusContainer !== undefined) {
+    if (raw.statusContainer === null) statusContainer = null;
+    else if (typeof raw.statusContainer !== "string" || !isValidContainerName(raw.statusContainer)) {
+      errors.push(`statusContainer must be a container name or null (got ${show(raw.statusContainer)})`);
+    } else statusContainer = raw.statusContainer;
+  }
+  if (statusContainer && containers.includes(statusContainer)) {
+    errors.push(`statusContainer "${statusContainer}" must not be one of the replicated containers`);
+  }
+
+  let rpoObjectiveMinutes: number | null = DEFAULTS.rpoObjectiveMinutes;
+  if (raw.rpoObjectiveMinutes !== undefined && raw.rpoObjectiveMinutes !== null) {
+    rpoObjectiveMinutes = optInt(raw, "rpoObjectiveMinutes", 0, 1, 525600, errors);
+  }
+
+  if (errors.length || !source || !target || !stagingDir || !stateDir) throw new ConfigError(errors, file);
+  return {
+    source, target, containers, stagingDir, stateDir, apiVersion, deleteDestination, allowInsecureHttp,
+    transferConcurrency, blockConcurrency, blockSizeMiB, singleShotMaxMiB, guards, retentionDays, retry,
+    statusContainer, rpoObjectiveMinutes,
+  };
+}
+
+/** Renders a config file's text; validates first, so constructs can never render a file the runtime rejects. */
+export function renderConfig(config: DrSyncConfig): string {
+  validateConfig(config);
+  return JSON.stringify(config, null, 2) + "\n";
+}
+
+function site(raw: unknown, key: "source" | "target", allowHttp: boolean, errors: string[]): Required<SiteConfig> | undefined {
+  if (!isObject(raw)) {
+    errors.push(`${key} must be an object with blobEndpoint and sasEnv (got ${show(raw)})`);
+    return undefined;
+  }
+  unknownKeys(raw, SITE_KEYS, `${key}.`, errors);
+  const before = errors.length;
+  const endpoint = raw.blobEndpoint;
+  let url: URL | undefined;
+  if (typeof endpoint !== "string") errors.push(`${key}.blobEndpoint must be a URL string (got ${show(endpoint)})`);
+  else {
+    try {
+      url = new URL(endpoint);
+    } catch {
+      errors.push(`${key}.blobEndpoint must be a URL like "https://account.blob.region.example.com/" (got ${show(endpoint)})`);
+    }
+  }
+  if (url) {
+    if (url.search || url.hash) {
+      errors.push(`${key}.blobEndpoint must not carry a query or fragment; put the SAS in the variable named by ${key}.sasEnv`);
+    }
+    if (url.username || url.password) errors.push(`${key}.blobEndpoint must not carry credentials`);
+    if (url.protocol === "http:") {
+      if (!allowHttp) errors.push(`${key}.blobEndpoint must use https:// (got "${url.protocol}//"); allowInsecureHttp permits http:// on loopback only`);
+      else if (!isLoopbackHost(url.hostname)) errors.push(`${key}.blobEndpoint may use http:// only on a loopback host (got host "${url.hostname}")`);
+    } else if (url.protocol !== "https:") {
+      errors.push(`${key}.blobEndpoint must use https:// (got "${url.protocol}//")`);
+    }
+  }
+  if (typeof raw.sasEnv !== "string" || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(raw.sasEnv)) {
+    errors.push(`${key}.sasEnv must name an environment variable, like "DR_SOURCE_SAS" (got ${show(raw.sasEnv)})`);
+  }
+  let name: string = key;
+  if (raw.name !== undefined) {
+    if (typeof raw.name !== "string" || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(raw.name)) {
+      errors.push(`${key}.name must be 1-63 letters, digits, dots, dashes or underscores (got ${show(raw.name)})`);
+    } else name = raw.name;
+  }
+  if (errors.length > before) return undefined;
+  return { blobEndpoint: normalizeEndpoint(endpoint as string), sasEnv: raw.sasEnv as string, name };
+}
+
+/** Endpoint with exactly one trailing slash. */
+export function normalizeEndpoint(endpoint: string): string {
+  return endpoint.replace(/\/+$/, "") + "/";
+}
+
+function absPath(raw: Record<string, unknown>, key: string, errors: string[]): string | undefined {
+  const v = raw[key];
+  if (typeof v !== "string" || !v.startsWith("/") || v.includes("\0")) {
+    errors.push(`${key} must be an absolute path (got ${show(v)})`);
+    return undefined;
+  }
+  const normalized = v.replace(/\/+$/, "") || "/";
+  if (normalized === "/") {
+    errors.push(`${key} must not be the root folder`);
+    return undefined;
+  }
+  if (normalized.split("/").includes("..")) {
+    errors.push(`${key} must not contain ".." segments (got ${show(v)})`);
+    return undefined;
+  }
+  return normalized;
+}
+
+function within(child: string, parent: string): boolean {
+  return child === parent || child.startsWith(parent + "/");
+}
+
+function unknownKeys(obj: Record<string, unknown>, allowed: Set<string>, prefix: string, errors: string[]): void {
+  for (const k of Object.keys(obj)) {
+    if (!allowed.has(k)) errors.push(`${prefix}${k} is not a known key (known: ${[...allowed].filter((a) => !a.startsWith("$") && a !== "comment").join(", ")})`);
+  }
+}
+
+function optBool(obj: Record<string, unknown>, key: string, dflt: boolean, errors: string[], prefix = ""): boolean {
+  const v = obj[key];
+  if (v === undefined) return dflt;
+  if (typeof v !== "boolean") {
+    errors.push(`${prefix}${key} must be true or false (got ${show(v)})`);
+    return dflt;
+  }
+  return v;
+}
+
+function optNumber(obj: Record<string, unknown>, key: string, dflt: number, min: number, max: number, errors: string[], prefix = ""): number {
+  const v = obj[key];
+  if (v === undefined) return dflt;
+  if (typeof v !== "number" || !Number.isFinite(v) || v < min || v > max) {
+    errors.push(`${prefix}${key} must be a number from ${min} to ${max} (got ${show(v)})`);
+    return dflt;
+  }
+  return v;
+}
+
+function optInt(obj: Record<string, unknown>, key: string, dflt: number, min: number, max: number, errors: string[], prefix = ""): number {
+  const v = obj[key];
+  if (v === undefined) return dflt;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+    errors.push(`${prefix}${key} must be a whole number from ${min} to ${max} (got ${show(v)})`);
+    return dflt;
+  }
+  return v;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function show(v: unknown): string {
+  if (v === undefined) return "nothing";
+  const s = JSON.stringify(v);
+  return s.length > 80 ? s.slice(0, 77) + "..." : s;
+}
