@@ -1,0 +1,103 @@
+/** Parsed command line. Pure, so it is tested as a table. */
+export interface CliArgs {
+  readonly command: string;
+  readonly subcommand?: string;
+  readonly config?: string;
+  readonly json: boolean;
+  readonly deep: boolean;
+  readonly logLevel: "debug" | "info" | "warn" | "error";
+  readonly allowMassDelete: string[];
+  readonly container?: string;
+  readonly blob?: string;
+  readonly to?: "source" | "target";
+  readonly out?: string;
+  readonly retainedAt?: string;
+}
+
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+export const COMMANDS = ["run", "pull", "push", "plan", "verify", "status", "retention", "restore", "help", "version"] as const;
+
+export const USAGE = `usage: dr-sync <command> --config <file> [options]
+
+commands:
+  run        pull (source -> staging), then push (staging -> target), for every container
+  pull       source -> staging only
+  push       staging -> target only
+  plan       what run would copy and delete; changes nothing
+  verify     compare target with source (exit 0 when identical, 1 with the differences)
+  status     the last run: recovery point, RPO achieved, counts, errors
+  retention  list the copies kept in the retention area (retention list [--container C] [--blob NAME])
+  restore    put a retained copy back: restore --container C --blob NAME [--to target|source] [--out FILE] [--retained-at ISO]
+  version    print the version
+
+options:
+  --config FILE               the JSON config (required except for help and version)
+  --json                      machine-readable output on stdout
+  --deep                      verify: compare bytes too (downloads both sides)
+  --allow-mass-delete C       lift the delete guard for container C (or "*") for this run only; repeatable
+  --log-level L               debug, info (default), warn or error
+
+exit codes: 0 ok, 1 failures (see the summary), 2 bad config or usage, 3 another run holds the lock,
+            4 a delete guard stopped a container`;
+
+export function parseArgs(argv: readonly string[]): CliArgs {
+  const rest = [...argv];
+  const command = rest.shift();
+  if (!command || command === "--help" || command === "-h") return { ...defaults(), command: "help" };
+  if (!(COMMANDS as readonly string[]).includes(command)) throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
+  let subcommand: string | undefined;
+  if (command === "retention" && rest[0] && !rest[0].startsWith("--")) subcommand = rest.shift();
+  const out: { -readonly [K in keyof CliArgs]: CliArgs[K] } = { ...defaults(), command, subcommand };
+  const value = (flag: string): string => {
+    const v = rest.shift();
+    if (v === undefined || v.startsWith("--")) throw new UsageError(`${flag} needs a value`);
+    return v;
+  };
+  while (rest.length) {
+    const a = rest.shift() as string;
+    const eq = a.indexOf("=");
+    if (a.startsWith("--") && eq > 0) {
+      rest.unshift(a.slice(eq + 1));
+      rest.unshift(a.slice(0, eq));
+      continue;
+    }
+    switch (a) {
+      case "--config": out.config = value(a); break;
+      case "--json": out.json = true; break;
+      case "--deep": out.deep = true; break;
+      case "--allow-mass-delete": out.allowMassDelete.push(value(a)); break;
+      case "--container": out.container = value(a); break;
+      case "--blob": out.blob = value(a); break;
+      case "--out": out.out = value(a); break;
+      case "--retained-at": out.retainedAt = value(a); break;
+      case "--to": {
+        const v = value(a);
+        if (v !== "source" && v !== "target") throw new UsageError(`--to must be "source" or "target" (got "${v}")`);
+        out.to = v;
+        break;
+      }
+      case "--log-level": {
+        const v = value(a);
+        if (!["debug", "info", "warn", "error"].includes(v)) throw new UsageError(`--log-level must be debug, info, warn or error (got "${v}")`);
+        out.logLevel = v as CliArgs["logLevel"];
+        break;
+      }
+      default:
+        throw new UsageError(`unknown option "${a}"\n\n${USAGE}`);
+    }
+  }
+  if (!["help", "version"].includes(command) && !out.config) throw new UsageError(`${command} needs --config <file>`);
+  if (command === "retention" && (subcommand ?? "list") !== "list") throw new UsageError(`unknown retention subcommand "${subcommand}" (only "list")`);
+  if (command === "restore" && (!out.container || out.blob === undefined)) throw new UsageError("restore needs --container and --blob");
+  return out;
+}
+
+function defaults(): { -readonly [K in keyof CliArgs]: CliArgs[K] } {
+  return { command: "", json: false, deep: false, logLevel: "info", allowMassDelete: [] };
+}

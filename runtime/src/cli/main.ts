@@ -1,0 +1,156 @@
+import { setMaxListeners } from "node:events";
+import { ConfigError } from "../config/schema";
+import { loadConfig } from "../config/load-config";
+import { Events, EventSink, JsonLineSink } from "../report/events";
+import { ProgressBarSink } from "../report/progress";
+import { Redactor } from "../report/redact";
+import { formatPlan, formatRunSummary, formatStatus, formatVerify } from "../report/summary";
+import { RunLock } from "../state/lock";
+import { StatusStore } from "../state/status";
+import { ensurePrivateDir } from "../staging/atomic-file";
+import { siteKey } from "../staging/object-path";
+import { RetentionArea } from "../staging/retention";
+import { describeError, FatalError } from "../storage/errors";
+import { SiteClient } from "../storage/site-client";
+import { SyncContext } from "../sync/context";
+import { restoreRetained } from "../sync/restore";
+import { planSync, runSync, VERSION } from "../sync/run";
+import { verifySites } from "../verify/verify";
+import { CliArgs, parseArgs, USAGE } from "./args";
+
+export interface Io {
+  readonly argv: readonly string[];
+  readonly env: NodeJS.ProcessEnv;
+  readonly stdout: NodeJS.WriteStream;
+  readonly stderr: NodeJS.WriteStream;
+  readonly signal: AbortSignal;
+}
+
+/** Runs one command and returns its exit code. Everything printed passes through the redactor. */
+export async function main(io: Io): Promise<number> {
+  const redactor = new Redactor();
+  const out = (s: string) => io.stdout.write(redactor.redact(s) + "\n");
+  const err = (s: string) => io.stderr.write(redactor.redact(s) + "\n");
+  let args: CliArgs;
+  try {
+    args = parseArgs(io.argv);
+  } catch (e) {
+    err(`dr-sync: ${(e as Error).message}`);
+    return 2;
+  }
+  if (args.command === "help") {
+    out(USAGE);
+    return 0;
+  }
+  if (args.command === "version") {
+    out(VERSION);
+    return 0;
+  }
+
+  let lock: RunLock | undefined;
+  let events: Events | undefined;
+  try {
+    const loaded = await loadConfig(args.config as string, io.env);
+    redactor.add(loaded.sourceSas);
+    redactor.add(loaded.targetSas);
+    const { config } = loaded;
+    const sinks: EventSink[] = [];
+    if (io.stderr.isTTY) sinks.push(new ProgressBarSink(io.stderr));
+    else sinks.push(new JsonLineSink((l) => io.stderr.write(l), args.logLevel));
+    events = new Events(sinks, redactor);
+    for (const w of loaded.warnings) events.warn("config.warning", w);
+
+    await ensurePrivateDir(config.stateDir);
+    await ensurePrivateDir(config.stagingDir);
+    const src = new SiteClient(config.source, loaded.sourceSas, config);
+    const dst = new SiteClient(config.target, loaded.targetSas, config);
+    const ctx: SyncContext = {
+      config, src, dst, srcKey: siteKey(config.source.blobEndpoint), dstKey: siteKey(config.target.blobEndpoint),
+      retention: new RetentionArea(config.stagingDir), events, signal: io.signal,
+      allowMassDelete: new Set(args.allowMassDelete), clock: () => new Date(),
+    };
+    const statusStore = new StatusStore(config.stateDir);
+
+    switch (args.command) {
+      case "status": {
+        const s = await statusStore.read();
+        out(args.json ? JSON.stringify(s ?? null, null, 2) : formatStatus(s, new Date()));
+        if (!s) return 1;
+        const age = s.recoveryPoint ? (Date.now() - (s.clockSkewSeconds ?? 0) * 1000 - Date.parse(s.recoveryPoint)) / 60000 : Infinity;
+        return s.exitCode === 0 && (!s.rpoObjectiveMinutes || age <= s.rpoObjectiveMinutes) ? 0 : 1;
+      }
+      case "verify": {
+        const v = await verifySites(ctx, { deep: args.deep });
+        out(args.json ? JSON.stringify(v, null, 2) : formatVerify(v));
+        return v.ok ? 0 : 1;
+      }
+      case "retention": {
+        const copies = await ctx.retention.list({ container: args.container, name: args.blob });
+        if (args.json) out(JSON.stringify(copies.map(({ entry: _e, ...c }) => c), null, 2));
+        else out(copies.length ? copies.map((c) => `${c.retainedAt} ${c.site}/${c.container} ${JSON.stringify(c.name)} ${c.size} bytes (${c.reason})`).join("\n") : "the retention area is empty");
+        return 0;
+      }
+      case "restore": {
+        const copies = await ctx.retention.list({ container: args.container, name: args.blob });
+        const pick = args.retainedAt ? copies.find((c) => c.retainedAt === args.retainedAt) : copies[0];
+        if (!pick) throw new FatalError(`no retained copy of ${JSON.stringify(args.blob)} in container "${args.container}"${args.retainedAt ? ` retained at ${args.retainedAt}` : ""}; see dr-sync retention list`);
+        out(await restoreRetained(ctx, pick, args.to, args.out));
+        return 0;
+      }
+    }
+
+    lock = await RunLock.acquire(config.stateDir, args.command);
+    if (lock.stale) {
+      events.warn("lock.stale", `the previous ${lock.stale.command} (pid ${lock.stale.pid}, started ${lock.stale.startedAt}) did not finish; its partial work is checked and resumed`);
+    }
+    if (args.command === "plan") {
+      const p = await planSync(ctx);
+      out(args.json ? JSON.stringify(p, null, 2) : formatPlan(p));
+      return p.containers.some((c) => c.error) ? 1 : 0;
+    }
+    const status = await runSync(ctx, args.command as "run" | "pull" | "push", statusStore);
+    events.close();
+    out(args.json ? JSON.stringify(status, null, 2) : formatRunSummary(status));
+    if (status.exitCode !== 0 && !args.json) {
+      err(`dr-sync ${args.command}: ${status.outcome}; containers not listed as ok were left as they were apart from the copies shown (no deletions after a failure)`);
+    }
+    return status.exitCode;
+  } catch (e) {
+    events?.close();
+    if (e instanceof ConfigError) {
+      err(`dr-sync: ${e.message}\nnothing was touched`);
+      return 2;
+    }
+    if (e instanceof FatalError) {
+      err(`dr-sync: ${e.message}`);
+      return e.exitCode;
+    }
+    err(`dr-sync: unexpected error: ${describeError(e)}${(e as Error)?.stack ? `\n${(e as Error).stack}` : ""}`);
+    return 1;
+  } finally {
+    await lock?.release();
+  }
+}
+
+/** The bundle's entry point: restrictive file modes, signals turned into a clean stop, and the exit code. */
+if (require.main === module) {
+  process.umask(0o077);
+  const controller = new AbortController();
+  // Every request in flight listens on the one run-wide signal; that is by design, not a leak.
+  setMaxListeners(0, controller.signal);
+  let stopping = false;
+  const stop = (sig: string) => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    process.stderr.write(`dr-sync: ${sig} received; finishing the blobs in flight, then stopping (send again to stop at once)\n`);
+    controller.abort();
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  main({ argv: process.argv.slice(2), env: process.env, stdout: process.stdout, stderr: process.stderr, signal: controller.signal })
+    .then((code) => { process.exitCode = code; })
+    .catch((e) => {
+      process.stderr.write(`dr-sync: ${String(e?.message ?? e).replace(/([?&]sig=)[^&\s]+/gi, "$1[REDACTED]")}\n`);
+      process.exitCode = 1;
+    });
+}

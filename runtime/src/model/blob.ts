@@ -1,0 +1,75 @@
+/** The properties dr-sync carries from source to target, besides bytes and metadata. */
+export interface BlobProps {
+  readonly contentType?: string;
+  readonly contentEncoding?: string;
+  readonly contentLanguage?: string;
+  readonly contentDisposition?: string;
+  readonly cacheControl?: string;
+  /** Base64 Content-MD5 as the service stores it; absent when the writer never set one. */
+  readonly contentMD5?: string;
+}
+
+export type BlobKind = "BlockBlob" | "PageBlob" | "AppendBlob";
+
+/** A blob as a listing shows it, on either side. */
+export interface RemoteBlob {
+  readonly name: string;
+  readonly etag: string;
+  readonly size: number;
+  /** ISO time of the last change, from the service's clock. */
+  readonly lastModified: string;
+  readonly kind: BlobKind;
+  readonly props: BlobProps;
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+/** What staging holds for one blob: the source version it was copied from, and where its bytes are. */
+export interface StagedEntry {
+  readonly name: string;
+  /** ETag of the source version the staged bytes came from. */
+  readonly srcEtag: string;
+  readonly size: number;
+  readonly lastModified: string;
+  readonly kind: BlobKind;
+  readonly props: BlobProps;
+  readonly metadata: Readonly<Record<string, string>>;
+  /** File name of the bytes inside the blob's staging folder. */
+  readonly dataFile: string;
+}
+
+/** What the last successful push wrote for one blob: which staged version, and the ETag the target gave it. */
+export interface PushRecord {
+  readonly srcEtag: string;
+  readonly dstEtag: string;
+}
+
+/** ETags without the quotes some responses carry, so the listing's and an upload's ETag compare equal. */
+export function normalizeEtag(etag: string | undefined): string {
+  return (etag ?? "").replace(/^W\//, "").replace(/^"(.*)"$/, "$1");
+}
+
+export const PROP_KEYS: readonly (keyof BlobProps)[] = [
+  "contentType", "contentEncoding", "contentLanguage", "contentDisposition", "cacheControl", "contentMD5",
+];
+
+/** Differences in properties and metadata between two blobs, as human-readable phrases; empty when they match. */
+export function describePropDifferences(a: { props: BlobProps; metadata: Readonly<Record<string, string>> },
+  b: { props: BlobProps; metadata: Readonly<Record<string, string>> }): string[] {
+  const out: string[] = [];
+  for (const k of PROP_KEYS) {
+    if ((a.props[k] ?? "") !== (b.props[k] ?? "")) out.push(`${k} ${JSON.stringify(a.props[k] ?? "")} != ${JSON.stringify(b.props[k] ?? "")}`);
+  }
+  const keys = new Set([...Object.keys(a.metadata), ...Object.keys(b.metadata)].map((k) => k.toLowerCase()));
+  const am = lowerKeys(a.metadata);
+  const bm = lowerKeys(b.metadata);
+  for (const k of [...keys].sort()) {
+    if (am[k] !== bm[k]) out.push(`metadata.${k} ${JSON.stringify(am[k] ?? null)} != ${JSON.stringify(bm[k] ?? null)}`);
+  }
+  return out;
+}
+
+function lowerKeys(m: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(m)) out[k.toLowerCase()] = v;
+  return out;
+}

@@ -1,0 +1,62 @@
+import { RunStatus } from "../state/status";
+import { PlanResult } from "../sync/run";
+import { VerifyResult } from "../verify/verify";
+import { formatBytes, formatDuration } from "./progress";
+
+/** The human summary of a run: one line per container, then the recovery point. */
+export function formatRunSummary(s: RunStatus): string {
+  const lines = [`dr-sync ${s.command}: ${s.outcome.toUpperCase()} (${s.source.name} ${s.source.host} -> ${s.target.name} ${s.target.host})`];
+  for (const c of s.containers) {
+    const parts: string[] = [];
+    if (c.pull) parts.push(`pull ${c.pull.copied} copied, ${c.pull.deleted} deleted, ${c.pull.skipped} unchanged, ${c.pull.failed} failed, ${formatBytes(c.pull.bytes)}`);
+    if (c.push) parts.push(`push ${c.push.copied} copied${c.push.adopted ? `, ${c.push.adopted} adopted` : ""}, ${c.push.deleted} deleted, ${c.push.skipped} unchanged, ${c.push.failed} failed, ${formatBytes(c.push.bytes)}`);
+    lines.push(`  ${c.container}: ${c.outcome}${parts.length ? ` | ${parts.join(" | ")}` : ""}`);
+    if (c.error) lines.push(`    ${c.error}`);
+    for (const f of [...(c.pull?.failures ?? []), ...(c.push?.failures ?? [])].slice(0, 10)) lines.push(`    failed: ${JSON.stringify(f.name)}: ${f.error}`);
+    const held = (c.pull?.heldBack ?? 0) + (c.push?.heldBack ?? 0);
+    if (held) lines.push(`    ${held} deletion(s) held back because transfers failed; the next clean run applies them`);
+    const kept = c.push?.retainedFromDestination ?? 0;
+    if (kept) lines.push(`    ${kept} target copy(ies) we held no copy of were kept in the retention area before being replaced or deleted`);
+  }
+  const dur = (Date.parse(s.endedAt) - Date.parse(s.startedAt)) / 1000;
+  lines.push(`recovery point: ${s.recoveryPoint ?? "none yet"}${s.rpoAchievedSeconds !== null ? ` (RPO achieved ${formatDuration(s.rpoAchievedSeconds)})` : ""}; took ${formatDuration(dur)}`);
+  if (s.error) lines.push(`run stopped: ${s.error}`);
+  return lines.join("\n");
+}
+
+/** `status`: the last run, and how old its recovery point is now. */
+export function formatStatus(s: RunStatus | undefined, now: Date): string {
+  if (!s) return "no run recorded yet";
+  const lines = [formatRunSummary(s)];
+  if (s.recoveryPoint) {
+    const age = (now.getTime() - (s.clockSkewSeconds ?? 0) * 1000 - Date.parse(s.recoveryPoint)) / 1000;
+    lines.push(`current exposure: ${formatDuration(Math.max(0, age))} since the recovery point` +
+      (s.rpoObjectiveMinutes ? ` (objective ${s.rpoObjectiveMinutes}m: ${age <= s.rpoObjectiveMinutes * 60 ? "met" : "MISSED"})` : ""));
+  }
+  return lines.join("\n");
+}
+
+export function formatPlan(p: PlanResult, limit = 50): string {
+  const lines: string[] = [];
+  for (const c of p.containers) {
+    if (c.error) {
+      lines.push(`${c.container}: cannot plan: ${c.error}`);
+      continue;
+    }
+    const count = (a: typeof c.pull, act: string) => a.filter((x) => x.action === act).length;
+    lines.push(`${c.container}: pull ${count(c.pull, "copy")} copy, ${count(c.pull, "delete")} delete; push ${count(c.push, "copy")} copy, ${count(c.push, "adopt")} adopt, ${count(c.push, "delete")} delete`);
+    for (const [hop, acts] of [["pull", c.pull], ["push", c.push]] as const) {
+      for (const a of acts.slice(0, limit)) lines.push(`  ${hop} ${a.action} ${JSON.stringify(a.name)}: ${a.reason}`);
+      if (acts.length > limit) lines.push(`  ... ${acts.length - limit} more ${hop} actions (--json lists all)`);
+    }
+  }
+  return lines.join("\n");
+}
+
+export function formatVerify(v: VerifyResult, limit = 100): string {
+  const lines = v.containers.map((c) => `${c.container}: ${c.source} at source, ${c.target} at target, ${c.differences} difference(s)`);
+  for (const d of v.differences.slice(0, limit)) lines.push(`  ${d.container}/${d.name ? JSON.stringify(d.name) : "*"}: ${d.problem}`);
+  if (v.differences.length > limit) lines.push(`  ... ${v.differences.length - limit} more (--json lists all)`);
+  lines.push(v.ok ? "verify: target matches source" : `verify: ${v.differences.length} difference(s)`);
+  return lines.join("\n");
+}

@@ -1,0 +1,119 @@
+import { promises as fs } from "node:fs";
+import { join } from "node:path";
+import { StagedEntry } from "../model/blob";
+import { ensurePrivateDir, writeFileAtomic } from "./atomic-file";
+import { objectKey } from "./object-path";
+
+/** Why a copy was kept. */
+export type RetentionReason =
+  | "deleted at source"
+  | "overwritten by a newer source version"
+  | "destination copy deleted"
+  | "destination copy overwritten";
+
+/** A retained copy, as `retention list` shows it. */
+export interface RetainedCopy {
+  readonly day: string;
+  readonly site: string;
+  readonly container: string;
+  readonly name: string;
+  readonly reason: RetentionReason;
+  readonly retainedAt: string;
+  readonly size: number;
+  readonly srcEtag: string;
+  /** Absolute paths of the bytes and the manifest. */
+  readonly dataPath: string;
+  readonly manifestPath: string;
+  readonly entry: StagedEntry;
+}
+
+/**
+ * The retention area: `<stagingDir>/retention/<day>/<site>/<container>/`. A staged copy that a run is about to
+ * delete or overwrite is hard-linked here first (same file system, no copying), with its manifest, so an
+ * operator can restore it for `retentionDays` days.
+ */
+export class RetentionArea {
+  readonly root: string;
+
+  constructor(stagingDir: string, private readonly clock: () => Date = () => new Date()) {
+    this.root = join(stagingDir, "retention");
+  }
+
+  /** Keeps `dataPath`'s bytes (by hard link, or copy across file systems) with the entry's manifest. */
+  async keep(site: string, container: string, entry: StagedEntry, dataPath: string, reason: RetentionReason): Promise<string> {
+    const now = this.clock();
+    const dir = join(this.root, now.toISOString().slice(0, 10), site, container);
+    await ensurePrivateDir(dir);
+    const stem = `${objectKey(entry.name)}.${now.getTime()}`;
+    const target = join(dir, `${stem}.bin`);
+    await fs.rm(target, { force: true });
+    try {
+      await fs.link(dataPath, target);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EXDEV" && (err as NodeJS.ErrnoException).code !== "EPERM") throw err;
+      await fs.copyFile(dataPath, target);
+    }
+    await writeFileAtomic(join(dir, `${stem}.json`), JSON.stringify({ reason, retainedAt: now.toISOString(), entry }) + "\n");
+    return target;
+  }
+
+  /** Keeps bytes that are already in a file the caller wrote for this purpose (moved, not linked). */
+  async keepMoved(site: string, container: string, entry: StagedEntry, tmpPath: string, reason: RetentionReason): Promise<string> {
+    const now = this.clock();
+    const dir = join(this.root, now.toISOString().slice(0, 10), site, container);
+    await ensurePrivateDir(dir);
+    const stem = `${objectKey(entry.name)}.${now.getTime()}`;
+    const target = join(dir, `${stem}.bin`);
+    await fs.rename(tmpPath, target);
+    await writeFileAtomic(join(dir, `${stem}.json`), JSON.stringify({ reason, retainedAt: now.toISOString(), entry }) + "\n");
+    return target;
+  }
+
+  /** Every retained copy, newest first, optionally for one container or one blob name. */
+  async list(filter: { container?: string; name?: string } = {}): Promise<RetainedCopy[]> {
+    const out: RetainedCopy[] = [];
+    for (const day of await readdirSafe(this.root)) {
+      for (const site of await readdirSafe(join(this.root, day))) {
+        for (const container of await readdirSafe(join(this.root, day, site))) {
+          if (filter.container && filter.container !== container) continue;
+          const dir = join(this.root, day, site, container);
+          for (const f of await readdirSafe(dir)) {
+            if (!f.endsWith(".json")) continue;
+            try {
+              const m = JSON.parse(await fs.readFile(join(dir, f), "utf8")) as { reason: RetentionReason; retainedAt: string; entry: StagedEntry };
+              if (filter.name !== undefined && m.entry.name !== filter.name) continue;
+              out.push({
+                day, site, container, name: m.entry.name, reason: m.reason, retainedAt: m.retainedAt, size: m.entry.size,
+                srcEtag: m.entry.srcEtag, dataPath: join(dir, f.replace(/\.json$/, ".bin")), manifestPath: join(dir, f), entry: m.entry,
+              });
+            } catch {
+              // A manifest cut short by a crash has no complete copy behind it; the bytes stay for a person to look at.
+            }
+          }
+        }
+      }
+    }
+    return out.sort((a, b) => b.retainedAt.localeCompare(a.retainedAt));
+  }
+
+  /** Removes day folders older than `days`; returns how many were removed. */
+  async purge(days: number): Promise<number> {
+    const cutoff = new Date(this.clock().getTime() - days * 86400000).toISOString().slice(0, 10);
+    let removed = 0;
+    for (const day of await readdirSafe(this.root)) {
+      if (/^\d{4}-\d{2}-\d{2}$/.test(day) && day < cutoff) {
+        await fs.rm(join(this.root, day), { recursive: true, force: true });
+        removed++;
+      }
+    }
+    return removed;
+  }
+}
+
+async function readdirSafe(dir: string): Promise<string[]> {
+  try {
+    return (await fs.readdir(dir)).sort();
+  } catch {
+    return [];
+  }
+}

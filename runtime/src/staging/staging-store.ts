@@ -1,0 +1,167 @@
+import { createReadStream, createWriteStream, promises as fs } from "node:fs";
+import { createInterface } from "node:readline";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { StagedEntry } from "../model/blob";
+import { ensurePrivateDir, exists, writeFileAtomic } from "./atomic-file";
+import { dataFileName, objectStem } from "./object-path";
+import { RetentionArea, RetentionReason } from "./retention";
+
+/**
+ * The staged copy of one source container: `<stagingDir>/<site>/<container>/`.
+ *
+ * Each blob has a manifest `objects/ab/<key>.json` (its name, source ETag, properties, metadata) and a data file
+ * `objects/ab/<key>.<gen>.bin` per source version. Renaming the manifest into place is the commit: until then the
+ * old version stands, so a kill at any moment leaves either the old or the new version, never a mix.
+ * `index.jsonl` caches all manifests for fast start-up; while a hop runs, a `dirty` marker says the cache may be
+ * behind, and the next open rebuilds it from the manifests.
+ */
+export class StagingStore {
+  private readonly entries = new Map<string, StagedEntry>();
+  readonly dir: string;
+  readonly tmpDir: string;
+
+  private constructor(stagingDir: string, readonly site: string, readonly container: string, private readonly retention: RetentionArea) {
+    this.dir = join(stagingDir, site, container);
+    this.tmpDir = join(stagingDir, site, ".tmp", container);
+  }
+
+  /** Opens (and if needed creates or repairs) the staged copy of a container. */
+  static async open(stagingDir: string, site: string, container: string, retention: RetentionArea): Promise<StagingStore> {
+    const store = new StagingStore(stagingDir, site, container, retention);
+    await ensurePrivateDir(join(store.dir, "objects"));
+    // Files in tmp belong to transfers that never committed; the lock guarantees no one else is writing them.
+    await fs.rm(store.tmpDir, { recursive: true, force: true });
+    await ensurePrivateDir(store.tmpDir);
+    const dirty = await exists(join(store.dir, "dirty"));
+    if (dirty || !(await store.loadIndex())) await store.rebuild();
+    return store;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get(name: string): StagedEntry | undefined {
+    return this.entries.get(name);
+  }
+
+  names(): IterableIterator<string> {
+    return this.entries.keys();
+  }
+
+  values(): IterableIterator<StagedEntry> {
+    return this.entries.values();
+  }
+
+  /** Absolute path of an entry's bytes. */
+  dataPath(entry: StagedEntry): string {
+    return join(this.dir, objectStem(entry.name).replace(/[^/]+$/, ""), entry.dataFile);
+  }
+
+  /** A fresh path in this container's tmp folder, for a transfer in progress. */
+  tmpPath(): string {
+    return join(this.tmpDir, `${randomBytes(12).toString("hex")}.part`);
+  }
+
+  /** Marks the cache as possibly stale until `save()`; call before changing anything. */
+  async markDirty(): Promise<void> {
+    await fs.writeFile(join(this.dir, "dirty"), new Date().toISOString(), { mode: 0o600 });
+  }
+
+  /**
+   * Makes the bytes in `tmpPath` the staged version described by `entry`. The version it replaces is kept in
+   * the retention area first.
+   */
+  async commit(entry: Omit<StagedEntry, "dataFile">, tmpPath: string): Promise<StagedEntry> {
+    const full: StagedEntry = { ...entry, dataFile: dataFileName(entry.name, entry.srcEtag) };
+    const stem = join(this.dir, objectStem(entry.name));
+    await ensurePrivateDir(join(stem, ".."));
+    const newData = this.dataPath(full);
+    await fs.rename(tmpPath, newData);
+    const old = this.entries.get(entry.name);
+    if (old && old.dataFile !== full.dataFile) {
+      await this.retention.keep(this.site, this.container, old, this.dataPath(old), "overwritten by a newer source version");
+    }
+    await writeFileAtomic(`${stem}.json`, JSON.stringify(full));
+    if (old && old.dataFile !== full.dataFile) await fs.rm(this.dataPath(old), { force: true });
+    this.entries.set(full.name, full);
+    return full;
+  }
+
+  /** Removes a blob from staging, keeping its last version in the retention area. */
+  async remove(name: string, reason: RetentionReason = "deleted at source"): Promise<void> {
+    const old = this.entries.get(name);
+    if (!old) return;
+    const data = this.dataPath(old);
+    await this.retention.keep(this.site, this.container, old, data, reason);
+    await fs.rm(join(this.dir, `${objectStem(name)}.json`), { force: true });
+    await fs.rm(data, { force: true });
+    this.entries.delete(name);
+  }
+
+  /** Drops a damaged staged copy without keeping it, so the next pull fetches the blob again. */
+  async forget(name: string): Promise<void> {
+    const old = this.entries.get(name);
+    if (!old) return;
+    // The dirty marker makes the next open rebuild the index from the manifests, which no longer list it.
+    await this.markDirty();
+    await fs.rm(join(this.dir, `${objectStem(name)}.json`), { force: true });
+    await fs.rm(this.dataPath(old), { force: true });
+    this.entries.delete(name);
+  }
+
+  /** Writes the index and clears the dirty marker. */
+  async save(): Promise<void> {
+    const tmp = join(this.dir, `.index.${randomBytes(6).toString("hex")}.tmp`);
+    const out = createWriteStream(tmp, { mode: 0o600 });
+    for (const e of this.entries.values()) {
+      if (!out.write(JSON.stringify(e) + "\n")) await new Promise<void>((r) => out.once("drain", () => r()));
+    }
+    await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    await fs.rename(tmp, join(this.dir, "index.jsonl"));
+    await fs.rm(join(this.dir, "dirty"), { force: true });
+  }
+
+  private async loadIndex(): Promise<boolean> {
+    const path = join(this.dir, "index.jsonl");
+    if (!(await exists(path))) return false;
+    const lines = createInterface({ input: createReadStream(path, "utf8"), crlfDelay: Infinity });
+    for await (const line of lines) {
+      if (!line) continue;
+      const e = JSON.parse(line) as StagedEntry;
+      this.entries.set(e.name, e);
+    }
+    return true;
+  }
+
+  /**
+   * Rebuilds the index from the manifests after a crash, and removes data files no manifest points to (a new
+   * version whose manifest never landed, or an old one already kept in the retention area).
+   */
+  private async rebuild(): Promise<void> {
+    this.entries.clear();
+    const objects = join(this.dir, "objects");
+    for (const shard of await fs.readdir(objects)) {
+      const dir = join(objects, shard);
+      const files = await fs.readdir(dir);
+      const referenced = new Set<string>();
+      for (const f of files) {
+        if (!f.endsWith(".json") || f.startsWith(".")) continue;
+        try {
+          const e = JSON.parse(await fs.readFile(join(dir, f), "utf8")) as StagedEntry;
+          if (await exists(join(dir, e.dataFile))) {
+            this.entries.set(e.name, e);
+            referenced.add(e.dataFile);
+          }
+        } catch {
+          // Manifests are written by rename, so a torn one is not expected; if the disk lost it, the next pull re-fetches.
+        }
+      }
+      for (const f of files) {
+        if ((f.endsWith(".bin") && !referenced.has(f)) || f.endsWith(".tmp")) await fs.rm(join(dir, f), { force: true });
+      }
+    }
+    await this.save();
+  }
+}

@@ -1,0 +1,46 @@
+import { AnonymousCredential, BlockBlobClient, ContainerClient, newPipeline, Pipeline, StorageRetryPolicyType } from "@azure/storage-blob";
+import { ResolvedConfig, SiteConfig } from "../config/schema";
+import { apiVersionPolicy } from "./api-version-policy";
+
+/** One storage site (account), reached with its SAS through a pipeline that pins the API version. */
+export class SiteClient {
+  private readonly pipeline: Pipeline;
+  private readonly sas: string;
+
+  constructor(readonly site: Required<SiteConfig>, sas: string, config: Pick<ResolvedConfig, "apiVersion" | "retry">) {
+    this.sas = sas.replace(/^\?/, "");
+    this.pipeline = newPipeline(new AnonymousCredential(), {
+      retryOptions: {
+        retryPolicyType: StorageRetryPolicyType.EXPONENTIAL,
+        maxTries: config.retry.maxTries,
+        retryDelayInMs: config.retry.retryDelayMs,
+        maxRetryDelayInMs: config.retry.maxRetryDelayMs,
+        tryTimeoutInMs: config.retry.tryTimeoutSeconds * 1000,
+      },
+      keepAliveOptions: { enable: true },
+    });
+    this.pipeline.factories.push(apiVersionPolicy(config.apiVersion));
+  }
+
+  /** A label for messages: the site's name and host, never the SAS. */
+  get label(): string {
+    return `${this.site.name} (${new URL(this.site.blobEndpoint).host})`;
+  }
+
+  container(name: string): ContainerClient {
+    return new ContainerClient(`${this.site.blobEndpoint}${name}?${this.sas}`, this.pipeline);
+  }
+
+  /**
+   * A client for one blob. The whole name is percent-encoded, slashes included, so that names with `.` or `..`
+   * segments reach the service as written instead of being folded away by URL normalization.
+   */
+  blob(container: string, name: string): BlockBlobClient {
+    return new BlockBlobClient(`${this.site.blobEndpoint}${container}/${encodeBlobName(name)}?${this.sas}`, this.pipeline);
+  }
+}
+
+/** Percent-encodes a blob name for a URL path, slashes included. */
+export function encodeBlobName(name: string): string {
+  return encodeURIComponent(name).replace(/[!'()*]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase());
+}

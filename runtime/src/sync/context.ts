@@ -1,0 +1,53 @@
+import { ResolvedConfig } from "../config/schema";
+import { Events } from "../report/events";
+import { RetentionArea } from "../staging/retention";
+import { SiteClient } from "../storage/site-client";
+
+/** Everything one hop needs; side effects (clients, clock, events) come in here so tests can record them. */
+export interface SyncContext {
+  readonly config: ResolvedConfig;
+  readonly src: SiteClient;
+  readonly dst: SiteClient;
+  /** Folder-safe keys of the two sites, for staging and retention paths. */
+  readonly srcKey: string;
+  readonly dstKey: string;
+  readonly retention: RetentionArea;
+  readonly events: Events;
+  readonly signal: AbortSignal;
+  /** Containers whose delete guard is lifted for this run (`--allow-mass-delete`); "*" lifts all. */
+  readonly allowMassDelete: ReadonlySet<string>;
+  readonly clock: () => Date;
+}
+
+/** One planned or performed action on one blob. */
+export interface ItemAction {
+  readonly name: string;
+  readonly action: "copy" | "adopt" | "delete" | "skip";
+  readonly reason: string;
+  readonly size?: number;
+}
+
+/** Counts for one hop of one container. */
+export interface HopStats {
+  listed: number;
+  copied: number;
+  adopted: number;
+  skipped: number;
+  deleted: number;
+  bytes: number;
+  /** Deletions not done because a transfer of the same hop failed. */
+  heldBack: number;
+  /** Destination copies we held no copy of, saved to the retention area before being replaced or deleted. */
+  retainedFromDestination: number;
+  failed: { name: string; error: string }[];
+}
+
+export function newHopStats(): HopStats {
+  return { listed: 0, copied: 0, adopted: 0, skipped: 0, deleted: 0, bytes: 0, heldBack: 0, retainedFromDestination: 0, failed: [] };
+}
+
+export function allowsMassDelete(ctx: SyncContext, container: string): boolean {
+  return ctx.allowMassDelete.has("*") || ctx.allowMassDelete.has(container);
+}
+
+export const MiB = 1024 * 1024;

@@ -1,0 +1,43 @@
+import { describePropDifferences, PushRecord, RemoteBlob, StagedEntry } from "../model/blob";
+
+/** What to do with one blob in one hop, and why: every copy and skip has a named reason. */
+export type Decision =
+  | { readonly action: "copy"; readonly reason: string; /** The copy replaces non-empty content with an empty blob. */ readonly empties: boolean }
+  | { readonly action: "skip"; readonly reason: string }
+  /** The destination already holds this version, provably; record it without moving bytes. */
+  | { readonly action: "adopt"; readonly reason: string };
+
+/** Pull hop: does staging need this source blob? Decided on the source ETag alone, never on timestamps. */
+export function decidePull(src: RemoteBlob, staged: StagedEntry | undefined): Decision {
+  if (!staged) return { action: "copy", reason: "missing in staging", empties: false };
+  if (staged.srcEtag === src.etag) return { action: "skip", reason: "same source version (ETag)" };
+  return { action: "copy", reason: "source changed (ETag)", empties: src.size === 0 && staged.size > 0 };
+}
+
+/**
+ * Push hop: does the destination need this staged blob? The push record says which staged version we last
+ * wrote and the ETag the destination gave it; a destination ETag that differs means someone changed the blob
+ * behind our back, and it is rewritten.
+ */
+export function decidePush(staged: StagedEntry, record: PushRecord | undefined, dst: RemoteBlob | undefined): Decision {
+  const empties = staged.size === 0 && !!dst && dst.size > 0;
+  if (!dst) return { action: "copy", reason: record ? "deleted at destination behind our back" : "missing at destination", empties: false };
+  if (record && record.srcEtag === staged.srcEtag && record.dstEtag === dst.etag) {
+    return { action: "skip", reason: "destination holds the staged version" };
+  }
+  if (record && record.srcEtag === staged.srcEtag) {
+    return { action: "copy", reason: "changed at destination behind our back (ETag)", empties };
+  }
+  if (identical(staged, dst)) return { action: "adopt", reason: "destination already identical (size, Content-MD5, properties, metadata)" };
+  return { action: "copy", reason: record ? "source changed since last push" : "differs at destination", empties };
+}
+
+/**
+ * True when a destination blob provably holds the staged version: same size and the same Content-MD5 (which both
+ * sides must have), and the same properties and metadata.
+ */
+export function identical(staged: StagedEntry, dst: RemoteBlob): boolean {
+  if (staged.size !== dst.size || staged.kind !== dst.kind) return false;
+  if (!staged.props.contentMD5 || staged.props.contentMD5 !== dst.props.contentMD5) return false;
+  return describePropDifferences(staged, dst).length === 0;
+}

@@ -1,0 +1,186 @@
+import { promises as fs } from "node:fs";
+import { listBlobs, ListingStart } from "../listing/blob-lister";
+import { RemoteBlob, StagedEntry } from "../model/blob";
+import { StagingStore } from "../staging/staging-store";
+import { dataFileName } from "../staging/object-path";
+import { describeError, explainAuthFailure, FatalError, isAuthFailure, isNotFound, statusOf } from "../storage/errors";
+import { downloadToFile } from "../transfer/blob-to-file";
+import { WorkPool } from "../transfer/pool";
+import { allowsMassDelete, HopStats, ItemAction, MiB, newHopStats, SyncContext } from "./context";
+import { decidePull } from "./decide";
+import { checkDeleteGuard, guardError } from "./delete-guard";
+import { withItemRetry } from "./item-retry";
+
+export interface PullResult {
+  readonly stats: HopStats;
+  /** When the source listing began, by the service's clock: the recovery point this hop can vouch for. */
+  readonly listingStart?: ListingStart;
+  /** In plan mode, what would happen; otherwise what happened to blobs that were not skipped. */
+  readonly actions: ItemAction[];
+  /** Plan mode: the staging index as it would be after this hop. */
+  readonly planned?: Map<string, StagedEntry>;
+}
+
+/**
+ * Source → staging for one container. Transfers start while the listing streams; deletions, and overwrites that
+ * would empty a blob, wait until the listing is complete and the delete guard has agreed, and are skipped
+ * altogether when any transfer failed.
+ */
+export async function pullContainer(ctx: SyncContext, container: string, store: StagingStore, dryRun = false): Promise<PullResult> {
+  const stats = newHopStats();
+  const actions: ItemAction[] = [];
+  const seen = new Set<string>();
+  const deferred: RemoteBlob[] = [];
+  const planned = dryRun ? new Map<string, StagedEntry>([...store.values()].map((e) => [e.name, e])) : undefined;
+  let listingStart: ListingStart | undefined;
+  let totalBytes = 0;
+  const startedAt = Date.now();
+  let fatal: unknown;
+  const progress = () => ctx.events.progress({ phase: "pull", container, doneItems: stats.copied + stats.failed.length,
+    totalItems: stats.copied + stats.failed.length + pending, doneBytes: stats.bytes, totalBytes, startedAt });
+  let pending = 0;
+
+  if (!dryRun) await store.markDirty();
+  const pool = new WorkPool<RemoteBlob>(ctx.config.transferConcurrency, async (blob) => {
+    try {
+      if (fatal) return;
+      await fetchOne(ctx, container, store, blob, stats, () => progress());
+      stats.copied++;
+    } catch (err) {
+      if (isFatalLocal(err)) {
+        fatal ??= new FatalError(`staging disk: ${describeError(err)} while pulling "${container}"; the run stopped, nothing was deleted, the target was not touched. Free space under ${ctx.config.stagingDir} and run again`);
+        ctx.events.error("pull.fatal", String((fatal as Error).message), { container });
+        return;
+      }
+      if (isAuthFailure(err)) {
+        fatal ??= new FatalError(`${explainAuthFailure(ctx.src.label, ctx.config.source.sasEnv, `read blobs in "${container}"`, err)}; nothing was deleted`);
+        return;
+      }
+      stats.failed.push({ name: blob.name, error: describeError(err) });
+      ctx.events.warn("blob.failed", `pull of "${blob.name}" in ${container} failed: ${describeError(err)}`, { container, blob: blob.name, hop: "pull" });
+    } finally {
+      pending--;
+      progress();
+    }
+  });
+
+  const srcClient = ctx.src.container(container);
+  for await (const blob of listBlobs(srcClient, container, {
+    side: `source ${ctx.src.label}`, sasEnv: ctx.config.source.sasEnv, signal: ctx.signal, missing: "error",
+    onStart: (s) => { listingStart = s; },
+  })) {
+    if (fatal) break;
+    stats.listed++;
+    seen.add(blob.name);
+    const decision = decidePull(blob, store.get(blob.name));
+    if (decision.action !== "copy") {
+      stats.skipped++;
+      continue;
+    }
+    actions.push({ name: blob.name, action: "copy", reason: decision.reason, size: blob.size });
+    if (dryRun) {
+      planned!.set(blob.name, stagedFrom(blob));
+      continue;
+    }
+    if (decision.empties) {
+      deferred.push(blob);
+      continue;
+    }
+    totalBytes += blob.size;
+    pending++;
+    await pool.add(blob);
+  }
+  const deletes = fatal ? [] : [...store.names()].filter((n) => !seen.has(n));
+  seen.clear();
+
+  if (!fatal) {
+    const guardInput = { hop: "pull" as const, container, where: "staging", existing: store.size, deletes: ctx.config.deleteDestination ? deletes.length : 0, empties: deferred.length };
+    const verdict = checkDeleteGuard(guardInput, ctx.config.guards);
+    if (!verdict.ok) {
+      if (!allowsMassDelete(ctx, container)) {
+        await pool.drain();
+        if (!dryRun) await store.save();
+        throw guardError(guardInput, verdict.reason);
+      }
+      ctx.events.warn("guard.override", `delete guard lifted for "${container}" by --allow-mass-delete: ${verdict.reason}`, { container, hop: "pull" });
+    }
+    for (const blob of deferred) {
+      totalBytes += blob.size;
+      pending++;
+      await pool.add(blob);
+    }
+  }
+  await pool.drain();
+  if (fatal) {
+    if (!dryRun) await store.save();
+    throw fatal;
+  }
+
+  if (ctx.config.deleteDestination) {
+    if (stats.failed.length > 0 && deletes.length > 0) {
+      stats.heldBack = deletes.length;
+      ctx.events.warn("deletes.held", `${deletes.length} deletion(s) in staging held back for "${container}" because ${stats.failed.length} transfer(s) failed`, { container, hop: "pull" });
+    } else {
+      for (const name of deletes) {
+        actions.push({ name, action: "delete", reason: "not in source" });
+        if (dryRun) planned!.delete(name);
+        else await store.remove(name, "deleted at source");
+        stats.deleted++;
+      }
+    }
+  }
+  if (!dryRun) await store.save();
+  return { stats, listingStart, actions, planned };
+}
+
+async function fetchOne(ctx: SyncContext, container: string, store: StagingStore, listed: RemoteBlob, stats: HopStats, onProgress: () => void): Promise<void> {
+  let blob = listed;
+  await withItemRetry(3, ctx.config.retry.retryDelayMs, ctx.signal, async (attempt) => {
+    if (attempt > 1) {
+      // The blob may have changed since it was listed (412): take its current version, as a listing shows it.
+      const fresh = await relist(ctx, container, blob.name);
+      if (!fresh) throw Object.assign(new Error("deleted at source during the transfer"), { statusCode: 404 });
+      blob = fresh;
+    }
+    const tmp = store.tmpPath();
+    let counted = 0;
+    try {
+      await downloadToFile(ctx.src.blob(container, blob.name), blob, tmp, {
+        singleShotMax: ctx.config.singleShotMaxMiB * MiB,
+        rangeSize: ctx.config.blockSizeMiB * MiB,
+        rangeConcurrency: ctx.config.blockConcurrency,
+        signal: ctx.signal,
+        onBytes: (n) => { counted += n; stats.bytes += n; onProgress(); },
+      });
+      await store.commit(stagedFrom(blob), tmp);
+    } catch (err) {
+      stats.bytes -= counted;
+      await fs.rm(tmp, { force: true });
+      if (isNotFound(err) && attempt > 1) return; // Deleted at the source meanwhile: nothing to stage.
+      throw err;
+    }
+    ctx.events.debug("blob.pulled", `pulled "${blob.name}"`, { container, blob: blob.name, size: blob.size });
+  });
+}
+
+/** The current listing entry of one blob (a listing keeps metadata keys' case; a HEAD does not). */
+async function relist(ctx: SyncContext, container: string, name: string): Promise<RemoteBlob | undefined> {
+  for await (const b of listBlobs(ctx.src.container(container), container, {
+    side: "source", sasEnv: ctx.config.source.sasEnv, missing: "error", prefix: name, signal: ctx.signal,
+  })) {
+    if (b.name === name) return b;
+  }
+  return undefined;
+}
+
+export function stagedFrom(blob: RemoteBlob): StagedEntry {
+  return {
+    name: blob.name, srcEtag: blob.etag, size: blob.size, lastModified: blob.lastModified, kind: blob.kind,
+    props: blob.props, metadata: blob.metadata, dataFile: dataFileName(blob.name, blob.etag),
+  };
+}
+
+function isFatalLocal(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return code === "ENOSPC" || code === "EDQUOT" || code === "EROFS" || code === "EIO" || (code === "EACCES" && statusOf(err) === undefined);
+}

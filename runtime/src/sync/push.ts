@@ -1,0 +1,211 @@
+import { promises as fs } from "node:fs";
+import { listBlobs } from "../listing/blob-lister";
+import { RemoteBlob, StagedEntry } from "../model/blob";
+import { PushRecords } from "../state/push-records";
+import { describeError, explainAuthFailure, FatalError, isAuthFailure, isNotFound } from "../storage/errors";
+import { downloadToFile } from "../transfer/blob-to-file";
+import { StagedCopyDamagedError, uploadFromFile } from "../transfer/file-to-blob";
+import { WorkPool } from "../transfer/pool";
+import { allowsMassDelete, HopStats, ItemAction, MiB, newHopStats, SyncContext } from "./context";
+import { decidePush } from "./decide";
+import { checkDeleteGuard, guardError } from "./delete-guard";
+import { withItemRetry } from "./item-retry";
+
+/** The staged side of a push: the real staging store, or in plan mode the index as the pull would leave it. */
+export interface StagedSource {
+  readonly size: number;
+  get(name: string): StagedEntry | undefined;
+  values(): IterableIterator<StagedEntry>;
+  dataPath(entry: StagedEntry): string;
+  tmpPath(): string;
+  /** Drops a damaged staged copy so the next pull fetches it again. */
+  forget?(name: string): Promise<void>;
+}
+
+export interface PushResult {
+  readonly stats: HopStats;
+  readonly actions: ItemAction[];
+}
+
+interface Job {
+  readonly entry: StagedEntry;
+  readonly dst?: RemoteBlob;
+}
+
+/**
+ * Staging → target for one container. The target is listed every run, so a blob changed or deleted there behind
+ * our back is noticed by its ETag and rewritten. Destination content we hold no copy of (changed behind our back,
+ * or only ever at the target, as after a failover) is saved to the retention area before it is replaced or
+ * deleted: a push never destroys data it cannot give back.
+ */
+export async function pushContainer(ctx: SyncContext, container: string, staged: StagedSource, records: PushRecords, dryRun = false): Promise<PushResult> {
+  const stats = newHopStats();
+  const actions: ItemAction[] = [];
+  const dstClient = ctx.dst.container(container);
+  const side = `target ${ctx.dst.label}`;
+
+  const dstBlobs = new Map<string, RemoteBlob>();
+  let exists = true;
+  const listing = listBlobs(dstClient, container, {
+    side, sasEnv: ctx.config.target.sasEnv, signal: ctx.signal, missing: "empty", onMissing: () => { exists = false; },
+  });
+  for await (const b of listing) dstBlobs.set(b.name, b);
+  if (!exists && !dryRun) {
+    try {
+      await dstClient.create({ abortSignal: ctx.signal });
+      ctx.events.info("container.created", `created container "${container}" at ${ctx.dst.label}`, { container });
+    } catch (err) {
+      if (isAuthFailure(err)) throw new FatalError(`${explainAuthFailure(side, ctx.config.target.sasEnv, `create container "${container}"`, err)}; nothing was written`);
+      if ((err as { statusCode?: number }).statusCode !== 409) throw new FatalError(`${side}: could not create container "${container}" (${describeError(err)})`);
+    }
+  }
+  stats.listed = dstBlobs.size;
+
+  const jobs: Job[] = [];
+  let empties = 0;
+  for (const entry of staged.values()) {
+    const dst = dstBlobs.get(entry.name);
+    const d = decidePush(entry, records.get(entry.name), dst);
+    if (d.action === "skip") {
+      stats.skipped++;
+      continue;
+    }
+    if (d.action === "adopt") {
+      actions.push({ name: entry.name, action: "adopt", reason: d.reason });
+      if (!dryRun) records.set(entry.name, { srcEtag: entry.srcEtag, dstEtag: dst!.etag });
+      stats.adopted++;
+      continue;
+    }
+    if (d.empties) empties++;
+    actions.push({ name: entry.name, action: "copy", reason: d.reason, size: entry.size });
+    jobs.push({ entry, dst });
+  }
+  const deletes = ctx.config.deleteDestination ? [...dstBlobs.values()].filter((b) => !staged.get(b.name)) : [];
+
+  const guardInput = { hop: "push" as const, container, where: `target ${ctx.dst.label}`, existing: dstBlobs.size, deletes: deletes.length, empties };
+  const verdict = checkDeleteGuard(guardInput, ctx.config.guards);
+  if (!verdict.ok) {
+    if (!allowsMassDelete(ctx, container)) throw guardError(guardInput, verdict.reason);
+    ctx.events.warn("guard.override", `delete guard lifted for "${container}" by --allow-mass-delete: ${verdict.reason}`, { container, hop: "push" });
+  }
+  for (const d of deletes) actions.push({ name: d.name, action: "delete", reason: "not in staging (deleted at source)" });
+  if (dryRun) {
+    stats.copied = jobs.length;
+    stats.deleted = deletes.length;
+    stats.bytes = jobs.reduce((s, j) => s + j.entry.size, 0);
+    return { stats, actions };
+  }
+
+  const totalBytes = jobs.reduce((s, j) => s + j.entry.size, 0);
+  const startedAt = Date.now();
+  let done = 0;
+  let fatal: unknown;
+  const progress = () => ctx.events.progress({ phase: "push", container, doneItems: done, totalItems: jobs.length, doneBytes: stats.bytes, totalBytes, startedAt });
+  const pool = new WorkPool<Job>(ctx.config.transferConcurrency, async (job) => {
+    try {
+      if (fatal) return;
+      if (job.dst && job.dst.etag !== records.get(job.entry.name)?.dstEtag) {
+        if (await retainDestination(ctx, container, staged, job.dst)) stats.retainedFromDestination++;
+      }
+      await withItemRetry(3, ctx.config.retry.retryDelayMs, ctx.signal, async () => {
+        let counted = 0;
+        try {
+          const etag = await uploadFromFile(ctx.dst.blob(container, job.entry.name), job.entry, staged.dataPath(job.entry), {
+            singleShotMax: ctx.config.singleShotMaxMiB * MiB, blockSize: ctx.config.blockSizeMiB * MiB,
+            blockConcurrency: ctx.config.blockConcurrency, signal: ctx.signal,
+            onBytes: (n) => { counted += n; stats.bytes += n; progress(); },
+          });
+          records.set(job.entry.name, { srcEtag: job.entry.srcEtag, dstEtag: etag });
+        } catch (err) {
+          stats.bytes -= counted;
+          throw err;
+        }
+      });
+      stats.copied++;
+      ctx.events.debug("blob.pushed", `pushed "${job.entry.name}"`, { container, blob: job.entry.name, size: job.entry.size });
+    } catch (err) {
+      if (isAuthFailure(err)) {
+        fatal ??= new FatalError(`${explainAuthFailure(side, ctx.config.target.sasEnv, `write blobs in "${container}"`, err)}; nothing was deleted`);
+        return;
+      }
+      if (isDiskFull(err)) {
+        fatal ??= new FatalError(`staging disk full while saving a target copy of "${job.entry.name}" to the retention area; nothing was deleted. Free space under ${ctx.config.stagingDir} and run again`);
+        return;
+      }
+      if (err instanceof StagedCopyDamagedError) await staged.forget?.(job.entry.name);
+      stats.failed.push({ name: job.entry.name, error: describeError(err) });
+      ctx.events.warn("blob.failed", `push of "${job.entry.name}" to ${container} failed: ${describeError(err)}`, { container, blob: job.entry.name, hop: "push" });
+    } finally {
+      done++;
+      progress();
+    }
+  });
+  for (const job of jobs) await pool.add(job);
+  await pool.drain();
+  if (fatal) throw fatal;
+
+  if (deletes.length > 0) {
+    if (stats.failed.length > 0) {
+      stats.heldBack = deletes.length;
+      ctx.events.warn("deletes.held", `${deletes.length} deletion(s) at the target held back for "${container}" because ${stats.failed.length} transfer(s) failed`, { container, hop: "push" });
+    } else {
+      const delPool = new WorkPool<RemoteBlob>(ctx.config.transferConcurrency, async (dst) => {
+        try {
+          if (fatal) return;
+          if (dst.etag !== records.get(dst.name)?.dstEtag && (await retainDestination(ctx, container, staged, dst))) stats.retainedFromDestination++;
+          await withItemRetry(3, ctx.config.retry.retryDelayMs, ctx.signal, () =>
+            ctx.dst.blob(container, dst.name).delete({ conditions: { ifMatch: dst.etag }, abortSignal: ctx.signal }).catch((err) => {
+              if (!isNotFound(err)) throw err;
+            }));
+          records.delete(dst.name);
+          stats.deleted++;
+        } catch (err) {
+          if (isAuthFailure(err)) {
+            fatal ??= new FatalError(`${explainAuthFailure(side, ctx.config.target.sasEnv, `delete blobs in "${container}"`, err)}`);
+            return;
+          }
+          if (isDiskFull(err)) {
+            fatal ??= new FatalError(`staging disk full while saving a target copy of "${dst.name}" to the retention area; it was not deleted. Free space under ${ctx.config.stagingDir} and run again`);
+            return;
+          }
+          stats.failed.push({ name: dst.name, error: `delete: ${describeError(err)}` });
+          ctx.events.warn("blob.failed", `delete of "${dst.name}" in ${container} failed: ${describeError(err)}`, { container, blob: dst.name, hop: "push" });
+        }
+      });
+      for (const d of deletes) await delPool.add(d);
+      await delPool.drain();
+      if (fatal) throw fatal;
+    }
+  }
+  return { stats, actions };
+}
+
+/**
+ * Saves a destination blob we hold no copy of into the retention area. Returns false when it vanished first.
+ */
+async function retainDestination(ctx: SyncContext, container: string, staged: StagedSource, dst: RemoteBlob): Promise<boolean> {
+  const tmp = staged.tmpPath();
+  try {
+    await downloadToFile(ctx.dst.blob(container, dst.name), dst, tmp, {
+      singleShotMax: ctx.config.singleShotMaxMiB * MiB, rangeSize: ctx.config.blockSizeMiB * MiB,
+      rangeConcurrency: ctx.config.blockConcurrency, signal: ctx.signal,
+    });
+  } catch (err) {
+    await fs.rm(tmp, { force: true });
+    if (isNotFound(err)) return false;
+    throw err;
+  }
+  const entry: StagedEntry = {
+    name: dst.name, srcEtag: dst.etag, size: dst.size, lastModified: dst.lastModified, kind: dst.kind,
+    props: dst.props, metadata: dst.metadata, dataFile: "",
+  };
+  const reason = staged.get(dst.name) ? "destination copy overwritten" : "destination copy deleted";
+  await ctx.retention.keepMoved(ctx.dstKey, container, entry, tmp, reason);
+  ctx.events.info("retained.destination", `kept the target's copy of "${dst.name}" (${reason}) in the retention area`, { container, blob: dst.name });
+  return true;
+}
+
+function isDiskFull(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return code === "ENOSPC" || code === "EDQUOT";
+}

@@ -1,0 +1,170 @@
+import { randomBytes } from "node:crypto";
+import { StagedEntry } from "../model/blob";
+import { PushRecords } from "../state/push-records";
+import { ContainerStatus, readPullMark, RunStatus, StatusStore, summarizeHop, writePullMark } from "../state/status";
+import { StagingStore } from "../staging/staging-store";
+import { describeError, FatalError, GuardError } from "../storage/errors";
+import { HopStats, ItemAction, SyncContext } from "./context";
+import { pullContainer } from "./pull";
+import { pushContainer, StagedSource } from "./push";
+
+export type SyncCommand = "run" | "pull" | "push" | "plan";
+
+export interface PlanResult {
+  readonly containers: { container: string; pull: ItemAction[]; push: ItemAction[]; error?: string }[];
+}
+
+export const VERSION = "0.1.0";
+
+/**
+ * Runs the hops a command asks for over every configured container and records the outcome. A failure in one
+ * container does not stop the others, except a failure of the machine itself (staging disk full), which stops
+ * the run.
+ */
+export async function runSync(ctx: SyncContext, command: Exclude<SyncCommand, "plan">, statusStore: StatusStore): Promise<RunStatus> {
+  const startedAt = ctx.clock();
+  const previous = await statusStore.read();
+  const prevRp = new Map((previous?.containers ?? []).map((c) => [c.container, c.recoveryPoint]));
+  const containers: ContainerStatus[] = [];
+  let runError: string | undefined;
+  let skew: number | null = null;
+
+  if (command !== "push") {
+    const purged = await ctx.retention.purge(ctx.config.retentionDays);
+    if (purged) ctx.events.info("retention.purged", `purged ${purged} retention day folder(s) older than ${ctx.config.retentionDays} days`);
+  }
+  ctx.events.info("run.start", `dr-sync ${command}: ${ctx.src.label} -> ${ctx.dst.label}, ${ctx.config.containers.length} container(s)`, { command });
+
+  for (const container of ctx.config.containers) {
+    if (runError) {
+      containers.push({ container, recoveryPoint: prevRp.get(container) ?? null, outcome: "skipped", error: "run stopped before this container" });
+      continue;
+    }
+    let pullStats: HopStats | undefined;
+    let pushStats: HopStats | undefined;
+    let rp = prevRp.get(container) ?? null;
+    try {
+      const store = await StagingStore.open(ctx.config.stagingDir, ctx.srcKey, container, ctx.retention);
+      if (command !== "push") {
+        const pulled = await pullContainer(ctx, container, store);
+        pullStats = pulled.stats;
+        if (pulled.listingStart) skew = (pulled.listingStart.localTime.getTime() - pulled.listingStart.serviceTime.getTime() - 1000) / 1000;
+        if (pulled.stats.failed.length === 0 && pulled.listingStart) {
+          await writePullMark(store.dir, { listingStart: pulled.listingStart.serviceTime.toISOString(), clockSkewSeconds: skew ?? 0 });
+        }
+        hopEnd(ctx, "pull", container, pulled.stats);
+      }
+      if (command !== "pull") {
+        const records = await PushRecords.open(store.dir, ctx.dstKey);
+        try {
+          const pushed = await pushContainer(ctx, container, store, records);
+          pushStats = pushed.stats;
+        } finally {
+          await records.compact((n) => store.get(n) !== undefined);
+        }
+        hopEnd(ctx, "push", container, pushStats);
+        const mark = await readPullMark(store.dir);
+        if (pushStats.failed.length === 0 && (pullStats?.failed.length ?? 0) === 0 && mark) rp = mark.listingStart;
+      }
+      const failed = (pullStats?.failed.length ?? 0) + (pushStats?.failed.length ?? 0) > 0;
+      containers.push({ container, recoveryPoint: rp, outcome: failed ? "failed" : "ok", pull: pullStats && summarizeHop(pullStats), push: pushStats && summarizeHop(pushStats) });
+    } catch (err) {
+      const guard = err instanceof GuardError;
+      const message = err instanceof FatalError ? err.message : `unexpected error: ${describeError(err)}`;
+      ctx.events.error(guard ? "guard.stopped" : "container.failed", message, { container });
+      containers.push({ container, recoveryPoint: rp, outcome: guard ? "guard" : "failed", error: message,
+        pull: pullStats && summarizeHop(pullStats), push: pushStats && summarizeHop(pushStats) });
+      if (err instanceof FatalError && /staging disk/.test(err.message)) runError = err.message;
+      if (ctx.signal.aborted) runError = "the run was interrupted";
+    }
+  }
+
+  const endedAt = ctx.clock();
+  const rps = containers.map((c) => c.recoveryPoint);
+  const recoveryPoint = rps.some((r) => r === null) ? null : rps.reduce<string | null>((min, r) => (min === null || (r as string) < min ? r : min), null);
+  const serviceNow = endedAt.getTime() - (skew ?? 0) * 1000;
+  const anyGuard = containers.some((c) => c.outcome === "guard");
+  const anyFailed = containers.some((c) => c.outcome === "failed" || c.outcome === "skipped");
+  const allFailed = containers.every((c) => c.outcome !== "ok");
+  const exitCode = anyGuard && !anyFailed ? 4 : anyFailed || anyGuard ? 1 : 0;
+  const status: RunStatus = {
+    tool: "dr-sync",
+    version: VERSION,
+    runId: `${startedAt.toISOString().replace(/[-:.]/g, "").slice(0, 15)}-${randomBytes(3).toString("hex")}`,
+    command,
+    source: { name: ctx.config.source.name, host: new URL(ctx.config.source.blobEndpoint).host },
+    target: { name: ctx.config.target.name, host: new URL(ctx.config.target.blobEndpoint).host },
+    startedAt: startedAt.toISOString(),
+    endedAt: endedAt.toISOString(),
+    outcome: exitCode === 0 ? "ok" : anyGuard && !anyFailed ? "guard" : allFailed ? "failed" : "partial",
+    exitCode,
+    recoveryPoint,
+    rpoAchievedSeconds: recoveryPoint ? Math.max(0, Math.round((serviceNow - Date.parse(recoveryPoint)) / 1000)) : null,
+    rpoObjectiveMinutes: ctx.config.rpoObjectiveMinutes,
+    clockSkewSeconds: skew ?? previous?.clockSkewSeconds ?? null,
+    containers,
+    totals: {
+      copied: containers.reduce((s, c) => s + (c.push?.copied ?? c.pull?.copied ?? 0), 0),
+      deleted: containers.reduce((s, c) => s + (c.push?.deleted ?? c.pull?.deleted ?? 0), 0),
+      bytes: containers.reduce((s, c) => s + (c.pull?.bytes ?? 0) + (c.push?.bytes ?? 0), 0),
+      failed: containers.reduce((s, c) => s + (c.pull?.failed ?? 0) + (c.push?.failed ?? 0), 0),
+    },
+    error: runError,
+  };
+  await statusStore.write(status);
+  if (command !== "pull") await writeStatusBlob(ctx, status);
+  ctx.events.info("run.end", `dr-sync ${command} ${status.outcome}: recovery point ${status.recoveryPoint ?? "none yet"}`, {
+    outcome: status.outcome, exitCode, recoveryPoint: status.recoveryPoint, rpoAchievedSeconds: status.rpoAchievedSeconds, totals: status.totals,
+  });
+  return status;
+}
+
+/** What `run` would copy and delete, changing nothing: the pull is simulated, and the push planned on its result. */
+export async function planSync(ctx: SyncContext): Promise<PlanResult> {
+  const out: PlanResult["containers"] = [];
+  for (const container of ctx.config.containers) {
+    try {
+      const store = await StagingStore.open(ctx.config.stagingDir, ctx.srcKey, container, ctx.retention);
+      const pulled = await pullContainer(ctx, container, store, true);
+      const planned = pulled.planned!;
+      const virtual: StagedSource = {
+        size: planned.size,
+        get: (n) => planned.get(n),
+        values: () => planned.values(),
+        dataPath: (e: StagedEntry) => store.dataPath(e),
+        tmpPath: () => store.tmpPath(),
+        forget: async () => undefined,
+      };
+      const records = await PushRecords.open(store.dir, ctx.dstKey);
+      const pushed = await pushContainer(ctx, container, virtual, records, true);
+      await records.close();
+      out.push({ container, pull: pulled.actions, push: pushed.actions });
+    } catch (err) {
+      out.push({ container, pull: [], push: [], error: err instanceof FatalError ? err.message : describeError(err) });
+    }
+  }
+  return { containers: out };
+}
+
+function hopEnd(ctx: SyncContext, hop: string, container: string, s: HopStats): void {
+  ctx.events.info("hop.end", `${hop} ${container}: ${s.copied} copied, ${s.adopted ? `${s.adopted} adopted, ` : ""}${s.deleted} deleted, ` +
+    `${s.skipped} unchanged, ${s.failed.length} failed${s.heldBack ? `, ${s.heldBack} deletions held back` : ""}`,
+  { hop, container, copied: s.copied, adopted: s.adopted, deleted: s.deleted, skipped: s.skipped, failed: s.failed.length, bytes: s.bytes, heldBack: s.heldBack });
+}
+
+/** Writes the run's status at the target, so the DR site can be monitored without the VM. Best effort. */
+async function writeStatusBlob(ctx: SyncContext, status: RunStatus): Promise<void> {
+  const name = ctx.config.statusContainer;
+  if (!name) return;
+  const body = JSON.stringify(status, null, 2);
+  const blobName = `${ctx.srcKey}.json`;
+  try {
+    const cc = ctx.dst.container(name);
+    await cc.create().catch((err: { statusCode?: number }) => {
+      if (err.statusCode !== 409) throw err;
+    });
+    await ctx.dst.blob(name, blobName).upload(body, Buffer.byteLength(body), { blobHTTPHeaders: { blobContentType: "application/json" } });
+  } catch (err) {
+    ctx.events.warn("status.blob", `could not write the status record ${name}/${blobName} at the target: ${describeError(err)}`);
+  }
+}

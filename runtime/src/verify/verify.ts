@@ -1,0 +1,96 @@
+import { createHash } from "node:crypto";
+import { listBlobs } from "../listing/blob-lister";
+import { describePropDifferences, RemoteBlob } from "../model/blob";
+import { describeError } from "../storage/errors";
+import { forEachLimited } from "../transfer/pool";
+import { SyncContext } from "../sync/context";
+
+export interface Difference {
+  readonly container: string;
+  readonly name: string;
+  readonly problem: string;
+}
+
+export interface VerifyResult {
+  readonly containers: { container: string; source: number; target: number; compared: number; differences: number }[];
+  readonly differences: Difference[];
+  readonly ok: boolean;
+}
+
+/**
+ * Compares the target with the source, blob by blob: names, sizes, Content-MD5, properties and metadata; with
+ * `deep`, also the bytes (SHA-256 of both, streamed). Read-only on both sides, so it needs no lock.
+ */
+export async function verifySites(ctx: SyncContext, opts: { deep?: boolean } = {}): Promise<VerifyResult> {
+  const differences: Difference[] = [];
+  const containers: VerifyResult["containers"] = [];
+  for (const container of ctx.config.containers) {
+    const src = new Map<string, RemoteBlob>();
+    const add = (d: Difference) => differences.push(d);
+    try {
+      for await (const b of listBlobs(ctx.src.container(container), container, { side: `source ${ctx.src.label}`, sasEnv: ctx.config.source.sasEnv, missing: "error", signal: ctx.signal })) {
+        src.set(b.name, b);
+      }
+    } catch (err) {
+      add({ container, name: "", problem: `source not readable: ${(err as Error).message}` });
+      containers.push({ container, source: 0, target: 0, compared: 0, differences: 1 });
+      continue;
+    }
+    let targetCount = 0;
+    let compared = 0;
+    const before = differences.length;
+    const deepPairs: [RemoteBlob, RemoteBlob][] = [];
+    let missingContainer = false;
+    try {
+      for await (const t of listBlobs(ctx.dst.container(container), container, {
+        side: `target ${ctx.dst.label}`, sasEnv: ctx.config.target.sasEnv, missing: "empty", signal: ctx.signal,
+        onMissing: () => { missingContainer = true; },
+      })) {
+        targetCount++;
+        const s = src.get(t.name);
+        if (!s) {
+          add({ container, name: t.name, problem: "only at target" });
+          continue;
+        }
+        src.delete(t.name);
+        compared++;
+        const problems = compareBlobs(s, t);
+        for (const p of problems) add({ container, name: t.name, problem: p });
+        if (opts.deep && problems.length === 0) deepPairs.push([s, t]);
+      }
+    } catch (err) {
+      add({ container, name: "", problem: `target not readable: ${(err as Error).message}` });
+    }
+    if (missingContainer && src.size > 0) add({ container, name: "", problem: "container missing at target" });
+    for (const name of src.keys()) add({ container, name, problem: "missing at target" });
+    const sourceCount = compared + src.size;
+    await forEachLimited(deepPairs, ctx.config.transferConcurrency, async ([s, t]) => {
+      try {
+        const [a, b] = await Promise.all([sha256Of(ctx, "src", container, s), sha256Of(ctx, "dst", container, t)]);
+        if (a !== b) add({ container, name: s.name, problem: `bytes differ (SHA-256 ${a.slice(0, 12)}… at source, ${b.slice(0, 12)}… at target)` });
+      } catch (err) {
+        add({ container, name: s.name, problem: `could not read for byte comparison: ${describeError(err)}` });
+      }
+    });
+    containers.push({ container, source: sourceCount, target: targetCount, compared, differences: differences.length - before });
+  }
+  return { containers, differences, ok: differences.length === 0 };
+}
+
+/** Differences between a source blob and its target copy, as phrases; empty when they match. */
+export function compareBlobs(s: RemoteBlob, t: RemoteBlob): string[] {
+  const out: string[] = [];
+  if (s.kind !== t.kind) out.push(`blob type ${s.kind} at source, ${t.kind} at target`);
+  if (s.size !== t.size) out.push(`size ${s.size} at source, ${t.size} at target`);
+  out.push(...describePropDifferences(s, t).map((d) => `${d} (source != target)`));
+  return out;
+}
+
+async function sha256Of(ctx: SyncContext, side: "src" | "dst", container: string, blob: RemoteBlob): Promise<string> {
+  const client = (side === "src" ? ctx.src : ctx.dst).blob(container, blob.name);
+  const h = createHash("sha256");
+  if (blob.size === 0) return h.digest("hex");
+  const res = await client.download(0, undefined, { conditions: { ifMatch: blob.etag }, abortSignal: ctx.signal, maxRetryRequests: 3 });
+  for await (const chunk of res.readableStreamBody as AsyncIterable<Buffer>) h.update(chunk);
+  return h.digest("hex");
+}
