@@ -3,7 +3,8 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { ContainerClient } from "@azure/storage-blob";
+import { BlockBlobClient, ContainerClient, PipelineLike } from "@azure/storage-blob";
+import { encodeBlobName } from "../../runtime/src/storage/site-client";
 import { LocalSite, LocalSites, startLocalSites, StartOptions } from "../../tools/azurite/local-sites";
 import { DrSyncConfig } from "../../runtime/src/config/schema";
 
@@ -82,6 +83,15 @@ export async function startDrill(containers: string[] = ["images", "invoices"], 
   };
 }
 
+/**
+ * A client for any legal blob name. The SDK's own `getBlockBlobClient` encodes per path segment, so `.` and `..`
+ * segments are folded away by URL normalization; encoding the whole name keeps them.
+ */
+export function blobClient(cc: ContainerClient, name: string): BlockBlobClient {
+  const pipeline = (cc as unknown as { pipeline: PipelineLike }).pipeline;
+  return new BlockBlobClient(`${cc.url}/${encodeBlobName(name)}`, pipeline);
+}
+
 /** A blob to seed: name, body, optional properties and metadata. */
 export interface SeedBlob {
   readonly name: string;
@@ -110,7 +120,7 @@ export async function seed(site: LocalSite, container: string, blobs: readonly S
         },
         metadata: b.metadata,
       };
-      const client = cc.getBlockBlobClient(b.name);
+      const client = blobClient(cc, b.name);
       if (b.blocks) await client.uploadData(body, { ...opts, blockSize: 4 * 1024 * 1024, maxSingleShotSize: 1 });
       else await client.upload(body, body.length, opts);
     }
@@ -136,7 +146,7 @@ export async function snapshot(cc: ContainerClient): Promise<Record<string, Blob
   if (!(await cc.exists())) return out;
   for await (const item of cc.listBlobsFlat({ includeMetadata: true })) {
     const p = item.properties;
-    const body = p.contentLength ? await cc.getBlobClient(item.name).downloadToBuffer() : Buffer.alloc(0);
+    const body = p.contentLength ? await blobClient(cc, item.name).downloadToBuffer() : Buffer.alloc(0);
     out[item.name] = {
       size: p.contentLength ?? 0,
       sha256: createHash("sha256").update(body).digest("hex"),

@@ -56,7 +56,10 @@ export async function uploadFromFile(client: BlockBlobClient, entry: StagedEntry
     throw new Error(`${entry.kind} blobs are not replicated (only block blobs); "${entry.name}" was left out`);
   }
   const common = { blobHTTPHeaders: headersOf(entry), metadata: { ...entry.metadata }, abortSignal: opts.signal };
-  if (entry.size <= BUFFERED_MAX) {
+  // Put Blob makes the service compute a Content-MD5; a source blob without one must arrive without one, so it
+  // goes as blocks (a block list gets no computed MD5).
+  const singleShot = !!entry.props.contentMD5;
+  if (singleShot && entry.size <= BUFFERED_MAX) {
     // Small blobs are read once into memory: one read serves both the integrity check and the upload.
     const body = entry.size === 0 ? Buffer.alloc(0) : await readFile(path);
     if (body.length !== entry.size) throw new StagedCopyDamagedError(`staged copy is damaged: ${body.length} bytes, the source had ${entry.size}; it was dropped from staging and the next pull re-fetches it`);
@@ -66,7 +69,7 @@ export async function uploadFromFile(client: BlockBlobClient, entry: StagedEntry
     return normalizeEtag(res.etag);
   }
   if (entry.props.contentMD5) checkMd5(entry, await md5OfFile(path));
-  if (entry.size <= opts.singleShotMax) {
+  if (singleShot && entry.size <= opts.singleShotMax) {
     const res = await client.upload(() => createReadStream(path), entry.size, common);
     opts.onBytes?.(entry.size);
     return normalizeEtag(res.etag);

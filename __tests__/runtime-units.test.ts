@@ -1,0 +1,142 @@
+import { parseArgs, UsageError } from "../runtime/src/cli/args";
+import { objectKey, objectStem, siteKey, dataFileName } from "../runtime/src/staging/object-path";
+import { Redactor } from "../runtime/src/report/redact";
+import { Events, MemorySink } from "../runtime/src/report/events";
+import { formatBytes, formatDuration, formatProgress, ProgressBarSink } from "../runtime/src/report/progress";
+import { describeError, explainAuthFailure, isTransient } from "../runtime/src/storage/errors";
+import { normalizeEtag } from "../runtime/src/model/blob";
+import { encodeBlobName } from "../runtime/src/storage/site-client";
+
+describe("command line", () => {
+  it.each([
+    [["run", "--config", "c.json"], { command: "run", config: "c.json", json: false }],
+    [["verify", "--config=c.json", "--deep", "--json"], { command: "verify", deep: true, json: true }],
+    [["run", "--config", "c", "--allow-mass-delete", "images", "--allow-mass-delete", "*"], { allowMassDelete: ["images", "*"] }],
+    [["retention", "list", "--config", "c", "--container", "images"], { command: "retention", subcommand: "list", container: "images" }],
+    [["restore", "--config", "c", "--container", "x", "--blob", "a/b", "--to", "source"], { to: "source", blob: "a/b" }],
+    [[], { command: "help" }],
+    [["version"], { command: "version" }],
+  ])("%j", (argv, expected) => {
+    expect(parseArgs(argv)).toMatchObject(expected);
+  });
+
+  it.each([
+    [["sync"], /unknown command "sync"/],
+    [["run"], /run needs --config <file>/],
+    [["run", "--config"], /--config needs a value/],
+    [["run", "--config", "c", "--fast"], /unknown option "--fast"/],
+    [["restore", "--config", "c", "--container", "x"], /restore needs --container and --blob/],
+    [["run", "--config", "c", "--log-level", "loud"], /--log-level must be/],
+    [["restore", "--config", "c", "--container", "x", "--blob", "b", "--to", "moon"], /--to must be "source" or "target"/],
+  ])("%j is a usage error", (argv, message) => {
+    expect(() => parseArgs(argv)).toThrow(UsageError);
+    expect(() => parseArgs(argv)).toThrow(message);
+  });
+});
+
+describe("staging paths", () => {
+  const hostile = ["../../etc/passwd", "a/../../b", "a\\..\\b", "/abs", "CON", "x".repeat(1024), "é", "e\u0301", "", ".", ".."];
+  it.each(hostile.map((n) => [JSON.stringify(n).slice(0, 40), n]))("%s maps to a flat hex key", (_l, name) => {
+    expect(objectStem(name)).toMatch(/^objects\/[0-9a-f]{2}\/[0-9a-f]{64}$/);
+    expect(dataFileName(name, "0x1")).toMatch(/^[0-9a-f]{64}\.[0-9a-f]{16}\.bin$/);
+  });
+
+  test("names differing only by case or Unicode normalization never collide", () => {
+    const names = ["Readme", "README", "readme", "caf\u00e9", "cafe\u0301"];
+    expect(new Set(names.map(objectKey)).size).toBe(names.length);
+  });
+
+  test("each source version gets its own data file", () => {
+    expect(dataFileName("a", "0x1")).not.toBe(dataFileName("a", "0x2"));
+  });
+
+  it.each([
+    ["https://krsource.blob.east.example.com/", "krsource.blob.east.example.com"],
+    ["http://127.0.0.1:10000/source/", "127.0.0.1_10000_source"],
+  ])("site key of %s", (endpoint, key) => {
+    expect(siteKey(endpoint)).toBe(key);
+  });
+
+  test("blob names are encoded whole, so dot segments survive URL normalization", () => {
+    expect(encodeBlobName("a/../b")).toBe("a%2F..%2Fb");
+    expect(new URL(`http://h/c/${encodeBlobName("x/./y")}`).pathname).toBe("/c/x%2F.%2Fy");
+    expect(encodeBlobName("100% #1?(x)")).toBe("100%25%20%231%3F%28x%29");
+  });
+});
+
+describe("secrets", () => {
+  const sas = "sv=2017-11-09&ss=b&srt=sco&sp=rl&se=2027-01-01T00%3A00%3A00Z&sig=AbCdEf%2BGhIjKlMn%3D";
+  test("a registered SAS is removed in raw, decoded and encoded form", () => {
+    const r = new Redactor();
+    r.add("?" + sas);
+    expect(r.redact(`url http://x/c?${sas} failed`)).toBe("url http://x/c?[REDACTED] failed");
+    expect(r.redact(decodeURIComponent(sas))).toBe("[REDACTED]");
+    expect(r.redact(encodeURIComponent(sas))).toBe("[REDACTED]");
+  });
+
+  test("an unknown signature is still hidden", () => {
+    expect(new Redactor().redact("GET /c/b?sv=1&sig=zzzz%3D&se=1")).toBe("GET /c/b?sv=1&sig=[REDACTED]&se=1");
+  });
+
+  test("events pass through the redactor before any sink", () => {
+    const r = new Redactor();
+    r.add(sas);
+    const sink = new MemorySink();
+    new Events([sink], r).warn("x", `failed ${sas}`, { url: `http://h/?${sas}` });
+    expect(JSON.stringify(sink.events)).not.toContain("AbCdEf");
+  });
+
+  test("auth failures name the side, the variable and the likely cause", () => {
+    const err = { statusCode: 403, details: { errorCode: "AuthorizationPermissionMismatch", requestId: "r1" }, message: "This request is not authorized" };
+    expect(explainAuthFailure("target site", "DR_TARGET_SAS", "delete blobs", err)).toBe(
+      "target site: the SAS in DR_TARGET_SAS lacks the permission to delete blobs (HTTP 403 AuthorizationPermissionMismatch: This request is not authorized (request id r1))");
+  });
+});
+
+describe("errors and ETags", () => {
+  it.each([
+    [{ statusCode: 503 }, true],
+    [{ statusCode: 500 }, true],
+    [{ statusCode: 429 }, true],
+    [{ statusCode: 404 }, false],
+    [{ statusCode: 403 }, false],
+    [Object.assign(new Error("socket hang up"), { code: "ECONNRESET" }), true],
+    [new Error("body truncated"), true],
+    [new Error("bad thing"), false],
+  ])("transient(%j) is %s", (err, expected) => {
+    expect(isTransient(err)).toBe(expected);
+  });
+
+  test("describeError keeps status, error code and request id", () => {
+    expect(describeError({ statusCode: 412, details: { errorCode: "ConditionNotMet", requestId: "abc" }, message: "The condition specified using HTTP conditional header(s) is not met.\nRequestId:abc" }))
+      .toBe("HTTP 412 ConditionNotMet: The condition specified using HTTP conditional header(s) is not met. (request id abc)");
+  });
+
+  it.each([["\"0x8D\"", "0x8D"], ["0x8D", "0x8D"], ["W/\"0x1\"", "0x1"]])("normalizeEtag(%s)", (raw, want) => {
+    expect(normalizeEtag(raw)).toBe(want);
+  });
+});
+
+describe("progress display", () => {
+  test("shows counts, bytes, rate and ETA", () => {
+    const line = formatProgress({ phase: "pull", container: "images", doneItems: 5, totalItems: 10, doneBytes: 5 * 1048576, totalBytes: 10 * 1048576, startedAt: 0 }, 5000);
+    expect(line).toBe("pull images [############------------] 5/10 blobs 5.0 MiB/10.0 MiB 1.0 MiB/s ETA 5.0s");
+  });
+
+  it.each([[0, "0 B"], [1536, "1.5 KiB"], [3 * 1024 ** 3, "3.0 GiB"]])("formatBytes(%d)", (n, s) => expect(formatBytes(n)).toBe(s));
+  it.each([[5, "5.0s"], [75, "1m15s"], [7300, "2h1m"]])("formatDuration(%d)", (n, s) => expect(formatDuration(n)).toBe(s));
+
+  test("the bar redraws in place and prints warnings above it", () => {
+    let out = "";
+    let t = 0;
+    const stream = { write: (s: string) => { out += s; return true; } } as unknown as NodeJS.WriteStream;
+    const bar = new ProgressBarSink(stream, () => (t += 1000));
+    bar.progress({ phase: "push", container: "c", doneItems: 1, totalItems: 2, doneBytes: 1, totalBytes: 2, startedAt: 0 });
+    bar.emit({ level: "warn", event: "blob.failed", msg: "push of x failed" });
+    bar.emit({ level: "debug", event: "blob.pushed", msg: "not shown" });
+    bar.close();
+    expect(out).toContain("push c [");
+    expect(out).toContain("\r\x1b[2KWARN: push of x failed\n");
+    expect(out).not.toContain("not shown");
+  });
+});
