@@ -1,0 +1,216 @@
+import * as path from "path";
+import { Construct } from "constructs";
+import { DrSyncConfig, GuardsConfig, renderConfig } from "../runtime/src/config/schema";
+import { ArtifactBlob } from "./artifact/artifact-blob";
+import { resolveNodeBinary } from "./artifact/node-binary";
+import { SiteCloud } from "./cloud/site-provider";
+import { IntermediaryVm, IntermediaryVmProps } from "./compute/intermediary-vm";
+import { renderSettingsScript, settingsScriptExpression } from "./compute/runtime-settings";
+import { VM_LAYOUT } from "./compute/vm-layout";
+import { ARTIFACT_READER, READING_SIDE, WRITING_SIDE } from "./credentials/sas-permissions";
+import { SasRotation, SasRotationProps } from "./credentials/sas-rotation";
+import { SiteSas } from "./credentials/site-sas";
+import { FailoverCname } from "./dns/failover-cname";
+import { SiteRole } from "./environment/schema";
+import { repoRoot } from "./paths";
+import { SiteAccount } from "./storage/site-account";
+
+export interface DrSiteProps {
+  /** The site's cloud and provider. */
+  readonly site: SiteCloud;
+  readonly accountName: string;
+  readonly resourceGroupName: string;
+  readonly location: string;
+  /** Storage DNS suffix: the blob endpoint is `https://<account>.blob.<suffix>/`. */
+  readonly storageEndpointSuffix: string;
+  /** Label in the runtime's reports.
+   *  @default the role, "source" or "target" */
+  readonly label?: string;
+  /** @default true */
+  readonly createResourceGroup?: boolean;
+  /** @default false */
+  readonly adoptExisting?: boolean;
+  /** @default "sign" */
+  readonly sasMode?: "sign" | "variable";
+  /** @default "2017-11-09" */
+  readonly sasVersion?: string;
+}
+
+export type DrVmProps = Omit<IntermediaryVmProps, "site" | "location" | "settingsScript" | "namePrefix" | "tags">;
+
+export interface DrDnsProps {
+  /** Site whose cloud and subscription hold the zone. */
+  readonly zoneSite: SiteRole;
+  readonly zoneName: string;
+  readonly resourceGroupName: string;
+  readonly recordName: string;
+  /** @default 60 */
+  readonly ttl?: number;
+}
+
+export interface DrPairProps {
+  /** The primary site; the intermediary VM runs here. */
+  readonly source: DrSiteProps;
+  /** The DR site. */
+  readonly target: DrSiteProps;
+  /** Containers to replicate (same names on both sides). */
+  readonly containers: readonly string[];
+  readonly vm: DrVmProps;
+  /** Prefix of resource names. */
+  readonly namePrefix: string;
+  /** The site applications use. `target` declares a disaster: replication then runs target → source (failback).
+   *  @default "source" */
+  readonly activeSite?: SiteRole;
+  /** systemd `OnCalendar=` of the runs.
+   *  @default "*:0/15" */
+  readonly schedule?: string;
+  /** @default null (no objective) */
+  readonly rpoObjectiveMinutes?: number | null;
+  /** @default true */
+  readonly deleteDestination?: boolean;
+  /** @default the runtime's defaults (50 %, no count limit) */
+  readonly guards?: GuardsConfig;
+  /** @default { rotationDays: 30, graceDays: 7, generation: 1 } */
+  readonly rotation?: SasRotationProps;
+  /** `prevent_destroy` on both storage accounts and the resource groups created for them.
+   *  @default true */
+  readonly protectData?: boolean;
+  /** The runtime bundle shipped to the VM.
+   *  @default "<repo>/runtime/dist/dr-sync.js" (made by `npm run build`) */
+  readonly runtimeBundle?: string;
+  /** The linux-x64 Node.js binary shipped to the VM.
+   *  @default $DR_SYNC_NODE_BINARY, else the synthesizing node when it is linux-x64 */
+  readonly nodeBinary?: string;
+  /** Container of the artifacts, in the source account.
+   *  @default "dr-sync-artifacts" */
+  readonly artifactsContainer?: string;
+  /** A CNAME for the active site's blob host.
+   *  @default none */
+  readonly dns?: DrDnsProps;
+  /** @default {} */
+  readonly tags?: Readonly<Record<string, string>>;
+}
+
+/**
+ * A source/target pair of storage sites with everything that keeps them in step: least-privilege SAS tokens, the
+ * runtime artifacts, the intermediary VM in the source site, and optionally a failover CNAME.
+ *
+ * `runtimeConfig` and `schedule` are exactly what the VM gets, so a local drill can run the same config.
+ */
+export class DrPair extends Construct {
+  readonly activeSite: SiteRole;
+  readonly source: SiteAccount;
+  readonly target: SiteAccount;
+  /** The side replication reads from: `source` normally, `target` during failback. */
+  readonly reading: SiteAccount;
+  /** The side replication writes to. */
+  readonly writing: SiteAccount;
+  /** The site applications use now. */
+  readonly active: SiteAccount;
+  /** The runtime config the VM gets (no secrets: it names the SAS variables). */
+  readonly runtimeConfig: DrSyncConfig;
+  /** `renderConfig(runtimeConfig)`: the file's exact text. */
+  readonly renderedConfig: string;
+  /** systemd `OnCalendar=` of the runs. */
+  readonly schedule: string;
+  readonly rpoObjectiveMinutes: number | null;
+  /** SAS for applications on the active site (read, list, write, add, create, delete); sensitive. */
+  readonly applicationSas: string;
+  readonly runtimeBundle: ArtifactBlob;
+  readonly nodeBinary: ArtifactBlob;
+  /** The script the VM extension runs on every deploy, SAS tokens left as placeholders. */
+  readonly settingsScript: string;
+  readonly vm: IntermediaryVm;
+  readonly rotation: SasRotation;
+  readonly dnsName?: string;
+
+  constructor(scope: Construct, id: string, props: DrPairProps) {
+    super(scope, id);
+    this.activeSite = props.activeSite ?? "source";
+    this.schedule = props.schedule ?? "*:0/15";
+    this.rpoObjectiveMinutes = props.rpoObjectiveMinutes ?? null;
+    const artifactsContainer = props.artifactsContainer ?? "dr-sync-artifacts";
+    const errors: string[] = [];
+    if (props.activeSite !== undefined && props.activeSite !== "source" && props.activeSite !== "target") {
+      errors.push(`activeSite must be "source" or "target" (got ${JSON.stringify(props.activeSite)})`);
+    }
+    if (props.containers.includes(artifactsContainer)) errors.push(`containers must not include the artifacts container "${artifactsContainer}"`);
+    if (props.source.site.role !== "source" || props.target.site.role !== "target") {
+      errors.push(`source.site and target.site must be the providers of the source and target roles (got "${props.source.site.role}" and "${props.target.site.role}")`);
+    }
+    if (errors.length) throw new Error(`DrPair ${this.node.path}:\n  - ${errors.join("\n  - ")}`);
+
+    const tags = { ...(props.tags ?? {}) };
+    const account = (cid: string, s: DrSiteProps) => new SiteAccount(this, cid, {
+      site: s.site, accountName: s.accountName, resourceGroupName: s.resourceGroupName, location: s.location,
+      storageEndpointSuffix: s.storageEndpointSuffix, createResourceGroup: s.createResourceGroup, adoptExisting: s.adoptExisting,
+      containers: props.containers, preventDestroy: props.protectData ?? true, tags,
+    });
+    this.source = account("Source", props.source);
+    this.target = account("Target", props.target);
+    const failback = this.activeSite === "target";
+    [this.reading, this.writing] = failback ? [this.target, this.source] : [this.source, this.target];
+    this.active = failback ? this.target : this.source;
+    const siteProps = (a: SiteAccount) => (a === this.source ? props.source : props.target);
+
+    this.rotation = new SasRotation(this, "Rotation", props.rotation);
+    const sas = (cid: string, a: SiteAccount, purpose: string, permissions = WRITING_SIDE, container?: string) => new SiteSas(this, cid, {
+      account: a, permissions, purpose, container, rotation: this.rotation,
+      mode: siteProps(a).sasMode, signedVersion: siteProps(a).sasVersion,
+    }).token;
+    const readingSas = sas("ReadingSas", this.reading, "replication_read", READING_SIDE);
+    const writingSas = sas("WritingSas", this.writing, "replication_write");
+    const artifactsSas = sas("ArtifactsSas", this.source, "artifacts", ARTIFACT_READER, artifactsContainer);
+    this.applicationSas = sas("ApplicationSas", this.active, "application");
+
+    const containerResource = this.source.addContainer(artifactsContainer);
+    this.runtimeBundle = new ArtifactBlob(this, "RuntimeBundle", {
+      account: this.source, container: artifactsContainer, containerResource, prefix: "dr-sync",
+      file: props.runtimeBundle ?? path.join(repoRoot(), "runtime", "dist", "dr-sync.js"),
+      missingHint: "run `npm run build` first (it writes runtime/dist/dr-sync.js)",
+    });
+    this.nodeBinary = new ArtifactBlob(this, "NodeBinary", {
+      account: this.source, container: artifactsContainer, containerResource, prefix: "node",
+      file: resolveNodeBinary({ explicit: props.nodeBinary }),
+    });
+
+    const label = (a: SiteAccount) => siteProps(a).label ?? a.site.role;
+    this.runtimeConfig = {
+      source: { blobEndpoint: this.reading.blobEndpoint, sasEnv: VM_LAYOUT.env.source, name: label(this.reading) },
+      target: { blobEndpoint: this.writing.blobEndpoint, sasEnv: VM_LAYOUT.env.target, name: label(this.writing) },
+      containers: [...props.containers],
+      stagingDir: VM_LAYOUT.stagingDir,
+      stateDir: VM_LAYOUT.stateDir,
+      apiVersion: "2017-11-09",
+      deleteDestination: props.deleteDestination ?? true,
+      ...(props.guards ? { guards: props.guards } : {}),
+      statusContainer: "dr-sync-status",
+      rpoObjectiveMinutes: this.rpoObjectiveMinutes,
+    };
+    // The runtime's own validation: a config it would refuse fails the synth instead of the VM.
+    this.renderedConfig = renderConfig(this.runtimeConfig);
+
+    this.settingsScript = renderSettingsScript({
+      renderedConfig: this.renderedConfig,
+      schedule: this.schedule,
+      runtime: { url: this.runtimeBundle.url, sha256: this.runtimeBundle.sha256 },
+      node: { url: this.nodeBinary.url, sha256: this.nodeBinary.sha256 },
+      generation: this.rotation.generation,
+    });
+    this.vm = new IntermediaryVm(this, "Vm", {
+      ...props.vm,
+      site: props.source.site,
+      location: props.source.location,
+      namePrefix: props.namePrefix,
+      tags,
+      settingsScript: settingsScriptExpression(this.settingsScript, { source: readingSas, target: writingSas, artifacts: artifactsSas }),
+    });
+
+    if (props.dns) {
+      const zoneSite = props.dns.zoneSite === "source" ? props.source.site : props.target.site;
+      this.dnsName = new FailoverCname(this, "Dns", {
+        ...props.dns, zoneSite, targetHost: this.active.blobHost, tags,
+      }).fqdn;
+    }
+  }
+}

@@ -1,0 +1,16 @@
+import * as fs from "fs";
+import * as path from "path";
+
+/**
+ * The repository root: the nearest folder above this module with a package.json. Constructs resolve shipped files
+ * (the runtime bundle, the signing script) from it, whether they run from `lib/` (tests) or from a bundle in `build/`.
+ */
+export function repoRoot(from: string = __dirname): string {
+  let dir = from;
+  while (!fs.existsSync(path.join(dir, "package.json"))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error(`no package.json above ${from}`);
+    dir = up;
+  }
+  return dir;
+}
