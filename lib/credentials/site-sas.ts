@@ -52,13 +52,12 @@ export class SiteSas extends Construct {
     const { account, rotation, permissions: p } = props;
     let raw: string;
     if (props.mode === "variable") {
-      raw = new TerraformVariable(this, "Resource", {
+      // At stack level, so the variable's name is what operators set (TF_VAR_<role>_<purpose>_sas).
+      raw = new TerraformVariable(TerraformStack.of(this), `${account.site.role}_${props.purpose}_sas`, {
         type: "string",
         sensitive: true,
         description: `SAS of ${account.accountName} (${account.site.role} site) for ${props.purpose}: permissions "${permissionLetters(p)}", HTTPS only`,
       }).stringValue;
-      // The variable's name is what operators set (TF_VAR_<name>), so it must not carry construct path hashes.
-      (this.node.findChild("Resource") as TerraformVariable).overrideLogicalId(`${account.site.role}_${props.purpose}_sas`);
     } else if (account.site.cloud === "azure" && props.container) {
       raw = new DataAzurermStorageAccountBlobContainerSas(this, "Resource", {
         provider: account.site.provider,

@@ -60,7 +60,7 @@ export interface VmSpec {
   /** Size of the managed data disk that holds the staging folder and the runtime state, in GiB.
    *  @default 128 */
   readonly stagingDiskGb?: number;
-  /** @default "drsync" */
+  /** @default "azureuser" (not "dr-sync": that is the service user) */
   readonly adminUsername?: string;
   /** OpenSSH public key of the administrator (password login is off). */
   readonly sshPublicKey: string;
@@ -195,7 +195,7 @@ export const ENVIRONMENT_DEFAULTS = {
   vm: {
     size: "Standard_DS2_v2",
     stagingDiskGb: 128,
-    adminUsername: "drsync",
+    adminUsername: "azureuser",
     sshSourceCidr: null,
     publicIp: false,
     addressSpace: "10.70.0.0/24",
