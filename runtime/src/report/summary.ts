@@ -45,6 +45,7 @@ export function formatPlan(p: PlanResult, limit = 50): string {
     }
     const count = (a: typeof c.pull, act: string) => a.filter((x) => x.action === act).length;
     lines.push(`${c.container}: pull ${count(c.pull, "copy")} copy, ${count(c.pull, "delete")} delete; push ${count(c.push, "copy")} copy, ${count(c.push, "adopt")} adopt, ${count(c.push, "delete")} delete`);
+    for (const g of c.guardStops ?? []) lines.push(`  run would stop here: ${g}`);
     for (const [hop, acts] of [["pull", c.pull], ["push", c.push]] as const) {
       for (const a of acts.slice(0, limit)) lines.push(`  ${hop} ${a.action} ${JSON.stringify(a.name)}: ${a.reason}`);
       if (acts.length > limit) lines.push(`  ... ${acts.length - limit} more ${hop} actions (--json lists all)`);

@@ -19,6 +19,8 @@ export interface PullResult {
   readonly actions: ItemAction[];
   /** Plan mode: the staging index as it would be after this hop. */
   readonly planned?: Map<string, StagedEntry>;
+  /** Plan mode: why the delete guard would stop this hop. */
+  readonly guardStop?: string;
 }
 
 /**
@@ -36,6 +38,7 @@ export async function pullContainer(ctx: SyncContext, container: string, store: 
   let totalBytes = 0;
   const startedAt = Date.now();
   let fatal: unknown;
+  let guardStop: string | undefined;
   const progress = () => ctx.events.progress({ phase: "pull", container, doneItems: stats.copied + stats.failed.length,
     totalItems: stats.copied + stats.failed.length + pending, doneBytes: stats.bytes, totalBytes, startedAt });
   let pending = 0;
@@ -96,7 +99,8 @@ export async function pullContainer(ctx: SyncContext, container: string, store: 
   if (!fatal) {
     const guardInput = { hop: "pull" as const, container, where: "staging", existing: store.size, deletes: ctx.config.deleteDestination ? deletes.length : 0, empties: deferred.length };
     const verdict = checkDeleteGuard(guardInput, ctx.config.guards);
-    if (!verdict.ok) {
+    if (!verdict.ok && dryRun) guardStop = guardError(guardInput, verdict.reason).message;
+    else if (!verdict.ok) {
       if (!allowsMassDelete(ctx, container)) {
         await pool.drain();
         if (!dryRun) await store.save();
@@ -130,7 +134,7 @@ export async function pullContainer(ctx: SyncContext, container: string, store: 
     }
   }
   if (!dryRun) await store.save();
-  return { stats, listingStart, actions, planned };
+  return { stats, listingStart, actions, planned, guardStop };
 }
 
 async function fetchOne(ctx: SyncContext, container: string, store: StagingStore, listed: RemoteBlob, stats: HopStats, onProgress: () => void): Promise<void> {

@@ -25,6 +25,8 @@ export interface StagedSource {
 export interface PushResult {
   readonly stats: HopStats;
   readonly actions: ItemAction[];
+  /** Plan mode: why the delete guard would stop this hop. */
+  readonly guardStop?: string;
 }
 
 interface Job {
@@ -84,7 +86,8 @@ export async function pushContainer(ctx: SyncContext, container: string, staged:
 
   const guardInput = { hop: "push" as const, container, where: `target ${ctx.dst.label}`, existing: dstBlobs.size, deletes: deletes.length, empties };
   const verdict = checkDeleteGuard(guardInput, ctx.config.guards);
-  if (!verdict.ok) {
+  const guardStop = !verdict.ok && dryRun ? guardError(guardInput, verdict.reason).message : undefined;
+  if (!verdict.ok && !dryRun) {
     if (!allowsMassDelete(ctx, container)) throw guardError(guardInput, verdict.reason);
     ctx.events.warn("guard.override", `delete guard lifted for "${container}" by --allow-mass-delete: ${verdict.reason}`, { container, hop: "push" });
   }
@@ -93,7 +96,7 @@ export async function pushContainer(ctx: SyncContext, container: string, staged:
     stats.copied = jobs.length;
     stats.deleted = deletes.length;
     stats.bytes = jobs.reduce((s, j) => s + j.entry.size, 0);
-    return { stats, actions };
+    return { stats, actions, guardStop };
   }
 
   const totalBytes = jobs.reduce((s, j) => s + j.entry.size, 0);

@@ -11,7 +11,7 @@ import { pushContainer, StagedSource } from "./push";
 export type SyncCommand = "run" | "pull" | "push" | "plan";
 
 export interface PlanResult {
-  readonly containers: { container: string; pull: ItemAction[]; push: ItemAction[]; error?: string }[];
+  readonly containers: { container: string; pull: ItemAction[]; push: ItemAction[]; error?: string; guardStops?: string[] }[];
 }
 
 export const VERSION = "0.1.0";
@@ -138,7 +138,8 @@ export async function planSync(ctx: SyncContext): Promise<PlanResult> {
       const records = await PushRecords.open(store.dir, ctx.dstKey);
       const pushed = await pushContainer(ctx, container, virtual, records, true);
       await records.close();
-      out.push({ container, pull: pulled.actions, push: pushed.actions });
+      const guardStops = [pulled.guardStop, pushed.guardStop].filter((g): g is string => !!g);
+      out.push({ container, pull: pulled.actions, push: pushed.actions, ...(guardStops.length ? { guardStops } : {}) });
     } catch (err) {
       out.push({ container, pull: [], push: [], error: err instanceof FatalError ? err.message : describeError(err) });
     }
