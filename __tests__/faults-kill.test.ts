@@ -1,0 +1,160 @@
+import { randomBytes } from "node:crypto";
+import { Drill, expectSitesEqual, seed, SeedBlob, startDrill } from "./support/harness";
+import { eventsOf, Figures, mulberry32, runKilledAfter, sha256, stagingProblems } from "./support/faults";
+
+// The seed decides every kill delay and every change to the source; a failure replays with the same seed.
+const SEED = Number(process.env.DRSYNC_KILL_SEED ?? 20250611);
+const WANTED_KILLS = 24;
+const MAX_ROUNDS = 40;
+const CONTAINERS = ["alpha", "beta"];
+const MiB = 1024 * 1024;
+
+/**
+ * SIGKILL the runtime at seeded moments while it pulls and pushes a few hundred small blobs and two multi-MiB
+ * blobs moved in 1 MiB ranges and blocks, change the source between kills, and check after every kill that
+ * nothing was damaged, and after every few that a clean run converges.
+ */
+describe("kill at random points", () => {
+  let drill: Drill;
+  const figures = new Figures("faults-kill");
+  /** Every content each blob name ever had at the source, by SHA-256: the only legal contents anywhere. */
+  const versions = new Map<string, Set<string>>();
+  const live = new Map<string, string[]>(CONTAINERS.map((c) => [c, []]));
+  /** The source's current content of each name, by SHA-256. */
+  const current = new Map<string, string>();
+
+  beforeAll(async () => {
+    drill = await startDrill(CONTAINERS, {
+      transferConcurrency: 2, blockConcurrency: 2, blockSizeMiB: 1, singleShotMaxMiB: 1,
+      retry: { maxTries: 3, retryDelayMs: 100, maxRetryDelayMs: 1000, tryTimeoutSeconds: 30 },
+    });
+  });
+  afterAll(async () => {
+    figures.write();
+    await drill?.stop();
+  });
+
+  const put = async (container: string, blobs: SeedBlob[]) => {
+    for (const b of blobs) {
+      if (!versions.has(b.name)) versions.set(b.name, new Set());
+      versions.get(b.name)!.add(sha256(b.body));
+      current.set(b.name, sha256(b.body));
+      if (!live.get(container)!.includes(b.name)) live.get(container)!.push(b.name);
+    }
+    await seed(drill.sites.source, container, blobs);
+  };
+  const small = (name: string, rand: () => number) => ({ name, body: randomBytes(16 + Math.floor(rand() * 2000)), contentType: "application/octet-stream", metadata: { gen: String(Math.floor(rand() * 1e6)) } });
+
+  /** SHA-256 of each target blob version read so far, by ETag: a version's bytes never change, so each is read once. */
+  const shaByEtag = new Map<string, string>();
+  async function targetHashes(c: string): Promise<Record<string, string>> {
+    const cc = drill.sites.target.container(c);
+    const out: Record<string, string> = {};
+    if (!(await cc.exists())) return out;
+    for await (const item of cc.listBlobsFlat()) {
+      const key = `${c}/${item.name}/${item.properties.etag}`;
+      if (!shaByEtag.has(key)) {
+        const body = item.properties.contentLength ? await cc.getBlobClient(item.name).downloadToBuffer() : Buffer.alloc(0);
+        shaByEtag.set(key, sha256(body));
+      }
+      out[item.name] = shaByEtag.get(key)!;
+    }
+    return out;
+  }
+
+  /** Target contents must each be a version the source really had: a kill must never leave a torn or mixed blob. */
+  async function targetProblems(before: Map<string, string[]>): Promise<string[]> {
+    const problems: string[] = [];
+    for (const c of CONTAINERS) {
+      const snap = await targetHashes(c);
+      figures.add("blobsChecked", Object.keys(snap).length);
+      for (const [name, sha] of Object.entries(snap)) {
+        if (!versions.get(name)?.has(sha)) problems.push(`${c}/${name}: target holds content the source never had`);
+      }
+      for (const name of before.get(c) ?? []) {
+        if (live.get(c)!.includes(name) && !snap[name]) problems.push(`${c}/${name}: lost at the target (the source still has it)`);
+      }
+    }
+    return problems;
+  }
+
+  test(`SIGKILL at ${WANTED_KILLS} seeded points across pull and push: no damage, every rerun converges`, async () => {
+    const rand = mulberry32(SEED);
+    // Initial source: 260 + 60 small blobs and two large ones (one uploaded as blocks without Content-MD5).
+    await put("alpha", Array.from({ length: 260 }, (_, i) => small(`docs/${i % 7}/file-${i}.bin`, rand)));
+    await put("beta", Array.from({ length: 60 }, (_, i) => small(`beta/file-${i}`, rand)));
+    await put("alpha", [{ name: "large/blocks.bin", body: randomBytes(5 * MiB + 12345), blocks: true }, { name: "large/single.bin", body: randomBytes(3 * MiB + 7) }]);
+
+    let runMs = 4000; // First guess; replaced by each clean run's duration.
+    let kills = 0;
+    const phases: Record<string, number> = {};
+    for (let round = 0; round < MAX_ROUNDS && kills < WANTED_KILLS; round++) {
+      if (round > 0) {
+        // Change the source between kills: one large blob rewritten, some small ones rewritten, added and deleted.
+        const large = round % 2 ? "large/blocks.bin" : "large/single.bin";
+        await put("alpha", [{ name: large, body: randomBytes(3 * MiB + Math.floor(rand() * 2 * MiB)), blocks: round % 2 === 1 }]);
+        const names = live.get("alpha")!.filter((n) => n.startsWith("docs/"));
+        // Distinct names: the seeder uploads in parallel, so a name given twice would leave either body at the source.
+        const picked = [...new Set(Array.from({ length: 30 }, () => names[Math.floor(rand() * names.length)]))];
+        await put("alpha", picked.map((n) => small(n, rand)));
+        await put("beta", Array.from({ length: 4 }, (_, i) => small(`beta/new-${round}-${i}`, rand)));
+        for (let i = 0; i < 3; i++) {
+          const victim = names[Math.floor(rand() * names.length)];
+          if (!live.get("alpha")!.includes(victim)) continue;
+          await drill.sites.source.container("alpha").deleteBlob(victim);
+          live.set("alpha", live.get("alpha")!.filter((n) => n !== victim));
+        }
+      }
+      const before = new Map(await Promise.all(CONTAINERS.map(async (c) => [c, Object.keys(await targetHashes(c))] as [string, string[]])));
+      const delay = Math.round(150 + rand() * Math.max(200, runMs - 150));
+      const t0 = Date.now();
+      const killed = await runKilledAfter(drill, ["run", "--log-level", "debug"], delay);
+      const phase = killed.killed ? phaseAt(killed.stderr) : "finished first";
+      phases[phase] = (phases[phase] ?? 0) + 1;
+      if (killed.killed) kills++;
+      else expect({ round, code: killed.code, stderr: killed.stderr.slice(-2000) }).toEqual({ round, code: 0, stderr: expect.any(String) });
+
+      expect({ round, delay, phase, problems: stagingProblems(drill.config.stagingDir, versions) }).toEqual({ round, delay, phase, problems: [] });
+      expect({ round, delay, phase, problems: await targetProblems(before) }).toEqual({ round, delay, phase, problems: [] });
+
+      const t1 = Date.now();
+      if (process.env.DRSYNC_KILL_TRACE) process.stderr.write(`round ${round} delay ${delay} phase ${phase} run ${t1 - t0}ms\n`);
+      if (round % 3 === 2) {
+        const started = Date.now();
+        const clean = await drill.run(["run"]);
+        runMs = Date.now() - started;
+        if (process.env.DRSYNC_KILL_TRACE) process.stderr.write(`round ${round} clean run ${runMs}ms, checks ${started - t1}ms\n`);
+        expect({ round, code: clean.code, stderr: clean.stderr.slice(-3000) }).toEqual({ round, code: 0, stderr: expect.any(String) });
+        for (const c of CONTAINERS) expect({ round, c, blobs: await targetHashes(c) }).toEqual({ round, c, blobs: Object.fromEntries(live.get(c)!.map((n) => [n, current.get(n)])) });
+        figures.add("convergenceChecks");
+      }
+    }
+
+    // The last word: a clean run, then target equals source, byte for byte, and staging holds only whole versions.
+    const last = await drill.run(["run"]);
+    expect(last.code).toBe(0);
+    await expectSitesEqual(drill);
+    expect(stagingProblems(drill.config.stagingDir, versions)).toEqual([]);
+    const finalCount = (await Promise.all(CONTAINERS.map(async (c) => Object.keys(await targetHashes(c)).length))).reduce((a, b) => a + b, 0);
+    figures.add("blobsChecked", finalCount);
+    figures.add("blobsLost", 0);
+    figures.add("killPoints", kills);
+    for (const [p, n] of Object.entries(phases)) figures.add(`killedIn:${p}`, n);
+    figures.add("scenarios", 1);
+    expect(kills).toBeGreaterThanOrEqual(20);
+    // Kills must have landed in both hops, or the test proves less than it claims.
+    expect(Object.keys(phases)).toEqual(expect.arrayContaining(["pull", "push"]));
+  }, 180000);
+});
+
+/** Which hop the run was in when it died, from the last events it printed. */
+function phaseAt(stderr: string): string {
+  let phase = "startup";
+  for (const e of eventsOf(stderr)) {
+    if (e.event === "run.start" || e.event === "blob.pulled") phase = "pull";
+    else if (e.event === "blob.pushed" || e.event === "container.created" || e.event === "retained.destination") phase = "push";
+    else if (e.event === "hop.end") phase = e.hop === "pull" ? "push" : "pull";
+    else if (e.event === "run.end") phase = "status";
+  }
+  return phase;
+}

@@ -1,0 +1,174 @@
+import { createServer, IncomingMessage, request as httpRequest, Server, ServerResponse } from "node:http";
+import { AddressInfo, Socket } from "node:net";
+
+/**
+ * What the proxy does to a request it picked:
+ * - `status`: answers itself with an error status (503 by default) and a `Retry-After`, never reaching the service;
+ * - `reset`: drops the connection with a TCP reset before answering;
+ * - `stall`: sends nothing back until `stallMs` has passed (or the client gives up), then drops the connection;
+ * - `stall-body`: forwards, sends the headers and half the body, then goes quiet like `stall`;
+ * - `truncate`: forwards, sends the headers (with the full Content-Length) and half the body, then drops the connection.
+ */
+export type FaultKind = "status" | "reset" | "stall" | "stall-body" | "truncate";
+
+/** One fault and the requests it applies to. Rules are tried in order; the first that picks a request wins. */
+export interface FaultRule {
+  readonly fault: FaultKind;
+  /** Only this HTTP method. @default every method */
+  readonly method?: string;
+  /** Only paths (without the query, which holds the SAS) matching this. @default every path */
+  readonly path?: RegExp;
+  /** Only requests that carry (`true`) or lack (`false`) a Range header. @default either */
+  readonly ranged?: boolean;
+  /** Status of a `status` fault. @default 503 */
+  readonly status?: number;
+  /** `Retry-After` seconds sent with a `status` fault. @default 1 */
+  readonly retryAfterSeconds?: number;
+  /** How long a stall lasts before the connection is dropped. @default 60000 */
+  readonly stallMs?: number;
+  /** Matching requests this rule may fault, then it stops. @default unlimited */
+  readonly times?: number;
+  /** Chance that a matching request is faulted, drawn from the proxy's seeded generator. @default 1 */
+  readonly probability?: number;
+}
+
+export interface FaultProxy {
+  readonly port: number;
+  /** Base URL of the proxy, e.g. `http://127.0.0.1:41235`. */
+  readonly url: string;
+  /** Replaces the rules; counts are kept. */
+  setRules(rules: readonly FaultRule[]): void;
+  /** Faults injected so far, by kind. */
+  readonly injected: Readonly<Record<FaultKind, number>>;
+  /** Requests seen so far (faulted or not). */
+  readonly requests: number;
+  stop(): Promise<void>;
+}
+
+export interface FaultProxyOptions {
+  /** Port of the service behind the proxy on 127.0.0.1, read per request (the service may restart on the same port). */
+  readonly upstreamPort: () => number;
+  /** Seed of the generator behind `probability`, so a failing run can be replayed. @default 1 */
+  readonly seed?: number;
+  readonly rules?: readonly FaultRule[];
+}
+
+/**
+ * A fault-injecting HTTP proxy on 127.0.0.1 for tests and drills: it sits between dr-sync and the storage
+ * service and breaks chosen requests on purpose. The query string (where a SAS lives) is never matched, kept
+ * or printed.
+ */
+export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultProxy> {
+  let rules: { rule: FaultRule; left: number }[] = [];
+  const setRules = (r: readonly FaultRule[]) => { rules = r.map((rule) => ({ rule, left: rule.times ?? Infinity })); };
+  setRules(opts.rules ?? []);
+  const injected: Record<FaultKind, number> = { status: 0, reset: 0, stall: 0, "stall-body": 0, truncate: 0 };
+  const random = mulberry32(opts.seed ?? 1);
+  const sockets = new Set<Socket>();
+  let requests = 0;
+
+  const pick = (req: IncomingMessage): FaultRule | undefined => {
+    const path = (req.url ?? "/").split("?")[0];
+    for (const r of rules) {
+      const { rule } = r;
+      if (r.left <= 0) continue;
+      if (rule.method && rule.method !== req.method) continue;
+      // Body faults need a body to cut: only downloads have one.
+      if ((rule.fault === "truncate" || rule.fault === "stall-body") && req.method !== "GET") continue;
+      if (rule.path && !rule.path.test(path)) continue;
+      if (rule.ranged !== undefined && rule.ranged !== (req.headers["x-ms-range"] !== undefined || req.headers.range !== undefined)) continue;
+      if (rule.probability !== undefined && random() >= rule.probability) continue;
+      r.left--;
+      return rule;
+    }
+    return undefined;
+  };
+
+  const server: Server = createServer((req, res) => {
+    requests++;
+    const rule = pick(req);
+    if (rule && rule.fault !== "truncate" && rule.fault !== "stall-body") injected[rule.fault]++;
+    switch (rule?.fault) {
+      case "status": {
+        req.resume();
+        const status = rule.status ?? 503;
+        const body = `<?xml version="1.0" encoding="utf-8"?><Error><Code>ServerBusy</Code><Message>injected by fault-proxy</Message></Error>`;
+        res.writeHead(status, { "Retry-After": String(rule.retryAfterSeconds ?? 1), "Content-Type": "application/xml", "Content-Length": Buffer.byteLength(body), "x-ms-error-code": "ServerBusy" });
+        res.end(body);
+        return;
+      }
+      case "reset":
+        req.socket.resetAndDestroy();
+        return;
+      case "stall":
+        req.resume();
+        setTimeout(() => req.socket.destroy(), rule.stallMs ?? 60000).unref();
+        return;
+      default:
+        forward(req, res, opts.upstreamPort(), rule, () => { if (rule) injected[rule.fault]++; });
+    }
+  });
+  server.keepAliveTimeout = 5000;
+  server.on("connection", (s: Socket) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    setRules,
+    injected,
+    get requests() { return requests; },
+    async stop() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Passes a request to the service; with a body fault, cuts or stalls the answer halfway. */
+function forward(req: IncomingMessage, res: ServerResponse, upstreamPort: number, rule: FaultRule | undefined, onFault: () => void): void {
+  const headers = { ...req.headers, host: `127.0.0.1:${upstreamPort}` };
+  const up = httpRequest({ host: "127.0.0.1", port: upstreamPort, method: req.method, path: req.url, headers }, (upRes) => {
+    res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, upRes.headers);
+    const length = Number(upRes.headers["content-length"] ?? 0);
+    if (!rule || length < 2) {
+      upRes.pipe(res);
+      return;
+    }
+    // A body fault: let half the bytes through, then cut (truncate) or go quiet (stall-body).
+    onFault();
+    let sent = 0;
+    const half = Math.floor(length / 2);
+    upRes.on("data", (chunk: Buffer) => {
+      if (sent >= half) return;
+      const part = chunk.subarray(0, half - sent);
+      sent += part.length;
+      res.write(part);
+      if (sent >= half) {
+        upRes.destroy();
+        if (rule.fault === "truncate") setTimeout(() => res.socket?.destroy(), 20);
+        else setTimeout(() => res.socket?.destroy(), rule.stallMs ?? 60000).unref();
+      }
+    });
+  });
+  up.on("error", () => {
+    // The service is down or went away: the client sees the connection drop, as it would without the proxy.
+    req.socket.destroy();
+  });
+  req.pipe(up);
+}
+
+/** A small seeded generator (mulberry32): the same seed gives the same faults. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
