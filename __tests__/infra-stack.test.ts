@@ -1,6 +1,9 @@
 import { createHash } from "crypto";
 import * as fs from "fs";
+import "cdktf/lib/testing/adapters/jest";
 import { Testing } from "cdktf";
+import { DataAzurermStorageAccountSas } from "@cdktf/provider-azurerm/lib/data-azurerm-storage-account-sas";
+import { StorageAccount as AzurestackStorageAccount } from "@cdktf/provider-azurestack/lib/storage-account";
 import { validateConfig } from "../runtime/src/config/schema";
 import { DrStack } from "../lib/stack";
 import { all, environmentFrom, exampleAzure, exampleRaw, exampleStackHub, fakeBundle, fakeNode, only, synth } from "./infra-helpers";
@@ -20,7 +23,7 @@ function stackHubSas(json: any, id: string): any {
 
 describe("storage sites", () => {
   test("Stack Hub accounts: kind Storage, LRS, HTTPS only, tagged", () => {
-    expect(stackHub.text).toHaveResourceWithProperties({ tfResourceType: "azurestack_storage_account" } as any, {
+    expect(stackHub.text).toHaveResourceWithProperties(AzurestackStorageAccount, {
       account_kind: "Storage", account_tier: "Standard", account_replication_type: "LRS", enable_https_traffic_only: true,
       tags: expect.objectContaining({ environment: "example", "managed-by": "stackhub-dr", owner: "storage-team" }),
     });
@@ -100,7 +103,7 @@ describe("SAS tokens", () => {
   });
 
   test("Azure: azurerm's SAS data source, HTTPS only, writing-side permissions, signed version 2017-11-09", () => {
-    expect(toAzure.text).toHaveDataSourceWithProperties({ tfResourceType: "azurerm_storage_account_sas" } as any, {
+    expect(toAzure.text).toHaveDataSourceWithProperties(DataAzurermStorageAccountSas, {
       https_only: true,
       signed_version: "2017-11-09",
       services: { blob: true, queue: false, table: false, file: false },
