@@ -18,6 +18,8 @@ import { RetentionArea, RetentionReason } from "./retention";
  */
 export class StagingStore {
   private readonly entries = new Map<string, StagedEntry>();
+  /** True once this process changed something the index does not yet show. */
+  private dirty = false;
   readonly dir: string;
   readonly tmpDir: string;
 
@@ -34,7 +36,10 @@ export class StagingStore {
     await fs.rm(store.tmpDir, { recursive: true, force: true });
     await ensurePrivateDir(store.tmpDir);
     const dirty = await exists(join(store.dir, "dirty"));
-    if (dirty || !(await store.loadIndex())) await store.rebuild();
+    if (dirty || !(await store.loadIndex())) {
+      store.dirty = true;
+      await store.rebuild();
+    }
     return store;
   }
 
@@ -64,9 +69,11 @@ export class StagingStore {
     return join(this.tmpDir, `${randomBytes(12).toString("hex")}.part`);
   }
 
-  /** Marks the cache as possibly stale until `save()`; call before changing anything. */
-  async markDirty(): Promise<void> {
+  /** Marks the index as possibly stale until `save()`; done before the first change, so an unchanged hop writes nothing. */
+  private async markDirty(): Promise<void> {
+    if (this.dirty) return;
     await fs.writeFile(join(this.dir, "dirty"), new Date().toISOString(), { mode: 0o600 });
+    this.dirty = true;
   }
 
   /**
@@ -74,6 +81,7 @@ export class StagingStore {
    * the retention area first.
    */
   async commit(entry: Omit<StagedEntry, "dataFile">, tmpPath: string): Promise<StagedEntry> {
+    await this.markDirty();
     const full: StagedEntry = { ...entry, dataFile: dataFileName(entry.name, entry.srcEtag) };
     const stem = join(this.dir, objectStem(entry.name));
     await ensurePrivateDir(join(stem, ".."));
@@ -93,6 +101,7 @@ export class StagingStore {
   async remove(name: string, reason: RetentionReason = "deleted at source"): Promise<void> {
     const old = this.entries.get(name);
     if (!old) return;
+    await this.markDirty();
     const data = this.dataPath(old);
     await this.retention.keep(this.site, this.container, old, data, reason);
     await fs.rm(join(this.dir, `${objectStem(name)}.json`), { force: true });
@@ -104,15 +113,15 @@ export class StagingStore {
   async forget(name: string): Promise<void> {
     const old = this.entries.get(name);
     if (!old) return;
-    // The dirty marker makes the next open rebuild the index from the manifests, which no longer list it.
     await this.markDirty();
     await fs.rm(join(this.dir, `${objectStem(name)}.json`), { force: true });
     await fs.rm(this.dataPath(old), { force: true });
     this.entries.delete(name);
   }
 
-  /** Writes the index and clears the dirty marker. */
+  /** Writes the index and clears the dirty marker, if anything changed. */
   async save(): Promise<void> {
+    if (!this.dirty) return;
     const tmp = join(this.dir, `.index.${randomBytes(6).toString("hex")}.tmp`);
     const out = createWriteStream(tmp, { mode: 0o600 });
     for (const e of this.entries.values()) {
@@ -121,6 +130,7 @@ export class StagingStore {
     await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
     await fs.rename(tmp, join(this.dir, "index.jsonl"));
     await fs.rm(join(this.dir, "dirty"), { force: true });
+    this.dirty = false;
   }
 
   private async loadIndex(): Promise<boolean> {

@@ -12,6 +12,8 @@ import { exists } from "../staging/atomic-file";
 export class PushRecords {
   private readonly records = new Map<string, PushRecord>();
   private journal?: WriteStream;
+  /** Lines appended since the file was last compacted (by this or an earlier, killed run). */
+  private appended = 0;
 
   private constructor(private readonly path: string) {}
 
@@ -19,8 +21,10 @@ export class PushRecords {
     const r = new PushRecords(join(containerDir, `pushed-${targetSite}.jsonl`));
     if (await exists(r.path)) {
       const lines = createInterface({ input: createReadStream(r.path, "utf8"), crlfDelay: Infinity });
+      let lineCount = 0;
       for await (const line of lines) {
         if (!line) continue;
+        lineCount++;
         let rec: { n: string; s?: string; d?: string };
         try {
           rec = JSON.parse(line);
@@ -30,6 +34,7 @@ export class PushRecords {
         if (rec.s && rec.d) r.records.set(rec.n, { srcEtag: rec.s, dstEtag: rec.d });
         else r.records.delete(rec.n);
       }
+      r.appended = lineCount - r.records.size;
     }
     return r;
   }
@@ -52,9 +57,10 @@ export class PushRecords {
     this.append({ n: name });
   }
 
-  /** Rewrites the file with one line per blob, dropping records of names no longer staged. */
+  /** Rewrites the file with one line per blob, dropping records of names no longer staged; a no-op when nothing was appended. */
   async compact(keep: (name: string) => boolean): Promise<void> {
     await this.close();
+    if (this.appended === 0) return;
     const tmp = `${this.path}.tmp`;
     const out = createWriteStream(tmp, { mode: 0o600 });
     for (const [n, r] of this.records) {
@@ -63,6 +69,7 @@ export class PushRecords {
     }
     await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
     await fs.rename(tmp, this.path);
+    this.appended = 0;
   }
 
   async close(): Promise<void> {
@@ -72,6 +79,7 @@ export class PushRecords {
   }
 
   private append(line: object): void {
+    this.appended++;
     if (!this.journal) this.journal = createWriteStream(this.path, { flags: "a", mode: 0o600 });
     this.journal.write(JSON.stringify(line) + "\n");
   }

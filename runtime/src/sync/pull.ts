@@ -43,7 +43,6 @@ export async function pullContainer(ctx: SyncContext, container: string, store: 
     totalItems: stats.copied + stats.failed.length + pending, doneBytes: stats.bytes, totalBytes, startedAt });
   let pending = 0;
 
-  if (!dryRun) await store.markDirty();
   const pool = new WorkPool<RemoteBlob>(ctx.config.transferConcurrency, async (blob) => {
     try {
       if (fatal) return;
