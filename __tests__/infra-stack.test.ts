@@ -72,6 +72,9 @@ describe("storage sites", () => {
 describe("data protection", () => {
   test("accounts and their resource groups have prevent_destroy by default; the VM side does not", () => {
     for (const a of all(stackHub.json, "resource", "azurestack_storage_account")) expect(a.lifecycle.prevent_destroy).toBe(true);
+    for (const c of all(stackHub.json, "resource", "azurestack_storage_container")) {
+      expect([c.name, c.lifecycle.prevent_destroy]).toEqual([c.name, c.name !== "dr-sync-artifacts"]);
+    }
     const groups = Object.entries<any>(stackHub.json.resource.azurestack_resource_group);
     for (const [id, g] of groups) expect([id, g.lifecycle?.prevent_destroy ?? false]).toEqual([id, !id.startsWith("Pair_Vm_")]);
     for (const type of ["azurestack_linux_virtual_machine", "azurestack_managed_disk", "azurestack_virtual_network", "azurestack_storage_blob"]) {

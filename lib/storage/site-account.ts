@@ -131,12 +131,15 @@ export class SiteAccount extends Construct {
       this.primaryAccessKey = account.primaryAccessKey;
       this.connectionString = account.primaryConnectionString;
       this.accountId = account.id;
-      for (const c of props.containers ?? []) this.addContainer(c);
+      for (const c of props.containers ?? []) this.addContainer(c, preventDestroy);
     }
   }
 
-  /** Creates a private container in this account (also in an adopted one: for the tool's own containers). */
-  addContainer(name: string): TerraformResource {
+  /**
+   * Creates a private container in this account (also in an adopted one: for the tool's own containers).
+   * @param preventDestroy `prevent_destroy`, for containers that hold data (a targeted destroy would empty them)
+   */
+  addContainer(name: string, preventDestroy = false): TerraformResource {
     const id = `Container-${name}`;
     const existing = this.node.tryFindChild(id) as TerraformResource | undefined;
     if (existing) return existing;
@@ -144,10 +147,11 @@ export class SiteAccount extends Construct {
       ? new AzurestackStorageContainer(this, id, {
           provider: this.site.provider, name, storageAccountName: this.accountName, containerAccessType: "private",
           dependsOn: this.resource instanceof TerraformResource ? [this.resource] : undefined,
+          lifecycle: { preventDestroy },
         })
       : new AzurermStorageContainer(this, id, {
           provider: this.site.provider, name, storageAccountId: this.accountId, containerAccessType: "private",
+          lifecycle: { preventDestroy },
         });
   }
-
 }
