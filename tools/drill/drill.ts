@@ -1,0 +1,325 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { normalizeEndpoint, DrSyncConfig, validateConfig } from "../../runtime/src/config/schema";
+import { RunStatus } from "../../runtime/src/state/status";
+import { VerifyResult } from "../../runtime/src/verify/verify";
+import { repoRoot } from "../../lib/paths";
+import { SiteRole } from "../../lib/environment/schema";
+import { LocalSite, LocalSites, startLocalSites } from "../azurite/local-sites";
+import { Application, KnownBlob } from "./application";
+import { localizeConfig } from "./local-config";
+import { DrillOptions } from "./options";
+import { renderEnvironment, RenderedEnvironment } from "./render-environment";
+import { CycleReport, DrillReport, RetainedReport } from "./report";
+import { RuntimeProcess } from "./runtime-process";
+import { applyChanges, initialSamples, planChanges, SampleBlob, SampleSet, sha256 } from "./sample-data";
+import { compareSites, ensureContainers, expectedView, forEachParallel, measure, putBlob, readSite, siteClient, SiteView } from "./site-data";
+import { SiteGateway } from "./site-gateway";
+import { DrillStepError, StepRunner } from "./steps";
+
+/** One local stand-in for a site of the environment: its account in Azurite, behind its own gateway. */
+interface StandIn {
+  readonly role: SiteRole;
+  readonly label: string;
+  /** The site's endpoint in the cloud, as the stack renders it. */
+  readonly cloudEndpoint: string;
+  readonly site: LocalSite;
+  readonly gateway: SiteGateway;
+  /** The endpoint through the gateway. */
+  readonly local: string;
+}
+
+interface Deployed {
+  readonly rendered: RenderedEnvironment;
+  readonly config: DrSyncConfig;
+  readonly reading: StandIn;
+  readonly writing: StandIn;
+  readonly active: StandIn;
+  /** The SAS variables the VM's SAS file would hold: read+list on the reading side, write on the writing side. */
+  readonly sas: Record<string, string>;
+}
+
+interface RetainedCopyJson {
+  readonly site: string;
+  readonly container: string;
+  readonly name: string;
+  readonly reason: string;
+  readonly retainedAt: string;
+  readonly size: number;
+  readonly dataPath: string;
+}
+
+const PRE_DISASTER_BLOB = "incoming/pre-disaster-order.json";
+
+/**
+ * The whole disaster-recovery cycle on this machine: render the environment's runtime config through the
+ * constructs, seed the source, replicate and verify in cycles, lose the source, fail over by re-rendering with
+ * `activeSite: "target"`, fail back, switch back, and show that nothing was lost. Returns the report; a failed step
+ * is in the report (`ok: false`, `failedStep`), never thrown. Everything it starts or writes is gone when it returns.
+ */
+export async function runDrill(opts: DrillOptions, log: (line: string) => void, signal: AbortSignal = new AbortController().signal): Promise<DrillReport> {
+  const started = Date.now();
+  const steps = new StepRunner(log, signal);
+  const root = repoRoot(__dirname);
+  const environmentFile = opts.environmentFile ?? join(root, "environments", "example.json");
+  const bundle = join(root, "runtime", "dist", "dr-sync.js");
+  const workDir = mkdtempSync(join(tmpdir(), "drsync-drill-"));
+  const configFile = join(workDir, "dr-sync.json");
+  const runtime = new RuntimeProcess({
+    bundle, tty: opts.tty, signal,
+    onEvent: (e) => { if (e.level === "warn" || e.level === "error") log(`     dr-sync ${e.level}: ${e.msg}`); },
+  });
+
+  const report: { -readonly [K in keyof DrillReport]: DrillReport[K] } = { ok: false, containers: [], cycles: [], steps: steps.records, totalSeconds: 0 };
+  const cycles: CycleReport[] = [];
+  report.cycles = cycles;
+  let sites: LocalSites | undefined;
+  const gateways: SiteGateway[] = [];
+
+  try {
+    const first = await steps.run("render the environment through the constructs", () => {
+      if (!existsSync(bundle)) throw new Error(`${bundle} is missing; run \`npm run build\` first`);
+      const r = renderEnvironment(environmentFile, "source", workDir);
+      log(`   environment "${r.name}": replication ${r.replication}, containers ${r.runtimeConfig.containers.join(", ")}`);
+      log(`   the VM's timer: OnCalendar=${r.schedule} (the drill runs its cycles back-to-back instead)`);
+      report.environment = r.name;
+      report.schedule = r.schedule;
+      report.containers = r.runtimeConfig.containers;
+      return r;
+    });
+
+    const standIns = await steps.run("start the two local sites (Azurite, loopback)", async () => {
+      sites = await startLocalSites();
+      const make = async (role: SiteRole, site: LocalSite): Promise<StandIn> => {
+        const gateway = await SiteGateway.start(() => sites!.port);
+        gateways.push(gateway);
+        const cfg = first.runtimeConfig[role];
+        return { role, label: cfg.name ?? role, cloudEndpoint: normalizeEndpoint(first.endpoints[role]), site, gateway, local: `http://127.0.0.1:${gateway.port}/${site.account}/` };
+      };
+      const s = { source: await make("source", sites.source), target: await make("target", sites.target) };
+      for (const x of [s.source, s.target]) log(`   ${x.role} ${x.label}: ${x.cloudEndpoint} served here at ${x.local}`);
+      report.sites = {
+        source: { label: s.source.label, endpoint: s.source.cloudEndpoint, local: s.source.local },
+        target: { label: s.target.label, endpoint: s.target.cloudEndpoint, local: s.target.local },
+      };
+      return s;
+    });
+
+    const endpointMap = new Map([standIns.source, standIns.target].map((s) => [s.cloudEndpoint, s.local]));
+    const byLocal = (endpoint: string): StandIn => (normalizeEndpoint(endpoint) === standIns.source.local ? standIns.source : standIns.target);
+    const client = (s: StandIn, maxTries = 3) => siteClient(s.local, s.site.sas("rwdlac"), s.label, maxTries);
+    // The VM's config file is rewritten by each deploy; so is the drill's.
+    const deploy = (rendered: RenderedEnvironment): Deployed => {
+      const config = localizeConfig(rendered.runtimeConfig, endpointMap, workDir);
+      writeFileSync(configFile, JSON.stringify(config, null, 2) + "\n", { mode: 0o600 });
+      const reading = byLocal(config.source.blobEndpoint);
+      const writing = byLocal(config.target.blobEndpoint);
+      const active = rendered.endpoints.active === standIns.source.cloudEndpoint ? standIns.source : standIns.target;
+      return {
+        rendered, config, reading, writing, active,
+        sas: { [config.source.sasEnv]: reading.site.sas("rl"), [config.target.sasEnv]: writing.site.sas("rwdlac") },
+      };
+    };
+    const application = (d: Deployed) => new Application(client(d.active), d.active.local);
+
+    let current = deploy(first);
+    const containers = current.config.containers;
+    const guards = validateConfig(current.config).guards;
+    // The expectation: what the active site holds, blob by blob.
+    const model: SampleSet = await steps.run("fill the source with sample data", async () => {
+      const set = initialSamples(containers, opts.blobsPerContainer, opts.largeBlobsMiB, opts.seed);
+      const src = client(standIns.source);
+      await ensureContainers(src, containers);
+      await forEachParallel([...flatten(set)], (k) => putBlob(src, k.container, k.blob));
+      const view = measure(modelView(set));
+      report.seeded = { blobs: view.blobs, bytes: view.bytes, largeBlobs: opts.largeBlobsMiB.map((m) => Math.max(1, Math.round(m * 1024 * 1024))) };
+      log(`   ${view.blobs} blobs, ${view.bytes} bytes in ${containers.length} containers, ${view.contentTypes} content types, metadata on every blob`);
+      return set;
+    });
+
+    const replicate = async (label: string, changes: CycleReport["changes"]): Promise<CycleReport> => {
+      const d = current;
+      const direction = `${d.reading.label} -> ${d.writing.label}`;
+      const t0 = Date.now();
+      const run = await steps.run(`${label}: replicate ${direction} (dr-sync run)`, async () => {
+        const { value } = await runtime.json<RunStatus>(["run"], configFile, d.sas);
+        log(`   ${value.totals.copied} copied, ${value.totals.deleted} deleted, ${value.totals.bytes} bytes moved; ` +
+          `recovery point ${value.recoveryPoint}, RPO achieved ${value.rpoAchievedSeconds} s`);
+        return value;
+      });
+      const runSeconds = (Date.now() - t0) / 1000;
+      return steps.run(`${label}: verify ${direction}`, async () => {
+        const { value: v } = await runtime.json<VerifyResult>(["verify"], configFile, d.sas);
+        const [reading, writing] = await Promise.all([readSite(client(d.reading), containers), readSite(client(d.writing), containers)]);
+        const differences = [...compareSites(reading, writing), ...compareSites(modelView(model), reading).map((p) => `reading site vs expected: ${p}`)];
+        if (differences.length) throw new Error(`the sites differ after the run:\n  ${differences.slice(0, 20).join("\n  ")}`);
+        const m = measure(writing);
+        const compared = v.containers.reduce((s, c) => s + c.compared, 0);
+        log(`   dr-sync verify: ${compared} blobs compared, no differences; the drill's own read of both sites: ${m.blobs} blobs equal`);
+        const sum = (k: "adopted" | "retainedFromDestination") => run.containers.reduce((s, c) => s + (c.push?.[k] ?? 0), 0);
+        return {
+          label, direction, changes, copied: run.totals.copied, adopted: sum("adopted"), deleted: run.totals.deleted, bytes: run.totals.bytes,
+          retainedFromDestination: sum("retainedFromDestination"), recoveryPoint: run.recoveryPoint, rpoSeconds: run.rpoAchievedSeconds, runSeconds,
+          verify: { ok: v.ok, compared, differences: v.differences.length },
+          fidelity: { ...m, differences: 0 },
+        };
+      });
+    };
+
+    for (let cycle = 1; cycle <= opts.cycles; cycle++) {
+      let changes = { written: measure(modelView(model)).blobs, deleted: 0 };
+      if (cycle > 1) {
+        changes = await steps.run(`cycle ${cycle}: the application changes the source`, async () => {
+          const planned = planChanges(model, cycle, guards, opts.seed);
+          const src = client(standIns.source);
+          await forEachParallel(planned.puts, (p) => putBlob(src, p.container, p.blob));
+          await forEachParallel(planned.deletes, (x) => src.blob(x.container, x.name).delete().then(() => undefined));
+          applyChanges(model, planned);
+          log(`   ${planned.puts.length} blobs written (new and rewritten), ${planned.deletes.length} deleted (within the delete guard, ${guards.maxDeletePercent}%)`);
+          return { written: planned.puts.length, deleted: planned.deletes.length };
+        });
+      }
+      cycles.push(await replicate(`cycle ${cycle}`, changes));
+    }
+
+    const unreplicated: KnownBlob = { container: containers[0], blob: orderBlob(PRE_DISASTER_BLOB, "written at the source after the last replication") };
+    await steps.run("write a blob at the source that no run will replicate", async () => {
+      await putBlob(client(standIns.source), unreplicated.container, unreplicated.blob);
+      log(`   ${unreplicated.container}/${unreplicated.blob.name}: only the source has it when the disaster strikes`);
+    });
+
+    const lost = Date.now();
+    const lastRecoveryPoint = cycles[cycles.length - 1].recoveryPoint;
+    await steps.run("disaster: the source site goes down", async () => {
+      await standIns.source.gateway.close();
+      // Kept-alive client connections learn of the cut a moment later; a probe before that only sees a reset.
+      await new Promise((r) => setTimeout(r, 250));
+      const why = await new Application(client(standIns.source, 1), standIns.source.local).unreachable(containers[0]);
+      if (!why) throw new Error("the source still answers after its gateway was closed");
+      log(`   the source no longer answers: ${why}`);
+      report.disaster = {
+        unreachable: why, lastRecoveryPoint,
+        unreplicated: { container: unreplicated.container, name: unreplicated.blob.name, size: unreplicated.blob.body.length },
+        unreplicatedAtTarget: false,
+      };
+    });
+
+    const known = (): KnownBlob[] => pickKnown(model);
+    const failoverApp = await steps.run("failover: set activeSite to target and render again", () => {
+      current = deploy(renderEnvironment(environmentFile, "target", workDir));
+      if (current.active !== standIns.target || current.reading !== standIns.target) {
+        throw new Error(`with activeSite=target the stack should make applications and replication read the target; it renders active ${current.active.role}, reading ${current.reading.role}`);
+      }
+      log(`   active_blob_endpoint: ${current.rendered.endpoints.active}; replication ${current.rendered.replication} (reads ${current.reading.label}, writes ${current.writing.label})`);
+      return application(current);
+    });
+    const read = await steps.run("failover: the application reads its data from the target", async () => {
+      const blobs = known();
+      const problems = await failoverApp.check(blobs);
+      if (problems.length) throw new Error(`the target does not serve the replicated data:\n  ${problems.join("\n  ")}`);
+      const atTarget = await failoverApp.has(unreplicated.container, unreplicated.blob.name);
+      report.disaster = { ...report.disaster!, unreplicatedAtTarget: atTarget };
+      if (atTarget) throw new Error(`${unreplicated.container}/${unreplicated.blob.name} is at the target although no run replicated it`);
+      log(`   ${blobs.length} known blobs read from ${failoverApp.endpoint}: bytes, properties and metadata as written`);
+      return blobs.length;
+    });
+    const secondsToFailover = (Date.now() - lost) / 1000;
+    const written = await steps.run("failover: the application writes to the target while the source is down", async () => {
+      const writes = outageWrites(model);
+      for (const w of writes) await failoverApp.write(w);
+      applyChanges(model, { puts: writes, deletes: [] });
+      log(`   ${writes.length} blobs written at the target (new orders, one rewritten)`);
+      return writes.length;
+    });
+    report.failover = {
+      activeEndpoint: current.rendered.endpoints.active, replication: current.rendered.replication,
+      secondsToFailover, blobsRead: read, blobsWritten: written,
+    };
+
+    await steps.run("failback: the source site comes back", async () => {
+      await standIns.source.gateway.open();
+      const why = await new Application(client(standIns.source, 1), standIns.source.local).unreachable(containers[0]);
+      if (why) throw new Error(`the source does not answer after its gateway was opened again: ${why}`);
+      log(`   the source answers again at ${standIns.source.local}`);
+    });
+    const failbackStart = new Date().toISOString();
+    cycles.push(await replicate("failback", { written, deleted: 0 }));
+
+    const retained = await steps.run("failback: nothing lost (dr-sync retention list)", async () => {
+      const { value: all } = await runtime.json<RetainedCopyJson[]>(["retention", "list"], configFile, current.sas);
+      const fromFailback = all.filter((c) => c.retainedAt >= failbackStart);
+      const kept = fromFailback.find((c) => c.container === unreplicated.container && c.name === unreplicated.blob.name);
+      if (!kept) {
+        throw new Error(`${unreplicated.container}/${unreplicated.blob.name}, which only the old source held, is not in the retention area ` +
+          `(it lists ${fromFailback.map((c) => `${c.container}/${c.name}`).join(", ") || "nothing"} since the failback)`);
+      }
+      if (sha256(readFileSync(kept.dataPath)) !== sha256(unreplicated.blob.body)) throw new Error(`the retained copy of ${kept.name} differs from what was written`);
+      log(`   ${kept.container}/${kept.name} kept byte for byte (${kept.reason}); ${fromFailback.length} cop${fromFailback.length === 1 ? "y" : "ies"} retained by the failback in all`);
+      return fromFailback.map((c): RetainedReport => ({ container: c.container, name: c.name, reason: c.reason, size: c.size, site: c.site }));
+    });
+
+    const readBack = await steps.run("switch back: set activeSite to source and render again", async () => {
+      current = deploy(renderEnvironment(environmentFile, "source", workDir));
+      if (current.active !== standIns.source || current.reading !== standIns.source) {
+        throw new Error(`with activeSite=source the stack should make applications and replication read the source; it renders active ${current.active.role}, reading ${current.reading.role}`);
+      }
+      const blobs = known();
+      const problems = await application(current).check(blobs);
+      if (problems.length) throw new Error(`the source does not serve the data after failback:\n  ${problems.join("\n  ")}`);
+      log(`   replication ${current.rendered.replication}; ${blobs.length} known blobs (outage writes included) read from the source`);
+      return blobs.length;
+    });
+    cycles.push(await replicate("switch back", { written: 0, deleted: 0 }));
+
+    report.failback = { retained, unreplicatedKept: true, blobsReadAfterSwitchBack: readBack };
+    report.ok = true;
+  } catch (err) {
+    report.failedStep = err instanceof DrillStepError ? err.step : "drill";
+    report.error = err instanceof DrillStepError && err.cause instanceof Error ? err.cause.message : (err as Error).message;
+  } finally {
+    for (const g of gateways) await g.close().catch(() => undefined);
+    await sites?.stop().catch(() => undefined);
+    rmSync(workDir, { recursive: true, force: true });
+    report.totalSeconds = (Date.now() - started) / 1000;
+  }
+  return report;
+}
+
+function* flatten(set: SampleSet): Generator<KnownBlob> {
+  for (const [container, blobs] of set) for (const blob of blobs.values()) yield { container, blob };
+}
+
+function modelView(set: SampleSet): SiteView {
+  return new Map([...set].map(([c, blobs]) => [c, new Map([...blobs].map(([n, b]) => [n, expectedView(b)]))]));
+}
+
+/** What the application reads to check a site: a few blobs of each container, the outage's writes, the large ones. */
+function pickKnown(set: SampleSet): KnownBlob[] {
+  const out: KnownBlob[] = [];
+  for (const [container, blobs] of set) {
+    const sorted = [...blobs.values()].sort((a, b) => a.name.localeCompare(b.name));
+    const chosen = new Set([...sorted.slice(0, 3), ...sorted.filter((b) => b.name.startsWith("incoming/") || b.name.startsWith("media/"))]);
+    for (const blob of chosen) out.push({ container, blob });
+  }
+  return out;
+}
+
+/** New orders in every container while the source is down, and one existing blob rewritten. */
+function outageWrites(set: SampleSet): KnownBlob[] {
+  const out: KnownBlob[] = [];
+  for (const [container, blobs] of set) {
+    for (let i = 1; i <= 2; i++) out.push({ container, blob: orderBlob(`incoming/during-outage-${i}.json`, `written at the target during the outage (${container})`) });
+    const victim = [...blobs.values()].filter((b) => !b.name.startsWith("media/")).sort((a, b) => a.name.localeCompare(b.name))[0];
+    if (victim) {
+      const body = Buffer.concat([victim.body, Buffer.from("\namended at the DR site during the outage")]);
+      out.push({ container, blob: { ...victim, body, metadata: { ...victim.metadata, version: String(Number(victim.metadata.version) + 1), checksum: sha256(body).slice(0, 16) } } });
+    }
+  }
+  return out;
+}
+
+function orderBlob(name: string, note: string): SampleBlob {
+  const body = Buffer.from(JSON.stringify({ order: name, note, at: new Date().toISOString() }, null, 2));
+  return { name, body, props: { contentType: "application/json", cacheControl: "no-cache" }, metadata: { origin: "drill", version: "1", checksum: sha256(body).slice(0, 16) } };
+}

@@ -1,0 +1,67 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join, basename } from "node:path";
+import { App } from "cdktf";
+import { DrSyncConfig } from "../../runtime/src/config/schema";
+import { loadEnvironment } from "../../lib/environment/load";
+import { SiteRole } from "../../lib/environment/schema";
+import { DrStack } from "../../lib/stack";
+
+/** What a deploy of one environment gives the VM and the applications, read from the synthesized stack. */
+export interface RenderedEnvironment {
+  /** Stack name. */
+  readonly name: string;
+  readonly activeSite: SiteRole;
+  /** The runtime config the VM gets: the stack's `runtime_config` output, parsed. */
+  readonly runtimeConfig: DrSyncConfig;
+  /** systemd `OnCalendar=` of the VM's timer. */
+  readonly schedule: string;
+  /** Blob endpoints of the two sites, and the one applications use now (`active_blob_endpoint`). */
+  readonly endpoints: { readonly source: string; readonly target: string; readonly active: string };
+  /** Direction of replication as the stack states it ("<reading account> -> <writing account>"). */
+  readonly replication: string;
+}
+
+/**
+ * Synthesizes an environment the way `cdktf synth` does (the same `DrStack`, `App.synth()`), with `activeSite` set
+ * in a copy of the environment file, as an operator edits it to declare a disaster or to fail back. Everything is
+ * read back from the synthesized outputs, and the runtime config is checked against the construct's own
+ * `renderedConfig`, so the drill runs exactly what a deploy would ship. The synth folder is removed afterwards.
+ */
+export function renderEnvironment(environmentFile: string, activeSite: SiteRole, workDir: string): RenderedEnvironment {
+  const raw = JSON.parse(readFileSync(environmentFile, "utf8")) as Record<string, unknown>;
+  // The copy keeps the file name: a stack's default name is the file's.
+  const envDir = join(workDir, `environment-${activeSite}`);
+  mkdirSync(envDir, { recursive: true });
+  const copy = join(envDir, basename(environmentFile));
+  writeFileSync(copy, JSON.stringify({ ...raw, activeSite }, null, 2) + "\n");
+  const environment = loadEnvironment(copy);
+
+  const outdir = mkdtempSync(join(workDir, "cdktf.out-"));
+  try {
+    const app = new App({ outdir });
+    const stack = new DrStack(app, { environment });
+    app.synth();
+    const synthesized = JSON.parse(readFileSync(join(outdir, "stacks", environment.name, "cdk.tf.json"), "utf8")) as {
+      output?: Record<string, { value: unknown }>;
+    };
+    const output = (name: string): string => {
+      const v = synthesized.output?.[name]?.value;
+      if (typeof v !== "string") throw new Error(`the synthesized stack "${environment.name}" has no string output "${name}"`);
+      return v;
+    };
+    const renderedConfig = output("runtime_config");
+    if (renderedConfig !== stack.pair.renderedConfig) {
+      throw new Error(`the stack's runtime_config output differs from DrPair.renderedConfig of "${environment.name}"`);
+    }
+    return {
+      name: environment.name,
+      activeSite: stack.pair.activeSite,
+      runtimeConfig: JSON.parse(renderedConfig) as DrSyncConfig,
+      schedule: output("schedule"),
+      endpoints: { source: output("source_blob_endpoint"), target: output("target_blob_endpoint"), active: output("active_blob_endpoint") },
+      replication: output("replication"),
+    };
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+}
