@@ -6,6 +6,7 @@ import { SiteClient } from "../runtime/src/storage/site-client";
 import { Drill, expectSitesEqual, seed, snapshot, startDrill } from "./support/harness";
 
 const json = (r: { stdout: string }) => JSON.parse(r.stdout);
+const byName = (s: { containers: { container: string }[] }, c: string) => s.containers.find((x) => x.container === c) as Record<string, any>;
 
 describe("API version", () => {
   test("every request carries x-ms-version from the config, through the pipeline policy", async () => {
@@ -134,6 +135,41 @@ describe("replication", () => {
     // The run repairs it anyway: the target's ETag no longer matches the one we recorded.
     expect((await drill.run(["run"])).code).toBe(0);
     expect((await drill.run(["verify", "--deep"])).code).toBe(0);
+  });
+});
+
+describe("page and append blobs", () => {
+  test("keep their type, written pages, properties and metadata, and appear at the target in one step", async () => {
+    const drill = await startDrill(["vhds"], { blockSizeMiB: 1 });
+    try {
+      const cc = drill.sites.source.container("vhds");
+      await cc.createIfNotExists();
+      const disk = cc.getPageBlobClient("disk0.vhd");
+      await disk.create(8 * 1048576, { blobHTTPHeaders: { blobContentType: "application/octet-stream" }, metadata: { vm: "web01" } });
+      await disk.uploadPages(Buffer.alloc(1048576, 5), 0, 1048576);
+      await disk.uploadPages(Buffer.alloc(512, 6), 6 * 1048576, 512);
+      const log = cc.getAppendBlobClient("logs/app.log");
+      await log.create({ blobHTTPHeaders: { blobContentType: "text/plain" }, metadata: { rotated: "no" } });
+      await log.appendBlock("line 1\n", 7);
+      await log.appendBlock("line 2\n", 7);
+      const r = await drill.run(["run", "--json"]);
+      expect(r.code).toBe(0);
+      await expectSitesEqual(drill);
+      const t = drill.sites.target.container("vhds");
+      expect((await t.getBlobClient("disk0.vhd").getProperties()).blobType).toBe("PageBlob");
+      expect((await t.getBlobClient("logs/app.log").getProperties()).blobType).toBe("AppendBlob");
+      const ranges = await t.getPageBlobClient("disk0.vhd").getPageRanges(0, 8 * 1048576);
+      expect(ranges.pageRange?.map((p) => [p.offset, Math.ceil((p.count ?? 0) / 512) * 512])).toEqual([[0, 1048576], [6 * 1048576, 512]]);
+      // No scratch blob is left, and only the written pages were fetched.
+      expect(Object.keys(await snapshot(t)).sort()).toEqual(["disk0.vhd", "logs/app.log"]);
+      expect(byName(JSON.parse(r.stdout), "vhds").pull.bytes).toBe(1048576 + 512 + 14);
+      await log.appendBlock("line 3\n", 7);
+      expect((await drill.run(["run"])).code).toBe(0);
+      await expectSitesEqual(drill);
+      expect((await drill.run(["verify"])).code).toBe(0);
+    } finally {
+      await drill.stop();
+    }
   });
 });
 

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Drill, expectSitesEqual, manyBlobs, seed, snapshot, startDrill } from "./support/harness";
 
@@ -104,23 +104,31 @@ describe("a source that cannot be read is an error, never an empty listing", () 
 });
 
 describe("failures hold deletions back", () => {
-  test("no deletes at the target in a push in which a transfer failed; the summary lists the failed blob", async () => {
-    const drill = await startDrill(["disks"]);
+  test("no deletes at the target in a push in which a transfer failed; a damaged staged copy is refused, not replicated", async () => {
+    const drill = await startDrill(["docs"]);
     try {
-      await seed(drill.sites.source, "disks", manyBlobs(6));
+      await seed(drill.sites.source, "docs", manyBlobs(6));
       expect((await drill.run(["run"])).code).toBe(0);
-      const cc = drill.sites.source.container("disks");
+      const cc = drill.sites.source.container("docs");
       await cc.deleteBlob("set/0/item-0.json");
-      // A page blob cannot be written as a block blob: that one transfer fails.
-      await cc.getPageBlobClient("vm.vhd").create(1024);
-      const r = await drill.run(["run", "--json"]);
+      await seed(drill.sites.source, "docs", [{ name: "set/1/item-1.json", body: "new version", contentType: "application/json" }]);
+      expect((await drill.run(["pull"])).code).toBe(0);
+      // The staging disk damages the new version's bytes (same length, other content).
+      const manifest = walk(join(drill.dir, "staging")).map((f) => ({ f, m: f.endsWith(".json") && f.includes("/objects/") ? JSON.parse(readFileSync(f, "utf8")) : undefined }))
+        .find((x) => x.m?.name === "set/1/item-1.json")!;
+      writeFileSync(join(manifest.f, "..", manifest.m.dataFile), "NEW VERSION");
+      const r = await drill.run(["push", "--json"]);
       expect(r.code).toBe(1);
-      const c = byName(json(r), "disks");
-      expect(c.push.failures[0]).toMatchObject({ name: "vm.vhd", error: expect.stringMatching(/PageBlob blobs are not replicated/) });
+      const c = byName(json(r), "docs");
+      expect(c.push.failures[0]).toMatchObject({ name: "set/1/item-1.json", error: expect.stringMatching(/staged copy is damaged/) });
       expect(c.push.deleted).toBe(0);
       expect(c.push.heldBack).toBe(1);
-      expect(Object.keys(await snapshot(drill.sites.target.container("disks")))).toContain("set/0/item-0.json");
-      expect(r.stdout).not.toBe("");
+      const t = await snapshot(drill.sites.target.container("docs"));
+      expect(Object.keys(t)).toContain("set/0/item-0.json");
+      expect(t["set/1/item-1.json"].size).toBe(64);
+      // The next run fetches the damaged blob again and converges.
+      expect((await drill.run(["run"])).code).toBe(0);
+      await expectSitesEqual(drill);
     } finally {
       await drill.stop();
     }

@@ -35,6 +35,8 @@ export interface StagedEntry {
   readonly metadata: Readonly<Record<string, string>>;
   /** File name of the bytes inside the blob's staging folder. */
   readonly dataFile: string;
+  /** Page blobs: the written ranges as [offset, length]; the rest of the file is a hole that reads as zeros. */
+  readonly pageRanges?: readonly (readonly [number, number])[];
 }
 
 /** What the last successful push wrote for one blob: which staged version, and the ETag the target gave it. */

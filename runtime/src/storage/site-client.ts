@@ -1,6 +1,9 @@
-import { AnonymousCredential, BlockBlobClient, ContainerClient, newPipeline, Pipeline, StorageRetryPolicyType } from "@azure/storage-blob";
+import {
+  AnonymousCredential, AppendBlobClient, BlockBlobClient, ContainerClient, newPipeline, PageBlobClient, Pipeline, StorageRetryPolicyType,
+} from "@azure/storage-blob";
 import { ResolvedConfig, SiteConfig } from "../config/schema";
 import { apiVersionPolicy } from "./api-version-policy";
+import { tryTimeoutPolicy } from "./try-timeout-policy";
 
 /** One storage site (account), reached with its SAS through a pipeline that pins the API version. */
 export class SiteClient {
@@ -20,6 +23,8 @@ export class SiteClient {
       keepAliveOptions: { enable: true },
     });
     this.pipeline.factories.push(apiVersionPolicy(config.apiVersion));
+    // The SDK's tryTimeoutInMs is only a hint to the service; this enforces it on our side, per attempt.
+    this.pipeline.factories.push(tryTimeoutPolicy(config.retry.tryTimeoutSeconds * 1000));
   }
 
   /** A label for messages: the site's name and host, never the SAS. */
@@ -36,7 +41,20 @@ export class SiteClient {
    * segments reach the service as written instead of being folded away by URL normalization.
    */
   blob(container: string, name: string): BlockBlobClient {
-    return new BlockBlobClient(`${this.site.blobEndpoint}${container}/${encodeBlobName(name)}?${this.sas}`, this.pipeline);
+    return new BlockBlobClient(this.blobUrl(container, name), this.pipeline);
+  }
+
+  pageBlob(container: string, name: string): PageBlobClient {
+    return new PageBlobClient(this.blobUrl(container, name), this.pipeline);
+  }
+
+  appendBlob(container: string, name: string): AppendBlobClient {
+    return new AppendBlobClient(this.blobUrl(container, name), this.pipeline);
+  }
+
+  /** A blob's URL with the SAS: a secret, for use as a copy source only. */
+  blobUrl(container: string, name: string): string {
+    return `${this.site.blobEndpoint}${container}/${encodeBlobName(name)}?${this.sas}`;
   }
 }
 

@@ -148,14 +148,14 @@ async function fetchOne(ctx: SyncContext, container: string, store: StagingStore
     const tmp = store.tmpPath();
     let counted = 0;
     try {
-      await downloadToFile(ctx.src.blob(container, blob.name), blob, tmp, {
+      const got = await downloadToFile(ctx.src.blob(container, blob.name), blob, tmp, {
         singleShotMax: ctx.config.singleShotMaxMiB * MiB,
         rangeSize: ctx.config.blockSizeMiB * MiB,
         rangeConcurrency: ctx.config.blockConcurrency,
         signal: ctx.signal,
         onBytes: (n) => { counted += n; stats.bytes += n; onProgress(); },
-      });
-      await store.commit(stagedFrom(blob), tmp);
+      }, blob.kind === "PageBlob" ? ctx.src.pageBlob(container, blob.name) : undefined);
+      await store.commit({ ...stagedFrom(blob), ...(got.pageRanges ? { pageRanges: got.pageRanges } : {}) }, tmp);
     } catch (err) {
       stats.bytes -= counted;
       await fs.rm(tmp, { force: true });

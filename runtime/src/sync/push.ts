@@ -4,7 +4,8 @@ import { RemoteBlob, StagedEntry } from "../model/blob";
 import { PushRecords } from "../state/push-records";
 import { describeError, explainAuthFailure, FatalError, isAuthFailure, isNotFound } from "../storage/errors";
 import { downloadToFile } from "../transfer/blob-to-file";
-import { StagedCopyDamagedError, uploadFromFile } from "../transfer/file-to-blob";
+import { StagedCopyDamagedError, uploadEntry } from "../transfer/file-to-blob";
+import { SCRATCH_PREFIX } from "../transfer/file-to-page-or-append";
 import { WorkPool } from "../transfer/pool";
 import { allowsMassDelete, HopStats, ItemAction, MiB, newHopStats, SyncContext } from "./context";
 import { decidePush } from "./decide";
@@ -51,7 +52,15 @@ export async function pushContainer(ctx: SyncContext, container: string, staged:
   const listing = listBlobs(dstClient, container, {
     side, sasEnv: ctx.config.target.sasEnv, signal: ctx.signal, missing: "empty", onMissing: () => { exists = false; },
   });
-  for await (const b of listing) dstBlobs.set(b.name, b);
+  const scratch: string[] = [];
+  for await (const b of listing) {
+    if (b.name.startsWith(SCRATCH_PREFIX)) scratch.push(b.name);
+    else dstBlobs.set(b.name, b);
+  }
+  if (!dryRun) {
+    // Scratch blobs of a killed run: never data of anyone's (the real name only ever gets a finished copy).
+    for (const name of scratch) await ctx.dst.blob(container, name).deleteIfExists({ abortSignal: ctx.signal }).catch(() => undefined);
+  }
   if (!exists && !dryRun) {
     try {
       await dstClient.create({ abortSignal: ctx.signal });
@@ -113,7 +122,7 @@ export async function pushContainer(ctx: SyncContext, container: string, staged:
       await withItemRetry(3, ctx.config.retry.retryDelayMs, ctx.signal, async () => {
         let counted = 0;
         try {
-          const etag = await uploadFromFile(ctx.dst.blob(container, job.entry.name), job.entry, staged.dataPath(job.entry), {
+          const etag = await uploadEntry(ctx.dst, container, job.entry, staged.dataPath(job.entry), {
             singleShotMax: ctx.config.singleShotMaxMiB * MiB, blockSize: ctx.config.blockSizeMiB * MiB,
             blockConcurrency: ctx.config.blockConcurrency, signal: ctx.signal,
             onBytes: (n) => { counted += n; stats.bytes += n; progress(); },
@@ -192,7 +201,7 @@ async function retainDestination(ctx: SyncContext, container: string, staged: St
     await downloadToFile(ctx.dst.blob(container, dst.name), dst, tmp, {
       singleShotMax: ctx.config.singleShotMaxMiB * MiB, rangeSize: ctx.config.blockSizeMiB * MiB,
       rangeConcurrency: ctx.config.blockConcurrency, signal: ctx.signal,
-    });
+    }, dst.kind === "PageBlob" ? ctx.dst.pageBlob(container, dst.name) : undefined);
   } catch (err) {
     await fs.rm(tmp, { force: true });
     if (isNotFound(err)) return false;

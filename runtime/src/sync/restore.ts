@@ -1,7 +1,7 @@
 import { promises as fs } from "node:fs";
 import { RetainedCopy } from "../staging/retention";
 import { FatalError } from "../storage/errors";
-import { uploadFromFile } from "../transfer/file-to-blob";
+import { uploadEntry } from "../transfer/file-to-blob";
 import { MiB, SyncContext } from "./context";
 
 /**
@@ -20,7 +20,7 @@ export async function restoreRetained(ctx: SyncContext, copy: RetainedCopy, to: 
     await site.container(copy.container).create().catch((e: { statusCode?: number }) => {
       if (e.statusCode !== 409) throw e;
     });
-    await uploadFromFile(site.blob(copy.container, copy.name), copy.entry, copy.dataPath, {
+    await uploadEntry(site, copy.container, copy.entry, copy.dataPath, {
       singleShotMax: ctx.config.singleShotMaxMiB * MiB, blockSize: ctx.config.blockSizeMiB * MiB, blockConcurrency: ctx.config.blockConcurrency,
     });
   } catch (err) {

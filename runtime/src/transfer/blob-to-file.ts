@@ -1,8 +1,13 @@
 import { createHash } from "node:crypto";
 import { createReadStream, promises as fs } from "node:fs";
-import { BlockBlobClient } from "@azure/storage-blob";
+import { BlockBlobClient, PageBlobClient } from "@azure/storage-blob";
 import { RemoteBlob } from "../model/blob";
 import { forEachLimited } from "./pool";
+
+export interface DownloadResult {
+  /** Page blobs: the written ranges, which are all that was fetched. */
+  readonly pageRanges?: [number, number][];
+}
 
 export interface DownloadOptions {
   /** Blobs up to this many bytes come in one GET; larger ones in ranges. */
@@ -26,8 +31,10 @@ export class IntegrityError extends Error {
  * rewritten mid-download fails with 412 instead of producing a file that mixes two versions. Large blobs come in
  * parallel ranges written at their offsets; memory stays at a few stream buffers per range.
  */
-export async function downloadToFile(client: BlockBlobClient, blob: RemoteBlob, path: string, opts: DownloadOptions): Promise<void> {
+export async function downloadToFile(client: BlockBlobClient, blob: RemoteBlob, path: string, opts: DownloadOptions,
+  pageClient?: PageBlobClient): Promise<DownloadResult> {
   const fh = await fs.open(path, "w", 0o600);
+  let pageRanges: [number, number][] | undefined;
   try {
     const conditions = { ifMatch: blob.etag };
     const fetchRange = async (offset: number, count: number | undefined): Promise<void> => {
@@ -44,7 +51,19 @@ export async function downloadToFile(client: BlockBlobClient, blob: RemoteBlob, 
       const expected = count ?? blob.size;
       if (pos - offset !== expected) throw new IntegrityError(`body truncated: got ${pos - offset} of ${expected} bytes at offset ${offset}`);
     };
-    if (blob.size === 0) {
+    if (blob.kind === "PageBlob" && pageClient && blob.size > 0) {
+      // A page blob (a VM disk) is mostly holes: fetch only the written pages into a sparse file.
+      await fh.truncate(blob.size);
+      const res = await pageClient.getPageRanges(0, blob.size, { conditions, abortSignal: opts.signal });
+      // The SDK reports count as end - start of the inclusive REST range, one byte short; pages are 512-byte
+      // aligned, so rounding up gives the true length whether or not the SDK ever corrects that.
+      pageRanges = (res.pageRange ?? []).map((r) => [r.offset, Math.ceil((r.count ?? 0) / 512) * 512] as [number, number]);
+      const pieces: [number, number][] = [];
+      for (const [off, len] of pageRanges) {
+        for (let o = off; o < off + len; o += opts.rangeSize) pieces.push([o, Math.min(opts.rangeSize, off + len - o)]);
+      }
+      await forEachLimited(pieces, opts.rangeConcurrency, ([off, len]) => fetchRange(off, len));
+    } else if (blob.size === 0) {
       // One request still, so a blob deleted or rewritten since the listing is noticed.
       await client.getProperties({ conditions, abortSignal: opts.signal });
     } else if (blob.size <= opts.singleShotMax) {
@@ -61,6 +80,7 @@ export async function downloadToFile(client: BlockBlobClient, blob: RemoteBlob, 
     const md5 = await md5OfFile(path);
     if (md5 !== blob.props.contentMD5) throw new IntegrityError(`Content-MD5 mismatch: the service says ${blob.props.contentMD5}, the bytes hash to ${md5}`);
   }
+  return { pageRanges };
 }
 
 /** Base64 MD5 of a file, streamed. */

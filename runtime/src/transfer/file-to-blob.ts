@@ -3,7 +3,9 @@ import { createReadStream } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { BlockBlobClient, BlobHTTPHeaders } from "@azure/storage-blob";
 import { normalizeEtag, StagedEntry } from "../model/blob";
+import { SiteClient } from "../storage/site-client";
 import { md5OfFile } from "./blob-to-file";
+import { uploadViaScratch } from "./file-to-page-or-append";
 import { forEachLimited } from "./pool";
 
 export interface UploadOptions {
@@ -13,6 +15,13 @@ export interface UploadOptions {
   readonly blockConcurrency: number;
   readonly signal?: AbortSignal;
   readonly onBytes?: (n: number) => void;
+}
+
+/** Writes a staged blob of any type to `container` at `site`; returns the new ETag. */
+export async function uploadEntry(site: SiteClient, container: string, entry: StagedEntry, path: string, opts: UploadOptions): Promise<string> {
+  if (entry.kind === "BlockBlob") return uploadFromFile(site.blob(container, entry.name), entry, path, opts);
+  if (entry.props.contentMD5) checkMd5(entry, await md5OfFile(path));
+  return uploadViaScratch(site, container, entry, path, opts);
 }
 
 /** Blobs up to this size are uploaded from memory. */
@@ -52,9 +61,6 @@ export function headersOf(entry: StagedEntry): BlobHTTPHeaders {
  * first: a damaged staged file is refused instead of replicated.
  */
 export async function uploadFromFile(client: BlockBlobClient, entry: StagedEntry, path: string, opts: UploadOptions): Promise<string> {
-  if (entry.kind !== "BlockBlob") {
-    throw new Error(`${entry.kind} blobs are not replicated (only block blobs); "${entry.name}" was left out`);
-  }
   const common = { blobHTTPHeaders: headersOf(entry), metadata: { ...entry.metadata }, abortSignal: opts.signal };
   // Put Blob makes the service compute a Content-MD5; a source blob without one must arrive without one, so it
   // goes as blocks (a block list gets no computed MD5).

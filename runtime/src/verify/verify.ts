@@ -3,6 +3,7 @@ import { listBlobs } from "../listing/blob-lister";
 import { describePropDifferences, RemoteBlob } from "../model/blob";
 import { describeError } from "../storage/errors";
 import { forEachLimited } from "../transfer/pool";
+import { SCRATCH_PREFIX } from "../transfer/file-to-page-or-append";
 import { SyncContext } from "../sync/context";
 
 export interface Difference {
@@ -46,6 +47,7 @@ export async function verifySites(ctx: SyncContext, opts: { deep?: boolean } = {
         side: `target ${ctx.dst.label}`, sasEnv: ctx.config.target.sasEnv, missing: "empty", signal: ctx.signal,
         onMissing: () => { missingContainer = true; },
       })) {
+        if (t.name.startsWith(SCRATCH_PREFIX)) continue;
         targetCount++;
         const s = src.get(t.name);
         if (!s) {
