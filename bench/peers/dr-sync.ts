@@ -1,0 +1,43 @@
+import { execFile } from "node:child_process";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { projectRoot } from "../project-root";
+import { promisify } from "node:util";
+import { parseDrSyncStatus } from "./output-parsers";
+import { Hop, PeerContext, PeerFactory, redactor, runHops } from "./peer";
+
+/** The bundle the VM runs; `npm run build` makes it. */
+export const DR_SYNC_BUNDLE = join(projectRoot(), "runtime", "dist", "dr-sync.js");
+
+/** dr-sync: one `run` (pull, then push) with the built bundle and a config file. */
+export const drSync: PeerFactory = {
+  name: "dr-sync",
+  label: "dr-sync run",
+  missing() {
+    return existsSync(DR_SYNC_BUNDLE) ? null : `${DR_SYNC_BUNDLE} not built (npm run build)`;
+  },
+  async version() {
+    const { stdout } = await promisify(execFile)(process.execPath, [DR_SYNC_BUNDLE, "version"]);
+    return `dr-sync ${stdout.trim()}`;
+  },
+  async create(ctx: PeerContext) {
+    mkdirSync(ctx.workDir, { recursive: true });
+    const configPath = join(ctx.workDir, "dr-sync.json");
+    const config = {
+      source: { blobEndpoint: `http://127.0.0.1:${ctx.port}/${ctx.srcAccount}/`, sasEnv: "DR_SOURCE_SAS" },
+      target: { blobEndpoint: `http://127.0.0.1:${ctx.port}/${ctx.dstAccount}/`, sasEnv: "DR_TARGET_SAS" },
+      containers: [ctx.container],
+      stagingDir: join(ctx.workDir, "staging"),
+      stateDir: join(ctx.workDir, "state"),
+      allowInsecureHttp: true,
+    };
+    writeFileSync(configPath, JSON.stringify(config, null, 2), { mode: 0o600 });
+    const env = { ...process.env, DR_SOURCE_SAS: ctx.srcSas, DR_TARGET_SAS: ctx.dstSas };
+    const hops: Hop[] = [{
+      cmd: process.execPath, args: [DR_SYNC_BUNDLE, "run", "--config", configPath, "--json", "--log-level", "warn"], env,
+      counts: (m) => parseDrSyncStatus(m.stdout),
+    }];
+    const redact = redactor(ctx.srcSas, ctx.dstSas);
+    return { cycle: () => runHops(hops, redact) };
+  },
+};

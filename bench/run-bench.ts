@@ -1,0 +1,182 @@
+import { cpSync, mkdirSync, rmSync } from "node:fs";
+import { cpus, release, totalmem } from "node:os";
+import { join, resolve } from "node:path";
+import { startLocalSites } from "../tools/azurite/local-sites";
+import { compareContainers, Fidelity, readFacts } from "./fidelity";
+import { BenchOptions } from "./options";
+import { drSync } from "./peers/dr-sync";
+import { PeerFactory, ToolName } from "./peers/peer";
+import { rclone } from "./peers/rclone";
+import { recipe } from "./peers/recipe-azcopy";
+import { RequestCounts, startCountingProxy } from "./request-counter";
+import { deleteBlobs, uploadBlobs } from "./seed-data";
+import { BlobSpec, ChangeSet, changeSet, generateBlobs } from "./workload";
+
+export const PEERS: Record<ToolName, PeerFactory> = { recipe, rclone, "dr-sync": drSync };
+
+export type WorkloadName = "small" | "large" | "scale";
+export type PhaseName = "full" | "noop" | "changed";
+
+/** One cycle of one tool, in one repetition. */
+export interface PhaseRun {
+  readonly workload: WorkloadName;
+  readonly phase: PhaseName;
+  readonly tool: ToolName;
+  readonly rep: number;
+  readonly ok: boolean;
+  readonly error?: string;
+  readonly wallMs: number | null;
+  readonly maxRssKiB: number | null;
+  readonly cpuSeconds: number | null;
+  readonly requests: RequestCounts | null;
+  readonly copied: number | null;
+  readonly deleted: number | null;
+  readonly fidelity?: Fidelity;
+}
+
+export interface WorkloadInfo {
+  readonly name: WorkloadName;
+  readonly blobs: number;
+  readonly blobBytes: number;
+  readonly phases: readonly PhaseName[];
+  readonly reps: number;
+  /** Whether the fidelity check compared bytes (sha256) or listings only. */
+  readonly fidelityBytes: boolean;
+}
+
+export interface BenchResult {
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly machine: { readonly cpus: number; readonly cpuModel: string; readonly memoryGiB: number; readonly node: string; readonly kernel: string };
+  readonly versions: Partial<Record<ToolName, string>>;
+  readonly skipped: Partial<Record<ToolName, string>>;
+  readonly workloads: readonly WorkloadInfo[];
+  readonly changePercent: number;
+  readonly runs: readonly PhaseRun[];
+}
+
+interface Workload extends WorkloadInfo {
+  readonly container: string;
+  readonly specs: readonly BlobSpec[];
+  readonly change?: ChangeSet;
+}
+
+export interface BenchHooks {
+  readonly log?: (line: string) => void;
+}
+
+/** Which workloads the options ask for, with their generated data. */
+export function planWorkloads(opts: BenchOptions): Workload[] {
+  const out: Workload[] = [];
+  const small = generateBlobs(opts.small.count, opts.small.sizeBytes, "small");
+  out.push({ name: "small", container: "bench-small", specs: small, blobs: small.length, blobBytes: opts.small.sizeBytes,
+    phases: ["full", "noop", "changed"], reps: opts.reps, fidelityBytes: true, change: changeSet(small, opts.changePercent, "small") });
+  if (opts.large.count > 0) {
+    const large = generateBlobs(opts.large.count, opts.large.sizeBytes, "large");
+    out.push({ name: "large", container: "bench-large", specs: large, blobs: large.length, blobBytes: opts.large.sizeBytes,
+      phases: ["full", "noop"], reps: opts.reps, fidelityBytes: true });
+  }
+  if (opts.scale) {
+    const scale = generateBlobs(opts.scale.count, opts.scale.sizeBytes, "scale");
+    // One repetition: the scale run is about listing time and memory, and seeding it dominates the bench's time.
+    out.push({ name: "scale", container: "bench-scale", specs: scale, blobs: scale.length, blobBytes: opts.scale.sizeBytes,
+      phases: ["full", "noop"], reps: 1, fidelityBytes: false });
+  }
+  return out;
+}
+
+/**
+ * Runs every workload: seeds it once into an Azurite data folder, then for each repetition and tool starts a
+ * fresh Azurite on a copy of that folder, so every tool starts from byte-identical data and nobody's leftovers.
+ * The tools take turns, starting with a different one each repetition.
+ */
+export async function runBench(opts: BenchOptions, tools: readonly ToolName[], hooks: BenchHooks = {}): Promise<Omit<BenchResult, "versions" | "skipped">> {
+  const log = hooks.log ?? (() => undefined);
+  const startedAt = new Date().toISOString();
+  const root = resolve(opts.workDir, `run-${process.pid}`);
+  const runs: PhaseRun[] = [];
+  const workloads = planWorkloads(opts);
+  mkdirSync(root, { recursive: true });
+  try {
+    for (const w of workloads) {
+      const template = join(root, `template-${w.name}`);
+      const t0 = Date.now();
+      await seedTemplate(w, template);
+      log(`${w.name}: seeded ${w.blobs} blobs in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+      for (let rep = 1; rep <= w.reps; rep++) {
+        const order = tools.map((_, i) => tools[(i + rep - 1) % tools.length]);
+        for (const tool of order) {
+          const got = await runTool(w, tool, rep, template, join(root, `${w.name}-${rep}-${tool}`), log);
+          runs.push(...got);
+        }
+      }
+      rmSync(template, { recursive: true, force: true });
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+  return {
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "unknown", memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, kernel: release() },
+    workloads: workloads.map(({ name, blobs, blobBytes, phases, reps, fidelityBytes }) => ({ name, blobs, blobBytes, phases, reps, fidelityBytes })),
+    changePercent: opts.changePercent,
+    runs,
+  };
+}
+
+/** Creates the source container with the workload's blobs and an empty target container, then stops Azurite. */
+async function seedTemplate(w: Workload, dataDir: string): Promise<void> {
+  mkdirSync(dataDir, { recursive: true });
+  const sites = await startLocalSites({ dataDir });
+  try {
+    const src = sites.source.container(w.container);
+    await src.create();
+    await sites.target.container(w.container).create();
+    await uploadBlobs(src, w.specs, 32);
+  } finally {
+    // Stopping flushes Azurite's metadata database; the data folder stays, as it is not Azurite's own.
+    await sites.stop();
+  }
+}
+
+async function runTool(w: Workload, tool: ToolName, rep: number, template: string, dir: string, log: (l: string) => void): Promise<PhaseRun[]> {
+  const dataDir = join(dir, "azurite");
+  cpSync(template, dataDir, { recursive: true });
+  const sites = await startLocalSites({ dataDir });
+  const proxy = await startCountingProxy(sites.port);
+  const out: PhaseRun[] = [];
+  try {
+    const peer = await PEERS[tool].create({
+      port: proxy.port, container: w.container, workDir: join(dir, "tool"),
+      srcSas: sites.source.sas("rl"), dstSas: sites.target.sas("rwdlac"), srcAccount: sites.source.account, dstAccount: sites.target.account,
+    });
+    const src = sites.source.container(w.container);
+    const dst = sites.target.container(w.container);
+    for (const phase of w.phases) {
+      if (phase === "changed" && w.change) {
+        await uploadBlobs(src, [...w.change.changed, ...w.change.added]);
+        await deleteBlobs(src, w.change.deleted);
+      }
+      proxy.take();
+      const r = await peer.cycle();
+      const requests = proxy.take();
+      let fidelity: Fidelity | undefined;
+      if (r.ok && phase !== "noop") {
+        const [s, d] = await Promise.all([readFacts(src, { bytes: w.fidelityBytes }), readFacts(dst, { bytes: w.fidelityBytes })]);
+        fidelity = compareContainers(s, d);
+      }
+      out.push({ workload: w.name, phase, tool, rep, ok: r.ok, error: r.error, wallMs: r.wallMs, maxRssKiB: r.maxRssKiB, cpuSeconds: r.cpuSeconds,
+        requests, copied: r.copied, deleted: r.deleted, fidelity });
+      log(`${w.name} rep ${rep} ${tool.padEnd(7)} ${phase.padEnd(7)} ${r.ok ? "ok  " : "FAIL"} ${(r.wallMs / 1000).toFixed(2).padStart(7)}s ` +
+        `rss ${r.maxRssKiB == null ? "?" : Math.round(r.maxRssKiB / 1024)} MiB, ${requests.total} requests, copied ${r.copied ?? "?"}, deleted ${r.deleted ?? "?"}` +
+        (fidelity ? `, identical ${fidelity.identical}` : "") + (r.error ? `\n    ${r.error}` : ""));
+      if (!r.ok) break;
+    }
+  } finally {
+    await proxy.stop();
+    await sites.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return out;
+}
