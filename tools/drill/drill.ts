@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { normalizeEndpoint, DrSyncConfig, validateConfig } from "../../runtime/src/config/schema";
+import { formatBytes } from "../../runtime/src/report/progress";
 import { RunStatus } from "../../runtime/src/state/status";
 import { VerifyResult } from "../../runtime/src/verify/verify";
 import { repoRoot } from "../../lib/paths";
@@ -90,7 +91,8 @@ export async function runDrill(opts: DrillOptions, log: (line: string) => void, 
     });
 
     const standIns = await steps.run("start the two local sites (Azurite, loopback)", async () => {
-      sites = await startLocalSites();
+      // Azurite keeps its data in the drill's folder, so one removal leaves nothing behind.
+      sites = await startLocalSites({ dataDir: join(workDir, "azurite") });
       const make = async (role: SiteRole, site: LocalSite): Promise<StandIn> => {
         const gateway = await SiteGateway.start(() => sites!.port);
         gateways.push(gateway);
@@ -134,7 +136,7 @@ export async function runDrill(opts: DrillOptions, log: (line: string) => void, 
       await forEachParallel([...flatten(set)], (k) => putBlob(src, k.container, k.blob));
       const view = measure(modelView(set));
       report.seeded = { blobs: view.blobs, bytes: view.bytes, largeBlobs: opts.largeBlobsMiB.map((m) => Math.max(1, Math.round(m * 1024 * 1024))) };
-      log(`   ${view.blobs} blobs, ${view.bytes} bytes in ${containers.length} containers, ${view.contentTypes} content types, metadata on every blob`);
+      log(`   ${view.blobs} blobs, ${formatBytes(view.bytes)} in ${containers.length} containers, ${view.contentTypes} content types, metadata on every blob`);
       return set;
     });
 
@@ -144,7 +146,7 @@ export async function runDrill(opts: DrillOptions, log: (line: string) => void, 
       const t0 = Date.now();
       const run = await steps.run(`${label}: replicate ${direction} (dr-sync run)`, async () => {
         const { value } = await runtime.json<RunStatus>(["run"], configFile, d.sas);
-        log(`   ${value.totals.copied} copied, ${value.totals.deleted} deleted, ${value.totals.bytes} bytes moved; ` +
+        log(`   ${value.totals.copied} copied, ${value.totals.deleted} deleted, ${formatBytes(value.totals.bytes)} moved; ` +
           `recovery point ${value.recoveryPoint}, RPO achieved ${value.rpoAchievedSeconds} s`);
         return value;
       });
