@@ -1,9 +1,9 @@
 import { createServer, IncomingHttpHeaders } from "node:http";
 import { AddressInfo } from "node:net";
-import { readdirSync, statSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { SiteClient } from "../runtime/src/storage/site-client";
-import { Drill, expectSitesEqual, seed, snapshot, startDrill } from "./support/harness";
+import { Drill, expectSitesEqual, seed, snapshot, startDrill, walk } from "./support/harness";
 
 const json = (r: { stdout: string }) => JSON.parse(r.stdout);
 const byName = (s: { containers: { container: string }[] }, c: string) => s.containers.find((x) => x.container === c) as Record<string, any>;
@@ -198,12 +198,3 @@ describe("blob names", () => {
   });
 });
 
-function walk(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of readdirSync(dir)) {
-    const p = join(dir, e);
-    if (statSync(p).isDirectory()) out.push(...walk(p));
-    else out.push(p);
-  }
-  return out;
-}

@@ -1,6 +1,6 @@
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Drill, expectSitesEqual, manyBlobs, seed, snapshot, startDrill } from "./support/harness";
+import { Drill, expectSitesEqual, manyBlobs, seed, snapshot, startDrill, walk } from "./support/harness";
 
 const json = (r: { stdout: string }) => JSON.parse(r.stdout);
 const byName = (s: { containers: { container: string }[] }, c: string) => s.containers.find((x) => x.container === c) as Record<string, any>;
@@ -243,15 +243,6 @@ describe("observability and secrets", () => {
   });
 });
 
-function walk(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of readdirSync(dir)) {
-    const p = join(dir, e);
-    if (statSync(p).isDirectory()) out.push(...walk(p));
-    else out.push(p);
-  }
-  return out;
-}
 
 /** Every committed manifest points at a data file of exactly the blob's size. */
 function assertStagingWhole(stagingDir: string): void {

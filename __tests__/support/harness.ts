@@ -1,6 +1,6 @@
 import { spawn, ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { BlockBlobClient, ContainerClient, PipelineLike } from "@azure/storage-blob";
@@ -183,4 +183,15 @@ export function manyBlobs(n: number, prefix = "set", size = 64): SeedBlob[] {
 export function tempDir(prefix = "drsync-"): { path: string; remove(): void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** Every file below `dir`, recursively. */
+export function walk(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(dir)) {
+    const p = join(dir, e);
+    if (statSync(p).isDirectory()) out.push(...walk(p));
+    else out.push(p);
+  }
+  return out;
 }

@@ -1,4 +1,4 @@
-import { isValidContainerName } from "../../runtime/src/config/schema";
+import { checkContainerList } from "../../runtime/src/config/schema";
 import {
   BackendSpec, ENVIRONMENT_DEFAULTS as D, ResolvedEnvironment, ResolvedSite, SiteRole,
 } from "./schema";
@@ -131,18 +131,11 @@ export function validateEnvironment(raw: unknown, fallbackName: string, file?: s
     errors.push(`sites.source.accountName and sites.target.accountName must differ (both are "${source.accountName}")`);
   }
 
-  const containers: string[] = [];
-  if (!Array.isArray(raw.containers) || raw.containers.length === 0) {
-    errors.push(`containers must be a non-empty array of container names (got ${show(raw.containers)})`);
-  } else {
-    raw.containers.forEach((c, i) => {
-      if (typeof c !== "string" || !isValidContainerName(c)) {
-        errors.push(`containers[${i}] must be 3-63 lowercase letters, digits or single hyphens (got ${show(c)})`);
-      } else if (containers.includes(c)) errors.push(`containers[${i}] repeats "${c}"`);
-      else if (c.startsWith("dr-sync-")) errors.push(`containers[${i}] must not start with "dr-sync-", kept for the tool's own containers (got "${c}")`);
-      else containers.push(c);
-    });
-  }
+  const containers = checkContainerList(raw.containers, "containers", errors).filter((c) => {
+    if (!c.startsWith("dr-sync-")) return true;
+    errors.push(`containers[${(raw.containers as unknown[]).indexOf(c)}] must not start with "dr-sync-", kept for the tool's own containers (got "${c}")`);
+    return false;
+  });
 
   const schedule = r.str("schedule", D.schedule, ON_CALENDAR, 'a systemd OnCalendar expression like "*:0/15" or "hourly"');
   const rpoObjectiveMinutes = raw.rpoObjectiveMinutes === null || raw.rpoObjectiveMinutes === undefined

@@ -151,6 +151,26 @@ export function isValidContainerName(name: string): boolean {
   return /^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$/.test(name);
 }
 
+/**
+ * Checks a list of container names (non-empty, valid, no repeats) and returns the valid ones; problems are
+ * pushed to `errors` under `key`. Shared with the environment files of the constructs.
+ */
+export function checkContainerList(raw: unknown, key: string, errors: string[]): string[] {
+  const containers: string[] = [];
+  if (!Array.isArray(raw) || raw.length === 0) {
+    errors.push(`${key} must be a non-empty array of container names (got ${show(raw)})`);
+    return containers;
+  }
+  raw.forEach((c, i) => {
+    if (typeof c !== "string" || !isValidContainerName(c)) {
+      errors.push(`${key}[${i}] must be 3-63 lowercase letters, digits or single hyphens (got ${show(c)})`);
+    } else if (containers.includes(c)) {
+      errors.push(`${key}[${i}] repeats "${c}"`);
+    } else containers.push(c);
+  });
+  return containers;
+}
+
 const LOOPBACK_HOSTS = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
 
 /** True for hosts that never leave the machine; only those may use `http://` (with `allowInsecureHttp`). */
@@ -174,18 +194,7 @@ export function validateConfig(raw: unknown, file?: string): ResolvedConfig {
     errors.push(`source.blobEndpoint and target.blobEndpoint must differ (both are "${source.blobEndpoint}")`);
   }
 
-  const containers: string[] = [];
-  if (!Array.isArray(raw.containers) || raw.containers.length === 0) {
-    errors.push(`containers must be a non-empty array of container names (got ${show(raw.containers)})`);
-  } else {
-    raw.containers.forEach((c, i) => {
-      if (typeof c !== "string" || !isValidContainerName(c)) {
-        errors.push(`containers[${i}] must be 3-63 lowercase letters, digits or single hyphens (got ${show(c)})`);
-      } else if (containers.includes(c)) {
-        errors.push(`containers[${i}] repeats "${c}"`);
-      } else containers.push(c);
-    });
-  }
+  const containers = checkContainerList(raw.containers, "containers", errors);
 
   const stagingDir = absPath(raw, "stagingDir", errors);
   const stateDir = absPath(raw, "stateDir", errors);

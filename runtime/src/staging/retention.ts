@@ -41,30 +41,30 @@ export class RetentionArea {
 
   /** Keeps `dataPath`'s bytes (by hard link, or copy across file systems) with the entry's manifest. */
   async keep(site: string, container: string, entry: StagedEntry, dataPath: string, reason: RetentionReason): Promise<string> {
+    return this.place(site, container, entry, reason, async (target) => {
+      try {
+        await fs.link(dataPath, target);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EXDEV" && (err as NodeJS.ErrnoException).code !== "EPERM") throw err;
+        await fs.copyFile(dataPath, target);
+      }
+    });
+  }
+
+  /** Keeps bytes that are already in a file the caller wrote for this purpose (moved, not linked). */
+  async keepMoved(site: string, container: string, entry: StagedEntry, tmpPath: string, reason: RetentionReason): Promise<string> {
+    return this.place(site, container, entry, reason, (target) => fs.rename(tmpPath, target));
+  }
+
+  /** Puts the bytes in place with `put`, then the manifest beside them: a copy without its manifest is not listed. */
+  private async place(site: string, container: string, entry: StagedEntry, reason: RetentionReason, put: (target: string) => Promise<void>): Promise<string> {
     const now = this.clock();
     const dir = join(this.root, now.toISOString().slice(0, 10), site, container);
     await ensurePrivateDir(dir);
     const stem = `${objectKey(entry.name)}.${now.getTime()}`;
     const target = join(dir, `${stem}.bin`);
     await fs.rm(target, { force: true });
-    try {
-      await fs.link(dataPath, target);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EXDEV" && (err as NodeJS.ErrnoException).code !== "EPERM") throw err;
-      await fs.copyFile(dataPath, target);
-    }
-    await writeFileAtomic(join(dir, `${stem}.json`), JSON.stringify({ reason, retainedAt: now.toISOString(), entry }) + "\n");
-    return target;
-  }
-
-  /** Keeps bytes that are already in a file the caller wrote for this purpose (moved, not linked). */
-  async keepMoved(site: string, container: string, entry: StagedEntry, tmpPath: string, reason: RetentionReason): Promise<string> {
-    const now = this.clock();
-    const dir = join(this.root, now.toISOString().slice(0, 10), site, container);
-    await ensurePrivateDir(dir);
-    const stem = `${objectKey(entry.name)}.${now.getTime()}`;
-    const target = join(dir, `${stem}.bin`);
-    await fs.rename(tmpPath, target);
+    await put(target);
     await writeFileAtomic(join(dir, `${stem}.json`), JSON.stringify({ reason, retainedAt: now.toISOString(), entry }) + "\n");
     return target;
   }
