@@ -82,7 +82,8 @@ export function explainAuthFailure(side: string, sasEnv: string, operation: stri
   let why = `the SAS in ${sasEnv} was refused`;
   if (/AuthorizationPermissionMismatch|AuthorizationResourceTypeMismatch/i.test(code)) {
     why = `the SAS in ${sasEnv} lacks the permission to ${operation}`;
-  } else if (/AuthenticationFailed/i.test(code)) {
+  } else if (/AuthenticationFailed/i.test(code) || /failed to authenticate/i.test(String((err as RestLike)?.message ?? ""))) {
+    // Some services (Azurite among them) answer a bad signature with AuthorizationFailure; the message tells them apart.
     why = `the SAS in ${sasEnv} is invalid or expired (signature or time window rejected)`;
   } else if (/AuthorizationFailure/i.test(code)) {
     why = `the SAS in ${sasEnv} is not allowed to ${operation} (permission, IP or protocol restriction)`;
