@@ -84,6 +84,7 @@ export async function runDrill(opts: DrillOptions, log: (line: string) => void, 
       const r = renderEnvironment(environmentFile, "source", workDir);
       log(`   environment "${r.name}": replication ${r.replication}, containers ${r.runtimeConfig.containers.join(", ")}`);
       log(`   the VM's timer: OnCalendar=${r.schedule} (the drill runs its cycles back-to-back instead)`);
+      if (r.nodeBinaryPlaceholder) log(`   a placeholder stood in for the Node.js binary the stack ships (${r.nodeBinaryPlaceholder}); the drill deploys nothing`);
       report.environment = r.name;
       report.schedule = r.schedule;
       report.containers = r.runtimeConfig.containers;

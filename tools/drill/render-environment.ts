@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { join, basename } from "node:path";
 import { App } from "cdktf";
 import { DrSyncConfig } from "../../runtime/src/config/schema";
+import { resolveNodeBinary } from "../../lib/artifact/node-binary";
 import { loadEnvironment } from "../../lib/environment/load";
 import { SiteRole } from "../../lib/environment/schema";
 import { DrStack } from "../../lib/stack";
@@ -19,6 +20,8 @@ export interface RenderedEnvironment {
   readonly endpoints: { readonly source: string; readonly target: string; readonly active: string };
   /** Direction of replication as the stack states it ("<reading account> -> <writing account>"). */
   readonly replication: string;
+  /** Why a placeholder stood in for the Node.js binary the stack ships, when one did. */
+  readonly nodeBinaryPlaceholder?: string;
 }
 
 /**
@@ -39,7 +42,8 @@ export function renderEnvironment(environmentFile: string, activeSite: SiteRole,
   const outdir = mkdtempSync(join(workDir, "cdktf.out-"));
   try {
     const app = new App({ outdir });
-    const stack = new DrStack(app, { environment });
+    const placeholder = nodeBinaryPlaceholder(workDir);
+    const stack = new DrStack(app, { environment, nodeBinary: placeholder?.file });
     app.synth();
     const synthesized = JSON.parse(readFileSync(join(outdir, "stacks", environment.name, "cdk.tf.json"), "utf8")) as {
       output?: Record<string, { value: unknown }>;
@@ -60,8 +64,31 @@ export function renderEnvironment(environmentFile: string, activeSite: SiteRole,
       schedule: output("schedule"),
       endpoints: { source: output("source_blob_endpoint"), target: output("target_blob_endpoint"), active: output("active_blob_endpoint") },
       replication: output("replication"),
+      nodeBinaryPlaceholder: placeholder?.reason,
     };
   } finally {
     rmSync(outdir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The Node.js binary a stack ships to the VM only feeds an artifact and its hash, never the runtime config. On a
+ * machine that has no linux-x64 binary to give (a Mac, without DR_SYNC_NODE_BINARY), the drill hands the constructs
+ * a placeholder with a linux-x64 ELF header, so the drill runs anywhere; the stack it synthesizes is read, never
+ * deployed. Where a real binary resolves, the constructs use it as `npm run synth` would.
+ */
+function nodeBinaryPlaceholder(workDir: string): { file: string; reason: string } | undefined {
+  try {
+    resolveNodeBinary();
+    return undefined;
+  } catch (err) {
+    const file = join(workDir, "node-placeholder");
+    const elf = Buffer.alloc(64);
+    elf.writeUInt32BE(0x7f454c46, 0);
+    elf[4] = 2; // 64-bit
+    elf[5] = 1; // little endian
+    elf.writeUInt16LE(0x3e, 18); // x86-64
+    writeFileSync(file, elf);
+    return { file, reason: (err as Error).message };
   }
 }
