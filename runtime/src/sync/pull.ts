@@ -1,6 +1,7 @@
 import { promises as fs } from "node:fs";
 import { listBlobs, ListingStart } from "../listing/blob-lister";
 import { RemoteBlob, StagedEntry } from "../model/blob";
+import { formatBytes } from "../report/progress";
 import { StagingStore } from "../staging/staging-store";
 import { dataFileName } from "../staging/object-path";
 import { describeError, explainAuthFailure, FatalError, isAuthFailure, isNotFound, statusOf } from "../storage/errors";
@@ -42,6 +43,9 @@ export async function pullContainer(ctx: SyncContext, container: string, store: 
   const progress = () => ctx.events.progress({ phase: "pull", container, doneItems: stats.copied + stats.failed.length,
     totalItems: stats.copied + stats.failed.length + pending, doneBytes: stats.bytes, totalBytes, startedAt });
   let pending = 0;
+  // Space is measured once, before any transfer; the warning fires as soon as the listing shows the pull cannot fit.
+  const free = dryRun ? Infinity : await freeBytes(ctx.config.stagingDir);
+  let spaceWarned = false;
 
   const pool = new WorkPool<RemoteBlob>(ctx.config.transferConcurrency, async (blob) => {
     try {
@@ -89,6 +93,11 @@ export async function pullContainer(ctx: SyncContext, container: string, store: 
       continue;
     }
     totalBytes += blob.size;
+    if (!spaceWarned && totalBytes > free) {
+      spaceWarned = true;
+      ctx.events.warn("staging.space", `staging has ${formatBytes(free)} free under ${ctx.config.stagingDir}, and the pull of "${container}" needs at least ${formatBytes(totalBytes)}; ` +
+        `it stops when the disk is full (nothing is deleted then). Free space or grow the staging disk`, { container, freeBytes: free, neededBytes: totalBytes });
+    }
     pending++;
     await pool.add(blob);
   }
@@ -186,4 +195,14 @@ export function stagedFrom(blob: RemoteBlob): StagedEntry {
 function isFatalLocal(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException)?.code;
   return code === "ENOSPC" || code === "EDQUOT" || code === "EROFS" || code === "EIO" || (code === "EACCES" && statusOf(err) === undefined);
+}
+
+/** Bytes an unprivileged writer may still use on the staging file system; unknown counts as plenty. */
+async function freeBytes(dir: string): Promise<number> {
+  try {
+    const s = await fs.statfs(dir);
+    return s.bavail * s.bsize;
+  } catch {
+    return Infinity;
+  }
 }
