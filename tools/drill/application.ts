@@ -1,13 +1,7 @@
 import { SiteClient } from "../../runtime/src/storage/site-client";
 import { describeError } from "../../runtime/src/storage/errors";
-import { SampleBlob, sha256 } from "./sample-data";
+import { KnownBlob, sha256 } from "./sample-data";
 import { compareBlob, expectedView, putBlob } from "./site-data";
-
-/** A blob the application knows, and where. */
-export interface KnownBlob {
-  readonly container: string;
-  readonly blob: SampleBlob;
-}
 
 /**
  * The application side: it talks only to the active site, at the endpoint the stack's `active_blob_endpoint` output

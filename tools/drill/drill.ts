@@ -3,19 +3,22 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { normalizeEndpoint, DrSyncConfig, validateConfig } from "../../runtime/src/config/schema";
 import { formatBytes } from "../../runtime/src/report/progress";
+import { Redactor } from "../../runtime/src/report/redact";
 import { RunStatus } from "../../runtime/src/state/status";
 import { VerifyResult } from "../../runtime/src/verify/verify";
 import { repoRoot } from "../../lib/paths";
 import { SiteRole } from "../../lib/environment/schema";
 import { LocalSite, LocalSites, startLocalSites } from "../azurite/local-sites";
-import { Application, KnownBlob } from "./application";
+import { Application } from "./application";
 import { localizeConfig } from "./local-config";
 import { DrillOptions } from "./options";
 import { renderEnvironment, RenderedEnvironment } from "./render-environment";
 import { CycleReport, DrillReport, RetainedReport } from "./report";
 import { RuntimeProcess } from "./runtime-process";
-import { applyChanges, initialSamples, planChanges, SampleBlob, SampleSet, sha256 } from "./sample-data";
-import { compareSites, ensureContainers, expectedView, forEachParallel, measure, putBlob, readSite, siteClient, SiteView } from "./site-data";
+import {
+  applyChanges, flatten, initialSamples, KnownBlob, orderBlob, outageWrites, pickKnown, planChanges, SampleSet, sha256,
+} from "./sample-data";
+import { compareSites, ensureContainers, expectedSite, forEachParallel, measure, putBlob, readSite, siteClient } from "./site-data";
 import { SiteGateway } from "./site-gateway";
 import { DrillStepError, StepRunner } from "./steps";
 
@@ -59,8 +62,11 @@ const PRE_DISASTER_BLOB = "incoming/pre-disaster-order.json";
  * `activeSite: "target"`, fail back, switch back, and show that nothing was lost. Returns the report; a failed step
  * is in the report (`ok: false`, `failedStep`), never thrown. Everything it starts or writes is gone when it returns.
  */
-export async function runDrill(opts: DrillOptions, log: (line: string) => void, signal: AbortSignal = new AbortController().signal): Promise<DrillReport> {
+export async function runDrill(opts: DrillOptions, print: (line: string) => void, signal: AbortSignal = new AbortController().signal): Promise<DrillReport> {
   const started = Date.now();
+  // The SAS tokens live in URLs; an error that quotes one must not print it.
+  const redactor = new Redactor();
+  const log = (line: string) => print(redactor.redact(line));
   const steps = new StepRunner(log, signal);
   const root = repoRoot(__dirname);
   const environmentFile = opts.environmentFile ?? join(root, "environments", "example.json");
@@ -135,7 +141,7 @@ export async function runDrill(opts: DrillOptions, log: (line: string) => void, 
       const src = client(standIns.source);
       await ensureContainers(src, containers);
       await forEachParallel([...flatten(set)], (k) => putBlob(src, k.container, k.blob));
-      const view = measure(modelView(set));
+      const view = measure(expectedSite(set));
       report.seeded = { blobs: view.blobs, bytes: view.bytes, largeBlobs: opts.largeBlobsMiB.map((m) => Math.max(1, Math.round(m * 1024 * 1024))) };
       log(`   ${view.blobs} blobs, ${formatBytes(view.bytes)} in ${containers.length} containers, ${view.contentTypes} content types, metadata on every blob`);
       return set;
@@ -155,7 +161,7 @@ export async function runDrill(opts: DrillOptions, log: (line: string) => void, 
       return steps.run(`${label}: verify ${direction}`, async () => {
         const { value: v } = await runtime.json<VerifyResult>(["verify"], configFile, d.sas);
         const [reading, writing] = await Promise.all([readSite(client(d.reading), containers), readSite(client(d.writing), containers)]);
-        const differences = [...compareSites(reading, writing), ...compareSites(modelView(model), reading).map((p) => `reading site vs expected: ${p}`)];
+        const differences = [...compareSites(reading, writing), ...compareSites(expectedSite(model), reading).map((p) => `reading site vs expected: ${p}`)];
         if (differences.length) throw new Error(`the sites differ after the run:\n  ${differences.slice(0, 20).join("\n  ")}`);
         const m = measure(writing);
         const compared = v.containers.reduce((s, c) => s + c.compared, 0);
@@ -171,7 +177,7 @@ export async function runDrill(opts: DrillOptions, log: (line: string) => void, 
     };
 
     for (let cycle = 1; cycle <= opts.cycles; cycle++) {
-      let changes = { written: measure(modelView(model)).blobs, deleted: 0 };
+      let changes = { written: measure(expectedSite(model)).blobs, deleted: 0 };
       if (cycle > 1) {
         changes = await steps.run(`cycle ${cycle}: the application changes the source`, async () => {
           const planned = planChanges(model, cycle, guards, opts.seed);
@@ -279,7 +285,7 @@ export async function runDrill(opts: DrillOptions, log: (line: string) => void, 
     report.ok = true;
   } catch (err) {
     report.failedStep = err instanceof DrillStepError ? err.step : "drill";
-    report.error = err instanceof DrillStepError && err.cause instanceof Error ? err.cause.message : (err as Error).message;
+    report.error = redactor.redact(err instanceof DrillStepError && err.cause instanceof Error ? err.cause.message : (err as Error).message);
   } finally {
     for (const g of gateways) await g.close().catch(() => undefined);
     await sites?.stop().catch(() => undefined);
@@ -287,42 +293,4 @@ export async function runDrill(opts: DrillOptions, log: (line: string) => void, 
     report.totalSeconds = (Date.now() - started) / 1000;
   }
   return report;
-}
-
-function* flatten(set: SampleSet): Generator<KnownBlob> {
-  for (const [container, blobs] of set) for (const blob of blobs.values()) yield { container, blob };
-}
-
-function modelView(set: SampleSet): SiteView {
-  return new Map([...set].map(([c, blobs]) => [c, new Map([...blobs].map(([n, b]) => [n, expectedView(b)]))]));
-}
-
-/** What the application reads to check a site: a few blobs of each container, the outage's writes, the large ones. */
-function pickKnown(set: SampleSet): KnownBlob[] {
-  const out: KnownBlob[] = [];
-  for (const [container, blobs] of set) {
-    const sorted = [...blobs.values()].sort((a, b) => a.name.localeCompare(b.name));
-    const chosen = new Set([...sorted.slice(0, 3), ...sorted.filter((b) => b.name.startsWith("incoming/") || b.name.startsWith("media/"))]);
-    for (const blob of chosen) out.push({ container, blob });
-  }
-  return out;
-}
-
-/** New orders in every container while the source is down, and one existing blob rewritten. */
-function outageWrites(set: SampleSet): KnownBlob[] {
-  const out: KnownBlob[] = [];
-  for (const [container, blobs] of set) {
-    for (let i = 1; i <= 2; i++) out.push({ container, blob: orderBlob(`incoming/during-outage-${i}.json`, `written at the target during the outage (${container})`) });
-    const victim = [...blobs.values()].filter((b) => !b.name.startsWith("media/")).sort((a, b) => a.name.localeCompare(b.name))[0];
-    if (victim) {
-      const body = Buffer.concat([victim.body, Buffer.from("\namended at the DR site during the outage")]);
-      out.push({ container, blob: { ...victim, body, metadata: { ...victim.metadata, version: String(Number(victim.metadata.version) + 1), checksum: sha256(body).slice(0, 16) } } });
-    }
-  }
-  return out;
-}
-
-function orderBlob(name: string, note: string): SampleBlob {
-  const body = Buffer.from(JSON.stringify({ order: name, note, at: new Date().toISOString() }, null, 2));
-  return { name, body, props: { contentType: "application/json", cacheControl: "no-cache" }, metadata: { origin: "drill", version: "1", checksum: sha256(body).slice(0, 16) } };
 }

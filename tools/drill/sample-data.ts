@@ -20,6 +20,12 @@ export interface SampleBlob {
 /** What the source holds, container by container: the drill's expectation of every later read. */
 export type SampleSet = Map<string, Map<string, SampleBlob>>;
 
+/** A blob the application knows, and where. */
+export interface KnownBlob {
+  readonly container: string;
+  readonly blob: SampleBlob;
+}
+
 export interface SampleChanges {
   readonly puts: { readonly container: string; readonly blob: SampleBlob }[];
   readonly deletes: { readonly container: string; readonly name: string }[];
@@ -166,4 +172,40 @@ function shuffle<T>(items: readonly T[], rand: () => number): T[] {
     [a[i], a[j]] = [a[j], a[i]];
   }
   return a;
+}
+
+/** Every blob of a set with its container. */
+export function* flatten(set: SampleSet): Generator<KnownBlob> {
+  for (const [container, blobs] of set) for (const blob of blobs.values()) yield { container, blob };
+}
+
+/** What the application reads to check a site: a few blobs of each container, the outage's writes, the large ones. */
+export function pickKnown(set: SampleSet): KnownBlob[] {
+  const out: KnownBlob[] = [];
+  for (const [container, blobs] of set) {
+    const sorted = [...blobs.values()].sort((a, b) => a.name.localeCompare(b.name));
+    const chosen = new Set([...sorted.slice(0, 3), ...sorted.filter((b) => b.name.startsWith("incoming/") || b.name.startsWith("media/"))]);
+    for (const blob of chosen) out.push({ container, blob });
+  }
+  return out;
+}
+
+/** New orders in every container while the source is down, and one existing blob rewritten. */
+export function outageWrites(set: SampleSet): KnownBlob[] {
+  const out: KnownBlob[] = [];
+  for (const [container, blobs] of set) {
+    for (let i = 1; i <= 2; i++) out.push({ container, blob: orderBlob(`incoming/during-outage-${i}.json`, `written at the target during the outage (${container})`) });
+    const victim = [...blobs.values()].filter((b) => !b.name.startsWith("media/")).sort((a, b) => a.name.localeCompare(b.name))[0];
+    if (victim) {
+      const body = Buffer.concat([victim.body, Buffer.from("\namended at the DR site during the outage")]);
+      out.push({ container, blob: { ...victim, body, metadata: { ...victim.metadata, version: String(Number(victim.metadata.version) + 1), checksum: sha256(body).slice(0, 16) } } });
+    }
+  }
+  return out;
+}
+
+/** A small order document, as the application writes one. */
+export function orderBlob(name: string, note: string): SampleBlob {
+  const body = Buffer.from(JSON.stringify({ order: name, note, at: new Date().toISOString() }, null, 2));
+  return { name, body, props: { contentType: "application/json", cacheControl: "no-cache" }, metadata: { origin: "drill", version: "1", checksum: sha256(body).slice(0, 16) } };
 }

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { BlobProps, PROP_KEYS } from "../../runtime/src/model/blob";
 import { SiteClient } from "../../runtime/src/storage/site-client";
-import { SampleBlob, sha256 } from "./sample-data";
+import { SampleBlob, SampleSet, sha256 } from "./sample-data";
 
 /** One blob as a reader sees it: everything replication must carry, bytes as a hash. */
 export interface BlobView {
@@ -96,6 +96,11 @@ export async function readSite(site: SiteClient, containers: readonly string[]):
 /** The view a reader should get of a sample blob (its Content-MD5 depends on how it was uploaded, so none). */
 export function expectedView(b: SampleBlob): BlobView {
   return { size: b.body.length, sha256: sha256(b.body), props: b.props, metadata: b.metadata };
+}
+
+/** The views a reader should get of a whole sample set. */
+export function expectedSite(set: SampleSet): SiteView {
+  return new Map([...set].map(([c, blobs]) => [c, new Map([...blobs].map(([n, b]) => [n, expectedView(b)]))]));
 }
 
 /**
