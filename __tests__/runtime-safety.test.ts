@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { renderFence } from "../runtime/src/state/fence";
 import { Drill, expectSitesEqual, manyBlobs, seed, snapshot, startDrill, walk } from "./support/harness";
 
 const json = (r: { stdout: string }) => JSON.parse(r.stdout);
@@ -127,6 +128,28 @@ describe("failures hold deletions back", () => {
       expect(Object.keys(t)).toContain("set/0/item-0.json");
       expect(t["set/1/item-1.json"].size).toBe(64);
       // The next run fetches the damaged blob again and converges.
+      expect((await drill.run(["run"])).code).toBe(0);
+      await expectSitesEqual(drill);
+    } finally {
+      await drill.stop();
+    }
+  });
+});
+
+describe("the fence: never write into the active site", () => {
+  test("a destination whose fence says active gets nothing, exit 5; a passive one replicates", async () => {
+    const drill = await startDrill(["orders"]);
+    try {
+      await seed(drill.sites.source, "orders", manyBlobs(4));
+      const fence = (role: string) => seed(drill.sites.target, "dr-sync-status", [{ name: "fence.json", body: renderFence({ role: role as "active", environment: "prod" }) }]);
+      await fence("active");
+      const r = await drill.run(["run", "--json"]);
+      expect(r.code).toBe(5);
+      expect(json(r).error).toMatch(/the destination target .* is the active site \(dr-sync-status\/fence\.json says role "active", environment "prod"\); replicating into it would overwrite live data, so nothing was written/);
+      expect(await snapshot(drill.sites.target.container("orders"))).toEqual({});
+      expect(Object.keys(await snapshot(drill.sites.target.container("dr-sync-status")))).toEqual(["fence.json"]);
+      expect((await drill.run(["pull"])).code).toBe(0);
+      await fence("passive");
       expect((await drill.run(["run"])).code).toBe(0);
       await expectSitesEqual(drill);
     } finally {

@@ -14,6 +14,7 @@ import { FailoverCname } from "./dns/failover-cname";
 import { SiteRole } from "./environment/schema";
 import { repoRoot } from "./paths";
 import { SiteAccount } from "./storage/site-account";
+import { SiteFence } from "./storage/site-fence";
 
 export interface DrSiteProps {
   /** The site's cloud and provider. */
@@ -123,6 +124,9 @@ export class DrPair extends Construct {
   readonly vm: IntermediaryVm;
   readonly rotation: SasRotation;
   readonly dnsName?: string;
+  /** The sites' fences: the active site's says "active", and the runtime never writes into it. */
+  readonly sourceFence: SiteFence;
+  readonly targetFence: SiteFence;
 
   constructor(scope: Construct, id: string, props: DrPairProps) {
     super(scope, id);
@@ -152,6 +156,8 @@ export class DrPair extends Construct {
     [this.reading, this.writing] = failback ? [this.target, this.source] : [this.source, this.target];
     this.active = failback ? this.target : this.source;
     const siteProps = (a: SiteAccount) => (a === this.source ? props.source : props.target);
+    this.sourceFence = new SiteFence(this, "SourceFence", { account: this.source, role: failback ? "passive" : "active", environment: props.namePrefix });
+    this.targetFence = new SiteFence(this, "TargetFence", { account: this.target, role: failback ? "active" : "passive", environment: props.namePrefix });
 
     this.rotation = new SasRotation(this, "Rotation", props.rotation);
     const sas = (cid: string, a: SiteAccount, purpose: string, permissions = WRITING_SIDE, container?: string) => new SiteSas(this, cid, {

@@ -44,7 +44,7 @@ options:
   --log-level L               debug, info (default), warn or error
 
 exit codes: 0 ok, 1 failures (see the summary), 2 bad config or usage, 3 another run holds the lock,
-            4 a delete guard stopped a container`;
+            4 a delete guard stopped a container, 5 the destination is the active site (its fence), nothing written`;
 
 export function parseArgs(argv: readonly string[]): CliArgs {
   const rest = [...argv];

@@ -4,6 +4,7 @@ import { PushRecords } from "../state/push-records";
 import { ContainerStatus, readPullMark, RunStatus, StatusStore, summarizeHop, writePullMark } from "../state/status";
 import { StagingStore } from "../staging/staging-store";
 import { describeError, FatalError, GuardError } from "../storage/errors";
+import { FENCED_EXIT_CODE, fencedMessage, readFence } from "../state/fence";
 import { HopStats, ItemAction, SyncContext } from "./context";
 import { pullContainer } from "./pull";
 import { pushContainer, StagedSource } from "./push";
@@ -34,10 +35,26 @@ export async function runSync(ctx: SyncContext, command: Exclude<SyncCommand, "p
     if (purged) ctx.events.info("retention.purged", `purged ${purged} retention day folder(s) older than ${ctx.config.retentionDays} days`);
   }
   ctx.events.info("run.start", `dr-sync ${command}: ${ctx.src.label} -> ${ctx.dst.label}, ${ctx.config.containers.length} container(s)`, { command });
+  let exitCode = 0;
+  if (command !== "pull") {
+    try {
+      const fenceContainer = ctx.config.statusContainer ?? "dr-sync-status";
+      const fence = await readFence(ctx.dst, fenceContainer, ctx.signal);
+      if (fence?.role === "active") {
+        runError = fencedMessage(ctx.dst, fenceContainer, fence);
+        exitCode = FENCED_EXIT_CODE;
+        ctx.events.error("fence.active", runError);
+      }
+    } catch (err) {
+      runError = err instanceof FatalError ? err.message : describeError(err);
+      exitCode = 1;
+      ctx.events.error("fence.unreadable", runError);
+    }
+  }
 
   for (const container of ctx.config.containers) {
     if (runError) {
-      containers.push({ container, recoveryPoint: prevRp.get(container) ?? null, outcome: "skipped", error: "run stopped before this container" });
+      containers.push({ container, recoveryPoint: prevRp.get(container) ?? null, outcome: "skipped", error: `not replicated: ${runError}` });
       continue;
     }
     let pullStats: HopStats | undefined;
@@ -86,7 +103,7 @@ export async function runSync(ctx: SyncContext, command: Exclude<SyncCommand, "p
   const anyGuard = containers.some((c) => c.outcome === "guard");
   const anyFailed = containers.some((c) => c.outcome === "failed" || c.outcome === "skipped");
   const allFailed = containers.every((c) => c.outcome !== "ok");
-  const exitCode = anyGuard && !anyFailed ? 4 : anyFailed || anyGuard ? 1 : 0;
+  exitCode ||= anyGuard && !anyFailed ? 4 : anyFailed || anyGuard ? 1 : 0;
   const status: RunStatus = {
     tool: "dr-sync",
     version: VERSION,
@@ -112,7 +129,8 @@ export async function runSync(ctx: SyncContext, command: Exclude<SyncCommand, "p
     error: runError,
   };
   await statusStore.write(status);
-  if (command !== "pull") await writeStatusBlob(ctx, status);
+  // A fenced destination is the live site: not even the status record is written there.
+  if (command !== "pull" && exitCode !== FENCED_EXIT_CODE) await writeStatusBlob(ctx, status);
   ctx.events.info("run.end", `dr-sync ${command} ${status.outcome}: recovery point ${status.recoveryPoint ?? "none yet"}`, {
     outcome: status.outcome, exitCode, recoveryPoint: status.recoveryPoint, rpoAchievedSeconds: status.rpoAchievedSeconds, totals: status.totals,
   });
