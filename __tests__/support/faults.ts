@@ -3,8 +3,12 @@ import { createHash } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, lstatSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
+import { BlockBlobClient, newPipeline, StorageSharedKeyCredential } from "@azure/storage-blob";
 import { objectKey } from "../../runtime/src/staging/object-path";
-import { Drill, RunResult } from "./harness";
+import { apiVersionPolicy } from "../../runtime/src/storage/api-version-policy";
+import { encodeBlobName } from "../../runtime/src/storage/site-client";
+import { LocalSite } from "../../tools/azurite/local-sites";
+import { BlobSnapshot, Drill, RunResult, SeedBlob } from "./harness";
 
 export { mulberry32 } from "../../tools/fault-proxy/fault-proxy";
 
@@ -159,4 +163,40 @@ export function unmount(dir: string): void {
   } catch {
     // Not mounted.
   }
+}
+
+/**
+ * A key-auth client for one blob whose name is percent-encoded whole, as the runtime does it. The SDK's
+ * `getBlockBlobClient` lets URL normalization fold `..` segments away (`../x` would address another container),
+ * so tests of hostile names must not use it.
+ */
+export function exactBlob(site: LocalSite, container: string, name: string): BlockBlobClient {
+  const pipeline = newPipeline(new StorageSharedKeyCredential(site.account, site.key), { retryOptions: { maxTries: 2 } });
+  pipeline.factories.push(apiVersionPolicy("2017-11-09"));
+  return new BlockBlobClient(`${site.blobEndpoint}${container}/${encodeBlobName(name)}`, pipeline);
+}
+
+/** Seeds blobs by their exact names (see `exactBlob`). */
+export async function seedExact(site: LocalSite, container: string, blobs: readonly SeedBlob[]): Promise<void> {
+  await site.container(container).createIfNotExists();
+  for (const b of blobs) {
+    const body = Buffer.isBuffer(b.body) ? b.body : Buffer.from(b.body);
+    await exactBlob(site, container, b.name).upload(body, body.length, { blobHTTPHeaders: { blobContentType: b.contentType }, metadata: b.metadata });
+  }
+}
+
+/** Like the harness's `snapshot`, but reads each blob by its exact name. */
+export async function snapshotExact(site: LocalSite, container: string): Promise<Record<string, BlobSnapshot>> {
+  const cc = site.container(container);
+  const out: Record<string, BlobSnapshot> = {};
+  if (!(await cc.exists())) return out;
+  for await (const item of cc.listBlobsFlat({ includeMetadata: true })) {
+    const p = item.properties;
+    const body = p.contentLength ? await exactBlob(site, container, item.name).downloadToBuffer() : Buffer.alloc(0);
+    out[item.name] = {
+      size: p.contentLength ?? 0, sha256: sha256(body), contentType: p.contentType || undefined,
+      contentMD5: p.contentMD5 ? Buffer.from(p.contentMD5).toString("base64") : undefined, metadata: item.metadata ?? {},
+    };
+  }
+  return out;
 }
