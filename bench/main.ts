@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
-import { BenchOptions, parseOptions, UsageError } from "./options";
+import { BenchOptions, parseOptions, UsageError, USAGE } from "./options";
 import { ToolName } from "./peers/peer";
 import { projectRoot } from "./project-root";
 import { consoleTable, renderMarkdown, renderResultChart } from "./report";
@@ -12,6 +12,10 @@ import { BENCH_NOTES } from "./notes";
 
 /** `npm run bench`: checks the peers (installing them if asked), runs the comparison, writes the results and report. */
 async function main(): Promise<number> {
+  if (process.argv.includes("--help") || process.argv.includes("-h")) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
   let opts: BenchOptions;
   try {
     opts = parseOptions(process.argv.slice(2), process.env);

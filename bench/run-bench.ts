@@ -69,7 +69,7 @@ export interface BenchHooks {
 export function planWorkloads(opts: BenchOptions): Workload[] {
   const out: Workload[] = [];
   const small = generateBlobs(opts.small.count, opts.small.sizeBytes, "small");
-  out.push({ name: "small", container: "bench-small", specs: small, blobs: small.length, blobBytes: opts.small.sizeBytes,
+  if (small.length) out.push({ name: "small", container: "bench-small", specs: small, blobs: small.length, blobBytes: opts.small.sizeBytes,
     phases: ["full", "noop", "changed"], reps: opts.reps, fidelityBytes: true, change: changeSet(small, opts.changePercent, "small") });
   if (opts.large.count > 0) {
     const large = generateBlobs(opts.large.count, opts.large.sizeBytes, "large");

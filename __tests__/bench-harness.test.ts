@@ -1,0 +1,271 @@
+// The benchmark's own logic, without any tool or Azurite: data generation, parsing, fidelity, stats, options,
+// report and chart rendering.
+import { compareContainers, BlobFacts } from "../bench/fidelity";
+import { parseGnuTime } from "../bench/gnu-time";
+import { parseOptions, UsageError } from "../bench/options";
+import { parseAzCopyJson, parseDrSyncStatus, parseRcloneJsonLog } from "../bench/peers/output-parsers";
+import { redactor } from "../bench/peers/peer";
+import { replaceGeneratedSection, BEGIN, END } from "../bench/docs-section";
+import { classifyRequest } from "../bench/request-counter";
+import { consoleTable, fidelityCell, renderMarkdown } from "../bench/report";
+import { BenchResult, PhaseRun } from "../bench/run-bench";
+import { ratio, summarize } from "../bench/stats";
+import { checkTargets, summarizeRuns } from "../bench/summary";
+import { escapeXml, formatValue, renderChart } from "../bench/svg-chart";
+import { blobBody, changeSet, generateBlobs } from "../bench/workload";
+
+describe("generated data", () => {
+  const blobs = generateBlobs(1000, 4096, "small");
+
+  test("is the same on every call, with unique names", () => {
+    expect(generateBlobs(1000, 4096, "small")).toEqual(blobs);
+    expect(new Set(blobs.map((b) => b.name)).size).toBe(1000);
+  });
+
+  test("varies content types and metadata, including blobs without metadata", () => {
+    expect(new Set(blobs.map((b) => b.contentType)).size).toBeGreaterThanOrEqual(5);
+    expect(blobs.some((b) => Object.keys(b.metadata).length === 0)).toBe(true);
+    expect(blobs.some((b) => Object.keys(b.metadata).length >= 3)).toBe(true);
+  });
+
+  test("bytes are deterministic per name and generation, and have the asked size", () => {
+    const a = blobBody({ name: "x/y", size: 4099, gen: 0 });
+    expect(a.length).toBe(4099);
+    expect(blobBody({ name: "x/y", size: 4099, gen: 0 }).equals(a)).toBe(true);
+    expect(blobBody({ name: "x/y", size: 4099, gen: 1 }).equals(a)).toBe(false);
+    expect(blobBody({ name: "x/z", size: 4099, gen: 0 }).equals(a)).toBe(false);
+  });
+
+  test.each([
+    [1000, 1, 10],
+    [50, 1, 1],
+    [5000, 1, 50],
+    [200, 5, 10],
+  ])("%i blobs, %d%% changed → %i changed, added and deleted, never overlapping", (n, percent, expected) => {
+    const set = changeSet(generateBlobs(n, 16, "s"), percent, "s");
+    expect(set.changed).toHaveLength(expected);
+    expect(set.added).toHaveLength(expected);
+    expect(set.deleted).toHaveLength(expected);
+    const changed = new Set(set.changed.map((b) => b.name));
+    expect(set.deleted.filter((d) => changed.has(d))).toEqual([]);
+    expect(set.changed.every((b) => b.gen === 1)).toBe(true);
+    const names = new Set(generateBlobs(n, 16, "s").map((b) => b.name));
+    expect(set.added.filter((b) => names.has(b.name))).toEqual([]);
+  });
+});
+
+describe("stats", () => {
+  test.each([
+    [[3, 1, 2], { n: 3, median: 2, min: 1, max: 3, spreadPct: 100 }],
+    [[4, 1, 3, 2], { n: 4, median: 2.5, min: 1, max: 4, spreadPct: 120 }],
+    [[5], { n: 1, median: 5, min: 5, max: 5, spreadPct: 0 }],
+    [[null, 2, undefined, 4], { n: 2, median: 3, min: 2, max: 4, spreadPct: (2 / 3) * 100 }],
+  ])("summarize(%j)", (values, expected) => {
+    expect(summarize(values)).toEqual(expected);
+  });
+
+  test("nothing to summarize is null, and so is a ratio with a missing side", () => {
+    expect(summarize([])).toBeNull();
+    expect(summarize([null])).toBeNull();
+    expect(ratio(1, 4)).toBe(0.25);
+    expect(ratio(null, 4)).toBeNull();
+    expect(ratio(1, 0)).toBeNull();
+  });
+});
+
+describe("tool output", () => {
+  test("GNU time's verbose report", () => {
+    const text = [
+      '\tCommand being timed: "azcopy sync a b"',
+      "\tUser time (seconds): 1.25",
+      "\tSystem time (seconds): 0.50",
+      "\tElapsed (wall clock) time (h:mm:ss or m:ss): 0:02.03",
+      "\tMaximum resident set size (kbytes): 51234",
+      "\tExit status: 0",
+    ].join("\n");
+    expect(parseGnuTime(text)).toEqual({ maxRssKiB: 51234, userSeconds: 1.25, systemSeconds: 0.5, exitStatus: 0 });
+    expect(parseGnuTime("garbage")).toEqual({ maxRssKiB: null, userSeconds: null, systemSeconds: null, exitStatus: null });
+  });
+
+  test("AzCopy's JSON output: the EndOfJob totals", () => {
+    const line = (type: string, content: object) => JSON.stringify({ MessageType: type, MessageContent: JSON.stringify(content) });
+    const out = [line("Init", { JobID: "x" }), line("Progress", { TransfersCompleted: "1" }),
+      line("EndOfJob", { TransfersCompleted: "50", DeleteTransfersCompleted: "3", TransfersFailed: "0" })].join("\n");
+    expect(parseAzCopyJson(out)).toEqual({ copied: 50, deleted: 3 });
+    expect(parseAzCopyJson("INFO: plain text")).toEqual({ copied: null, deleted: null });
+  });
+
+  test("rclone's JSON log: the last stats line", () => {
+    const err = [
+      '{"level":"error","msg":"something","source":"x"}',
+      '{"level":"warning","msg":"Transferred...","stats":{"transfers":7,"deletes":2,"errors":0}}',
+    ].join("\n");
+    expect(parseRcloneJsonLog(err)).toEqual({ copied: 7, deleted: 2 });
+    expect(parseRcloneJsonLog("")).toEqual({ copied: null, deleted: null });
+  });
+
+  test("dr-sync's RunStatus: the push hops' counts", () => {
+    const status = { containers: [{ push: { copied: 4, deleted: 1 }, pull: { copied: 9, deleted: 9 } }, { push: { copied: 1, deleted: 0 } }] };
+    expect(parseDrSyncStatus(JSON.stringify(status))).toEqual({ copied: 5, deleted: 1 });
+    expect(parseDrSyncStatus("not json")).toEqual({ copied: null, deleted: null });
+  });
+
+  test("failures are reported without SAS tokens", () => {
+    const redact = redactor("sv=2017-11-09&sig=abc", "sv=2017-11-09&sig=def");
+    expect(redact("GET http://h/c?sv=2017-11-09&sig=abc failed; other sig=zzz&x")).toBe("GET http://h/c?<SAS> failed; other sig=<redacted>&x");
+  });
+});
+
+test.each([
+  ["GET", "/source/c?restype=container&comp=list&include=metadata", "list"],
+  ["GET", "/source/c/a/b.txt", "read"],
+  ["GET", "/source/c/a/b.txt?sv=2017-11-09&sig=x", "read"],
+  ["GET", "/source/c?restype=container", "other"],
+  ["GET", "/source/c/b?comp=blocklist", "other"],
+  ["HEAD", "/source/c/b", "head"],
+  ["PUT", "/target/c/b?comp=block&blockid=AA", "write"],
+  ["PUT", "/target/c?restype=container", "write"],
+  ["DELETE", "/target/c/b", "delete"],
+  ["OPTIONS", "/", "other"],
+])("a %s of %s counts as %s", (method, url, kind) => {
+  expect(classifyRequest(method, url)).toBe(kind);
+});
+
+describe("fidelity check", () => {
+  const facts = (o: Partial<BlobFacts> = {}): BlobFacts => ({ size: 4, sha256: "aa", contentType: "image/png", metadata: { origin: "x" }, ...o });
+  const src = new Map([["a", facts()], ["b", facts({ metadata: {} })], ["c", facts({ contentType: undefined })]]);
+
+  test("an exact copy is identical", () => {
+    const f = compareContainers(src, new Map(src));
+    expect(f).toMatchObject({ identical: true, bytes: 3, contentType: 3, metadata: 3, missing: 0, extra: 0, bytesChecked: true });
+    expect(fidelityCell(f)).toBe("identical");
+  });
+
+  test("lost content types and metadata, a missing and an extra blob are each counted", () => {
+    const dst = new Map([
+      ["a", facts({ contentType: "application/octet-stream", metadata: {} })],
+      ["c", facts({ contentType: "" })],
+      ["z", facts()],
+    ]);
+    const f = compareContainers(src, dst);
+    expect(f).toMatchObject({ identical: false, sourceBlobs: 3, targetBlobs: 3, missing: 1, extra: 1, bytes: 2, contentType: 1, metadata: 1 });
+    expect(f.examples).toEqual(expect.arrayContaining(["b: missing at the target", "z: at the target only"]));
+    expect(fidelityCell(f)).toBe("bytes 67% · type 33% · meta 33% · 1 missing · 1 extra");
+  });
+
+  test("metadata names compare case-insensitively, values exactly; bytes by hash", () => {
+    const dst = new Map([["a", facts({ metadata: { Origin: "x" } })], ["b", facts({ metadata: {}, sha256: "bb" })], ["c", facts({ contentType: undefined, metadata: { origin: "X" } })]]);
+    const f = compareContainers(new Map([["a", facts()], ["b", facts({ metadata: {} })], ["c", facts({ contentType: undefined })]]), dst);
+    expect(f).toMatchObject({ metadata: 2, bytes: 2 });
+  });
+
+  test("a listing-only check says so", () => {
+    const noHash = new Map([["a", facts({ sha256: undefined })]]);
+    expect(compareContainers(noHash, new Map(noHash))).toMatchObject({ identical: true, bytesChecked: false });
+  });
+});
+
+describe("options", () => {
+  test("defaults", () => {
+    const o = parseOptions([], {});
+    expect(o).toMatchObject({ tools: ["recipe", "rclone", "dr-sync"], reps: 3, small: { count: 5000, sizeBytes: 4096 },
+      large: { count: 2, sizeBytes: 64 * 1048576 }, scale: null, changePercent: 1, docsFile: "docs/benchmarks.md", setup: true });
+  });
+
+  test("flags win over BENCH_* variables", () => {
+    const o = parseOptions(["--reps", "5", "--tools=dr-sync,recipe", "--no-scale", "--large", "0", "--no-docs"], { BENCH_REPS: "2", BENCH_SMALL: "50", BENCH_SMALL_KIB: "1" });
+    expect(o).toMatchObject({ reps: 5, tools: ["recipe", "dr-sync"], scale: null, large: { count: 0 }, docsFile: null, small: { count: 50, sizeBytes: 1024 } });
+    expect(parseOptions([], { BENCH_SCALE: "on" }).scale).toEqual({ count: 100000, sizeBytes: 1024 });
+    expect(parseOptions(["--scale", "--scale-count", "2000"], {}).scale).toEqual({ count: 2000, sizeBytes: 1024 });
+    expect(() => parseOptions(["--small", "0", "--large", "0"], {})).toThrow("every workload is off");
+  });
+
+  test("every problem is reported at once", () => {
+    expect(() => parseOptions(["--reps", "0", "--tools", "robocopy", "--bogus", "--change-percent", "50"], {})).toThrow(UsageError);
+    try {
+      parseOptions(["--reps", "0", "--tools", "robocopy", "--bogus", "--change-percent", "50"], {});
+    } catch (err) {
+      const msg = (err as Error).message;
+      for (const s of ["--reps must be", "--tools must list", 'unknown argument "--bogus"', "--change-percent must be"]) expect(msg).toContain(s);
+    }
+  });
+});
+
+test("the generated section of docs/benchmarks.md is replaced, the analysis around it kept", () => {
+  const first = replaceGeneratedSection("# Benchmarks\n\nAnalysis.\n", "table v1");
+  expect(first).toBe(`# Benchmarks\n\nAnalysis.\n\n${BEGIN}\ntable v1\n${END}\n`);
+  const second = replaceGeneratedSection(`${first}\n## Profiling\n`, "table v2\n");
+  expect(second).toBe(`# Benchmarks\n\nAnalysis.\n\n${BEGIN}\ntable v2\n${END}\n\n## Profiling\n`);
+});
+
+describe("chart", () => {
+  test("renders one panel per entry, whiskers where there is a spread, n/a for missing values, escaped text", () => {
+    const svg = renderChart("A & B", [
+      { title: "small <full>", unit: "s", bars: [{ label: "recipe", value: 10, min: 9, max: 12, color: "#888" }, { label: "dr-sync", value: null, color: "#00f" }] },
+      { title: "noop", unit: "s", bars: [{ label: "recipe", value: 0.25, color: "#888" }] },
+    ]);
+    expect(svg.startsWith("<svg xmlns=\"http://www.w3.org/2000/svg\"")).toBe(true);
+    expect(svg.trimEnd().endsWith("</svg>")).toBe(true);
+    expect(svg).toContain("A &amp; B");
+    expect(svg).toContain("small &lt;full&gt;");
+    expect(svg).toContain(">n/a<");
+    expect(svg.match(/<g /g)).toHaveLength(2);
+    expect(svg.match(/<path /g)).toHaveLength(1);
+    expect(svg).not.toMatch(/NaN|undefined|Infinity/);
+  });
+
+  test.each([[0, "0"], [0.1234, "0.12"], [3.14159, "3.14"], [42.42, "42.4"], [1234.5, "1235"]])("formats %d as %s", (v, s) => {
+    expect(formatValue(v)).toBe(s);
+  });
+
+  test("escapes XML", () => {
+    expect(escapeXml(`<a href="x">&</a>`)).toBe("&lt;a href=&quot;x&quot;&gt;&amp;&lt;/a&gt;");
+  });
+});
+
+describe("summaries and targets", () => {
+  const run = (tool: PhaseRun["tool"], phase: PhaseRun["phase"], wall: number, rss: number, workload: PhaseRun["workload"] = "small", rep = 1): PhaseRun => ({
+    workload, phase, tool, rep, ok: true, wallMs: wall * 1000, maxRssKiB: rss * 1024, cpuSeconds: 1, requests: { list: 1, read: 0, head: 0, write: 0, delete: 0, other: 0, total: 1 },
+    copied: 0, deleted: 0,
+    fidelity: phase === "noop" ? undefined : { sourceBlobs: 10, targetBlobs: 10, missing: 0, extra: 0, bytes: 10, bytesChecked: true, contentType: 10, metadata: 10, identical: tool === "dr-sync", examples: [] },
+  });
+  const runs: PhaseRun[] = [
+    run("recipe", "full", 10, 100), run("recipe", "full", 12, 100, "small", 2), run("rclone", "full", 8, 60), run("dr-sync", "full", 7, 40), run("dr-sync", "full", 9, 44, "small", 2),
+    run("recipe", "noop", 4, 50), run("rclone", "noop", 1, 50), run("dr-sync", "noop", 0.5, 40),
+    run("recipe", "changed", 5, 50), run("rclone", "changed", 1, 50), run("dr-sync", "changed", 1.5, 40),
+  ];
+  const result = { runs, workloads: [{ name: "small" as const, blobs: 10, blobBytes: 16, phases: ["full", "noop", "changed"] as const, reps: 2, fidelityBytes: true }] };
+
+  test("groups repetitions into medians", () => {
+    const s = summarizeRuns(runs).find((x) => x.tool === "dr-sync" && x.phase === "full")!;
+    expect(s.wallSeconds).toMatchObject({ n: 2, median: 8, min: 7, max: 9 });
+    expect(s.maxRssMiB).toMatchObject({ median: 42 });
+  });
+
+  test("checks each target against the peers' medians", () => {
+    const t = Object.fromEntries(checkTargets(result).map((x) => [x.target, x.verdict]));
+    expect(t).toEqual({
+      "small: full first run ≤ 0.8× the recipe's time": "met", // 8 / 11
+      "small: no-op run faster than rclone's": "met",
+      "small: no-op run ≤ 0.15× the recipe's": "met", // 0.5 / 4
+      "small: 1%-changed run faster than rclone's": "missed",
+      "small: peak RSS ≤ 0.5× the recipe's": "met", // 42 / 100
+      "fidelity: 100% of bytes, content types and metadata": "met",
+    });
+  });
+
+  test("renders a table and a Markdown report", () => {
+    const summaries = summarizeRuns(runs);
+    const table = consoleTable(summaries, ["recipe", "rclone", "dr-sync"]);
+    expect(table.split("\n")).toHaveLength(2 + 9);
+    expect(table).toMatch(/small\s+full\s+dr-sync\s+8\.00 \(7\.00–9\.00\)/);
+    const full: BenchResult = { ...result, workloads: result.workloads.map((w) => ({ ...w, phases: [...w.phases] })), startedAt: "2026-01-01T00:00:00Z", finishedAt: "2026-01-01T00:01:00Z",
+      machine: { cpus: 2, cpuModel: "cpu", memoryGiB: 24, node: "v20", kernel: "6" }, versions: { recipe: "AzCopy 10.32.2", rclone: "rclone v1.60.1", "dr-sync": "dr-sync 0.1.0" },
+      skipped: {}, changePercent: 1 };
+    const md = renderMarkdown(full, summaries, checkTargets(full), "./chart.svg", ["a note"]);
+    expect(md).toContain("![benchmark chart](./chart.svg)");
+    expect(md).toContain("| small: 1%-changed run faster than rclone's | ❌ missed |");
+    expect(md).toContain("| full | dr-sync | 8.00 (7.00–9.00) | 42 (40–44) |");
+    expect(md).toContain("- a note");
+  });
+});

@@ -1,0 +1,39 @@
+// A tiny run of the benchmark harness with dr-sync alone, so `npm run bench` cannot rot unnoticed. The peers
+// (AzCopy, rclone) are not needed; timings are never asserted.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DEFAULT_OPTIONS } from "../bench/options";
+import { renderMarkdown, renderResultChart } from "../bench/report";
+import { runBench } from "../bench/run-bench";
+import { checkTargets, summarizeRuns } from "../bench/summary";
+
+test("the harness runs dr-sync through every phase and finds the target identical", async () => {
+  const work = mkdtempSync(join(tmpdir(), "bench-smoke-"));
+  try {
+    const opts = { ...DEFAULT_OPTIONS, reps: 1, small: { count: 50, sizeBytes: 1024 }, large: { count: 1, sizeBytes: 9 * 1048576 }, scale: null,
+      changePercent: 4, workDir: work, docsFile: null };
+    const measured = await runBench(opts, ["dr-sync"]);
+    const runs = measured.runs;
+    expect(runs.map((r) => `${r.workload}/${r.phase}`)).toEqual(["small/full", "small/noop", "small/changed", "large/full", "large/noop"]);
+    for (const r of runs) {
+      expect({ phase: `${r.workload}/${r.phase}`, ok: r.ok, error: r.error }).toEqual({ phase: `${r.workload}/${r.phase}`, ok: true, error: undefined });
+      expect(r.wallMs).toBeGreaterThan(0);
+      expect(r.requests!.total).toBeGreaterThan(0);
+    }
+    const by = (w: string, p: string) => runs.find((r) => r.workload === w && r.phase === p)!;
+    expect(by("small", "full")).toMatchObject({ copied: 50, deleted: 0, fidelity: { identical: true, sourceBlobs: 50, bytesChecked: true } });
+    expect(by("small", "noop")).toMatchObject({ copied: 0, deleted: 0 });
+    expect(by("small", "noop").requests!.read).toBe(0);
+    expect(by("small", "changed")).toMatchObject({ copied: 4, deleted: 2, fidelity: { identical: true, sourceBlobs: 50 } });
+    expect(by("large", "full")).toMatchObject({ copied: 1, fidelity: { identical: true } });
+
+    const result = { ...measured, versions: { "dr-sync": "dr-sync test" }, skipped: { recipe: "not installed" } };
+    const summaries = summarizeRuns(runs);
+    const md = renderMarkdown(result, summaries, checkTargets(result, summaries), "chart.svg", []);
+    expect(md).toContain("| recipe | — | skipped: not installed |");
+    expect(renderResultChart(result, summaries, ["dr-sync"])).toContain("small: no-op run");
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}, 180_000);
