@@ -96,9 +96,9 @@ export class RetentionArea {
     return out.sort((a, b) => b.retainedAt.localeCompare(a.retainedAt));
   }
 
-  /** Removes day folders older than `days`; returns how many were removed. */
-  async purge(days: number): Promise<number> {
-    const cutoff = new Date(this.clock().getTime() - days * 86400000).toISOString().slice(0, 10);
+  /** Removes day folders older than `days` before `now`; returns how many were removed. */
+  async purge(days: number, now: Date = this.clock()): Promise<number> {
+    const cutoff = new Date(now.getTime() - days * 86400000).toISOString().slice(0, 10);
     let removed = 0;
     for (const day of await readdirSafe(this.root)) {
       if (/^\d{4}-\d{2}-\d{2}$/.test(day) && day < cutoff) {

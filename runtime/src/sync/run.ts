@@ -30,10 +30,6 @@ export async function runSync(ctx: SyncContext, command: Exclude<SyncCommand, "p
   let runError: string | undefined;
   let skew: number | null = null;
 
-  if (command !== "push") {
-    const purged = await ctx.retention.purge(ctx.config.retentionDays);
-    if (purged) ctx.events.info("retention.purged", `purged ${purged} retention day folder(s) older than ${ctx.config.retentionDays} days`);
-  }
   ctx.events.info("run.start", `dr-sync ${command}: ${ctx.src.label} -> ${ctx.dst.label}, ${ctx.config.containers.length} container(s)`, { command });
   let exitCode = 0;
   if (command !== "pull") {
@@ -100,6 +96,12 @@ export async function runSync(ctx: SyncContext, command: Exclude<SyncCommand, "p
   const rps = containers.map((c) => c.recoveryPoint);
   const recoveryPoint = rps.some((r) => r === null) ? null : rps.reduce<string | null>((min, r) => (min === null || (r as string) < min ? r : min), null);
   const serviceNow = endedAt.getTime() - (skew ?? 0) * 1000;
+  if (command !== "push" && skew !== null) {
+    // Purged by the earlier of the two clocks, and only once a listing told us the service's: a VM clock that
+    // jumped ahead must not purge kept copies early.
+    const purged = await ctx.retention.purge(ctx.config.retentionDays, new Date(Math.min(endedAt.getTime(), serviceNow)));
+    if (purged) ctx.events.info("retention.purged", `purged ${purged} retention day folder(s) older than ${ctx.config.retentionDays} days`);
+  }
   const anyGuard = containers.some((c) => c.outcome === "guard");
   const anyFailed = containers.some((c) => c.outcome === "failed" || c.outcome === "skipped");
   const allFailed = containers.every((c) => c.outcome !== "ok");
