@@ -39,8 +39,8 @@ describe("storage sites", () => {
     const containers = all(stackHub.json, "resource", "azurestack_storage_container");
     expect(containers.every((c) => c.container_access_type === "private")).toBe(true);
     expect(containers.map((c) => `${c.storage_account_name}/${c.name}`).sort()).toEqual([
-      "exampledrsource/dr-sync-artifacts", "exampledrsource/images", "exampledrsource/invoices",
-      "exampledrtarget/images", "exampledrtarget/invoices",
+      "exampledrsource/dr-sync-artifacts", "exampledrsource/dr-sync-status", "exampledrsource/images", "exampledrsource/invoices",
+      "exampledrtarget/dr-sync-status", "exampledrtarget/images", "exampledrtarget/invoices",
     ]);
   });
 
@@ -60,7 +60,8 @@ describe("storage sites", () => {
     const { json } = synth(environmentFrom(raw));
     expect(all(json, "resource", "azurestack_storage_account").map((a) => a.name)).toEqual(["exampledrsource"]);
     expect(only(json, "data", "azurestack_storage_account").name).toBe("exampledrtarget");
-    expect(all(json, "resource", "azurestack_storage_container").some((c) => c.storage_account_name === "exampledrtarget")).toBe(false);
+    // Only the tool's own status container (it holds the fence) is created there.
+    expect(all(json, "resource", "azurestack_storage_container").filter((c) => c.storage_account_name === "exampledrtarget").map((c) => c.name)).toEqual(["dr-sync-status"]);
   });
 
   test("a postcondition checks the blob endpoint the config was rendered with", () => {
@@ -73,7 +74,7 @@ describe("data protection", () => {
   test("accounts and their resource groups have prevent_destroy by default; the VM side does not", () => {
     for (const a of all(stackHub.json, "resource", "azurestack_storage_account")) expect(a.lifecycle.prevent_destroy).toBe(true);
     for (const c of all(stackHub.json, "resource", "azurestack_storage_container")) {
-      expect([c.name, c.lifecycle.prevent_destroy]).toEqual([c.name, c.name !== "dr-sync-artifacts"]);
+      expect([c.name, c.lifecycle.prevent_destroy]).toEqual([c.name, !c.name.startsWith("dr-sync-")]);
     }
     const groups = Object.entries<any>(stackHub.json.resource.azurestack_resource_group);
     for (const [id, g] of groups) expect([id, g.lifecycle?.prevent_destroy ?? false]).toEqual([id, !id.startsWith("Pair_Vm_")]);
@@ -191,7 +192,7 @@ describe("intermediary VM", () => {
     const ext = only(stackHub.json, "resource", "azurestack_virtual_machine_extension");
     expect(ext.protected_settings).toContain(`DR_SYNC_RUNTIME_SHA256=${sha(fakeBundle)}`);
     expect(ext.protected_settings).toContain(`DR_SYNC_NODE_SHA256=${sha(fakeNode)}`);
-    const blobs = all(stackHub.json, "resource", "azurestack_storage_blob").map((b) => b.name).sort();
+    const blobs = all(stackHub.json, "resource", "azurestack_storage_blob").map((b) => b.name).filter((n) => n !== "fence.json").sort();
     expect(blobs).toEqual([`dr-sync/${sha(fakeBundle)}/dr-sync.js`, `node/${sha(fakeNode)}/node`]);
     expect(stackHub.json.output.runtime_sha256.value).toBe(sha(fakeBundle));
   });
