@@ -1,0 +1,105 @@
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { Drill, expectSitesEqual, seed, startDrill } from "./support/harness";
+import { Figures } from "./support/faults";
+
+/** Debian's libfaketime (apt package `faketime`); the multi-threaded build, as node runs threads. */
+const LIBFAKETIME = ["/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1", "/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1"].find((p) => existsSync(p));
+
+/**
+ * The VM's clock hours off from the storage service's. The runtime process alone runs under libfaketime
+ * (LD_PRELOAD); Azurite and the test keep the real time. Change detection uses ETags only, and the recovery
+ * point comes from the service's Date header, so both stay right whatever the VM's clock says.
+ */
+describe("clock skew between the VM and the storage service", () => {
+  let drill: Drill;
+  const figures = new Figures("faults-clock");
+  const skewed = (offset: string) => ({ env: { ...drill.env, LD_PRELOAD: LIBFAKETIME, FAKETIME: offset, FAKETIME_DONT_FAKE_MONOTONIC: "1" } });
+
+  beforeAll(async () => {
+    if (!LIBFAKETIME) {
+      // eslint-disable-next-line no-console
+      console.warn("faults-clock: SKIPPED: libfaketime not found (apt-get install faketime); the clock-skew scenarios did not run");
+      return;
+    }
+    drill = await startDrill(["clock"], { rpoObjectiveMinutes: 60 });
+    await seed(drill.sites.source, "clock", Array.from({ length: 10 }, (_, i) => ({ name: `c/${i}`, body: `version 1 of ${i}` })));
+  });
+  afterAll(async () => {
+    figures.write();
+    await drill?.stop();
+  });
+
+  test("libfaketime really moves the runtime's clock", async () => {
+    if (!LIBFAKETIME) return;
+    const res = await drill.run(["status", "--json"], skewed("+3h"));
+    expect(res.stdout.trim()).toBe("null");
+    const now = await drill.run(["run"], skewed("+3h"));
+    expect(now.code).toBe(0);
+    const started = JSON.parse(now.stderr.split("\n")[0]).time as string;
+    expect(Date.parse(started) - Date.now()).toBeGreaterThan(2.9 * 3600e3);
+  });
+
+  test.each([["+3h", 10800], ["-5h", -18000]])("VM clock %s: changes found by ETag, recovery point by the service's clock", async (offset, skewSeconds) => {
+    if (!LIBFAKETIME) return;
+    // Same size, new content, within the same second: only the ETag tells.
+    await seed(drill.sites.source, "clock", Array.from({ length: 10 }, (_, i) => ({ name: `c/${i}`, body: `version ${offset.slice(0, 2)} of ${i}`.slice(0, `version 1 of ${i}`.length) })));
+    const before = Date.now();
+    const res = await drill.run(["run", "--json"], skewed(offset));
+    const after = Date.now();
+    figures.add("scenarios");
+    expect(res.code).toBe(0);
+    const status = JSON.parse(res.stdout);
+    expect(status.containers[0].pull.copied).toBe(10);
+    await expectSitesEqual(drill);
+    figures.add("blobsChecked", 10);
+    // The recovery point is real (service) time: within the run, give or take the Date header's one-second grain.
+    const rp = Date.parse(status.recoveryPoint);
+    expect(rp).toBeGreaterThanOrEqual(before - 3000);
+    expect(rp).toBeLessThanOrEqual(after);
+    expect(status.rpoAchievedSeconds).toBeLessThan(60);
+    expect(Math.abs(status.clockSkewSeconds - skewSeconds)).toBeLessThan(30);
+    // status, run with the same skewed clock, measures exposure on the service's clock too.
+    const st = await drill.run(["status"], skewed(offset));
+    expect(st.code).toBe(0);
+    expect(st.stdout).toMatch(/objective 60m: met/);
+  });
+
+  test("VM clock 5 hours behind and a SAS that expired an hour ago: the local check passes, the service refuses, nothing changes", async () => {
+    if (!LIBFAKETIME) return;
+    const expired = drill.sites.source.sas("rl", { expiresInMinutes: -60, startsInMinutes: -600 });
+    await drill.sites.source.container("clock").deleteBlob("c/0");
+    const res = await drill.run(["run"], { env: { ...skewed("-5h").env, DR_SOURCE_SAS: expired } });
+    figures.add("scenarios");
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/source .*the SAS in DR_SOURCE_SAS is invalid or expired \(signature or time window rejected\) \(HTTP 403/);
+    expect(Object.keys(await (async () => {
+      const out: Record<string, true> = {};
+      for await (const b of drill.sites.target.container("clock").listBlobsFlat()) out[b.name] = true;
+      return out;
+    })())).toContain("c/0");
+  });
+
+  test("VM clock 10 days ahead: copies kept in the retention area today are not purged early", async () => {
+    if (!LIBFAKETIME) return;
+    const ok = await drill.run(["run", "--allow-mass-delete", "clock"]);
+    expect(ok.code).toBe(0);
+    const list = async () => JSON.parse((await drill.run(["retention", "list", "--json"])).stdout) as { name: string }[];
+    const kept = await list();
+    expect(kept.map((c) => c.name)).toContain("c/0");
+    const res = await drill.run(["run"], skewed("+10d"));
+    figures.add("scenarios");
+    expect(res.code).toBe(0);
+    expect((await list()).length).toBe(kept.length);
+  });
+
+  test("a kept copy older than retentionDays by both clocks is still purged", async () => {
+    if (!LIBFAKETIME) return;
+    const old = join(drill.config.stagingDir, "retention", "2000-01-01", "site", "clock");
+    mkdirSync(old, { recursive: true });
+    const res = await drill.run(["run"], skewed("-5h"));
+    expect(res.code).toBe(0);
+    expect(existsSync(old)).toBe(false);
+    expect(res.stderr).toMatch(/"retention.purged"/);
+  });
+});
