@@ -1,4 +1,5 @@
 import { setMaxListeners } from "node:events";
+import { promises as fs } from "node:fs";
 import { ConfigError } from "../config/schema";
 import { loadConfig } from "../config/load-config";
 import { Events, EventSink, JsonLineSink } from "../report/events";
@@ -60,8 +61,14 @@ export async function main(io: Io): Promise<number> {
     events = new Events(sinks, redactor);
     for (const w of loaded.warnings) events.warn("config.warning", w);
 
-    await ensurePrivateDir(config.stateDir);
-    await ensurePrivateDir(config.stagingDir);
+    for (const dir of [config.stateDir, config.stagingDir]) {
+      await ensurePrivateDir(dir);
+      // A folder made by someone else (a unit's `install -d -m 0750`, a mount point) is tightened: it holds the data.
+      const mode = (await fs.stat(dir)).mode & 0o777;
+      if (mode & 0o077) {
+        await fs.chmod(dir, 0o700).catch((e) => events?.warn("dir.mode", `${dir} is mode ${mode.toString(8)} and could not be made 0700 (${describeError(e)}); other users may read it`));
+      }
+    }
     const src = new SiteClient(config.source, loaded.sourceSas, config);
     const dst = new SiteClient(config.target, loaded.targetSas, config);
     const ctx: SyncContext = {
