@@ -1,4 +1,4 @@
-import { chmodSync, readFileSync } from "node:fs";
+import { chmodSync, readFileSync, statSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import {
   AccountSASPermissions, AccountSASResourceTypes, AccountSASServices, generateAccountSASQueryParameters, SASProtocol, StorageSharedKeyCredential,
@@ -99,14 +99,15 @@ describe("credentials and secrets", () => {
   test("a target SAS signed with another key: the service refuses, the message names the target and its variable", async () => {
     const res = await run("wrong key", { target: sas("target", randomBytes(32).toString("base64"), "rwdlac") });
     expect(res.code).toBe(1);
-    const failed = eventsOf(res.stderr).find((e) => e.event === "container.failed");
+    // The first request to the target is the fence read (runtime/src/state/fence.ts); its refusal stops the run.
+    const failed = eventsOf(res.stderr).find((e) => e.event === "container.failed" || e.event === "fence.unreadable");
     expect(failed?.msg).toMatch(/^target target \(127\.0\.0\.1:\d+\): the SAS in DR_TARGET_SAS is invalid or expired \(signature or time window rejected\) \(HTTP 403 (AuthenticationFailed|AuthorizationFailure)/);
   });
 
   test("a full-permission SAS of the source account given as the target's: the service refuses it", async () => {
     const res = await run("other account", { target: sas("source", drill.sites.source.key, "rwdlac") });
     expect(res.code).toBe(1);
-    expect(eventsOf(res.stderr).find((e) => e.event === "container.failed")?.msg).toMatch(/^target .*DR_TARGET_SAS is invalid or expired.*HTTP 403/);
+    expect(eventsOf(res.stderr).find((e) => e.event === "container.failed" || e.event === "fence.unreadable")?.msg).toMatch(/^target .*DR_TARGET_SAS is invalid or expired.*HTTP 403/);
   });
 
   test("a source SAS whose sp claims read and list but whose signature is wrong: the service refuses the listing", async () => {
@@ -171,6 +172,15 @@ describe("credentials and secrets", () => {
     expect(loose).toEqual([]);
     const modes = new Set(walk(drill.config.stagingDir).map((f) => `${f.dir ? "dir" : "file"} ${f.mode.toString(8)}`));
     expect([...modes].sort()).toEqual(["dir 700", "file 600"]);
+  });
+
+  test("staging and state folders made looser by someone else (a unit's install -d -m 0750) are tightened to 0700", async () => {
+    chmodSync(drill.config.stagingDir, 0o755);
+    chmodSync(drill.config.stateDir, 0o750);
+    const res = await run("loose dirs", {}, ["plan"]);
+    expect(res.code).toBe(0);
+    expect(statSync(drill.config.stagingDir).mode & 0o777).toBe(0o700);
+    expect(statSync(drill.config.stateDir).mode & 0o777).toBe(0o700);
   });
 
   test("no SAS in anything the runtime printed or wrote: stdout, stderr, staging, state, the status blob", async () => {

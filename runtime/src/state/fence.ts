@@ -1,4 +1,4 @@
-import { describeError, FatalError, isNotFound } from "../storage/errors";
+import { describeError, explainAuthFailure, FatalError, isAuthFailure, isNotFound } from "../storage/errors";
 import { SiteClient } from "../storage/site-client";
 
 /**
@@ -25,13 +25,21 @@ export function renderFence(fence: Fence): string {
 
 /** The site's fence, or undefined when it has none (a site deployed without one, or a local drill). */
 export async function readFence(site: SiteClient, container: string, signal?: AbortSignal): Promise<Fence | undefined> {
+  const side = `target ${site.label}`;
   let text: string;
   try {
-    const buf = await site.blob(container, FENCE_BLOB).downloadToBuffer(0, undefined, { abortSignal: signal });
-    text = buf.toString("utf8");
+    // Listed first: the listing's refusal says precisely what is wrong with the SAS, and a site without a fence
+    // costs one request.
+    let listed = false;
+    for await (const b of site.container(container).listBlobsFlat({ prefix: FENCE_BLOB, abortSignal: signal })) if (b.name === FENCE_BLOB) listed = true;
+    if (!listed) return undefined;
+    text = (await site.blob(container, FENCE_BLOB).downloadToBuffer(0, undefined, { abortSignal: signal })).toString("utf8");
   } catch (err) {
     if (isNotFound(err)) return undefined;
-    throw new FatalError(`${site.label}: could not read the fence ${container}/${FENCE_BLOB} (${describeError(err)}); nothing was written, since this site may be the active one`);
+    if (isAuthFailure(err)) {
+      throw new FatalError(`${explainAuthFailure(side, site.site.sasEnv, `read ${container}/${FENCE_BLOB}`, err)}; nothing was written`);
+    }
+    throw new FatalError(`${side}: could not read the fence ${container}/${FENCE_BLOB} (${describeError(err)}); nothing was written, since this site may be the active one`);
   }
   try {
     const f = JSON.parse(text) as Fence;
@@ -39,7 +47,7 @@ export async function readFence(site: SiteClient, container: string, signal?: Ab
   } catch {
     // Falls through to the error below.
   }
-  throw new FatalError(`${site.label}: ${container}/${FENCE_BLOB} is not a fence record ({"role": "active" | "passive"}); nothing was written`);
+  throw new FatalError(`${side}: ${container}/${FENCE_BLOB} is not a fence record ({"role": "active" | "passive"}); nothing was written`);
 }
 
 /** The message when the destination is the active site. */
