@@ -124,6 +124,8 @@ function expectDrillPassed(report: DrillReport): void {
   expect(report.failover!.blobsRead).toBeGreaterThan(0);
   // Failback loses nothing: what only the old source held is in the retention area.
   expect(report.failback!.unreplicatedKept).toBe(true);
+  // The VM back with its pre-disaster direction was refused by the live target's fence, and wrote nothing.
+  expect(report.fenced).toMatchObject({ exitCode: 5, message: expect.stringMatching(/is the active site .*nothing was written/) });
   expect(report.failback!.retained).toContainEqual(expect.objectContaining({
     container: "invoices", name: "incoming/pre-disaster-order.json", reason: "destination copy deleted",
   }));

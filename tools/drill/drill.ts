@@ -13,6 +13,7 @@ import { Application } from "./application";
 import { localizeConfig } from "./local-config";
 import { DrillOptions } from "./options";
 import { renderEnvironment, RenderedEnvironment } from "./render-environment";
+import { FENCED_EXIT_CODE } from "../../runtime/src/state/fence";
 import { CycleReport, DrillReport, RetainedReport } from "./report";
 import { RuntimeProcess } from "./runtime-process";
 import {
@@ -118,8 +119,15 @@ export async function runDrill(opts: DrillOptions, print: (line: string) => void
     const endpointMap = new Map([standIns.source, standIns.target].map((s) => [s.cloudEndpoint, s.local]));
     const byLocal = (endpoint: string): StandIn => (normalizeEndpoint(endpoint) === standIns.source.local ? standIns.source : standIns.target);
     const client = (s: StandIn, maxTries = 3) => siteClient(s.local, s.site.sas("rwdlac"), s.label, maxTries);
-    // The VM's config file is rewritten by each deploy; so is the drill's.
-    const deploy = (rendered: RenderedEnvironment): Deployed => {
+    // The VM's config file is rewritten by each deploy; so is the drill's. The deploy also writes each reachable
+    // site's fence, as the apply does (during the disaster only the target's: the runbook's targeted apply).
+    const deploy = async (rendered: RenderedEnvironment, reachable: readonly SiteRole[] = ["source", "target"]): Promise<Deployed> => {
+      for (const role of reachable) {
+        const f = rendered.fences[role];
+        const s = role === "source" ? standIns.source : standIns.target;
+        await s.site.container(f.container).createIfNotExists();
+        await s.site.container(f.container).getBlockBlobClient(f.name).upload(f.content, Buffer.byteLength(f.content), { blobHTTPHeaders: { blobContentType: "application/json" } });
+      }
       const config = localizeConfig(rendered.runtimeConfig, endpointMap, workDir);
       writeFileSync(configFile, JSON.stringify(config, null, 2) + "\n", { mode: 0o600 });
       const reading = byLocal(config.source.blobEndpoint);
@@ -132,7 +140,7 @@ export async function runDrill(opts: DrillOptions, print: (line: string) => void
     };
     const application = (d: Deployed) => new Application(client(d.active), d.active.local);
 
-    let current = deploy(first);
+    let current = await deploy(first);
     const containers = current.config.containers;
     const guards = validateConfig(current.config).guards;
     // The expectation: what the active site holds, blob by blob.
@@ -215,8 +223,9 @@ export async function runDrill(opts: DrillOptions, print: (line: string) => void
     });
 
     const known = (): KnownBlob[] => pickKnown(model);
-    const failoverApp = await steps.run("failover: set activeSite to target and render again", () => {
-      current = deploy(renderEnvironment(environmentFile, "target", workDir));
+    const forward = current;
+    const failoverApp = await steps.run("failover: set activeSite to target and render again", async () => {
+      current = await deploy(renderEnvironment(environmentFile, "target", workDir), ["target"]);
       if (current.active !== standIns.target || current.reading !== standIns.target) {
         throw new Error(`with activeSite=target the stack should make applications and replication read the target; it renders active ${current.active.role}, reading ${current.reading.role}`);
       }
@@ -252,6 +261,18 @@ export async function runDrill(opts: DrillOptions, print: (line: string) => void
       if (why) throw new Error(`the source does not answer after its gateway was opened again: ${why}`);
       log(`   the source answers again at ${standIns.source.local}`);
     });
+    await steps.run("failback: the VM returns with its old direction and is refused by the target's fence", async () => {
+      const staleConfig = join(workDir, "stale-dr-sync.json");
+      writeFileSync(staleConfig, JSON.stringify(forward.config, null, 2) + "\n", { mode: 0o600 });
+      const before = await readSite(client(standIns.target), containers);
+      const { code, value } = await runtime.json<RunStatus>(["run"], staleConfig, forward.sas, [FENCED_EXIT_CODE]);
+      const problems = compareSites(before, await readSite(client(standIns.target), containers));
+      if (problems.length) throw new Error(`the stale run changed the live target:\n  ${problems.slice(0, 10).join("\n  ")}`);
+      log(`   dr-sync run (source -> target, as before the disaster) exited ${code}: ${value.error}`);
+      report.fenced = { exitCode: code, message: value.error ?? "" };
+    });
+    // The full apply once the source answers again: both fences and the failback direction.
+    current = await deploy(current.rendered);
     const failbackStart = new Date().toISOString();
     cycles.push(await replicate("failback", { written, deleted: 0 }));
 
@@ -269,7 +290,7 @@ export async function runDrill(opts: DrillOptions, print: (line: string) => void
     });
 
     const readBack = await steps.run("switch back: set activeSite to source and render again", async () => {
-      current = deploy(renderEnvironment(environmentFile, "source", workDir));
+      current = await deploy(renderEnvironment(environmentFile, "source", workDir));
       if (current.active !== standIns.source || current.reading !== standIns.source) {
         throw new Error(`with activeSite=source the stack should make applications and replication read the source; it renders active ${current.active.role}, reading ${current.reading.role}`);
       }

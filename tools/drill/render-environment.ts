@@ -6,6 +6,7 @@ import { resolveNodeBinary } from "../../lib/artifact/node-binary";
 import { loadEnvironment } from "../../lib/environment/load";
 import { SiteRole } from "../../lib/environment/schema";
 import { DrStack } from "../../lib/stack";
+import { FENCE_BLOB } from "../../runtime/src/state/fence";
 
 /** What a deploy of one environment gives the VM and the applications, read from the synthesized stack. */
 export interface RenderedEnvironment {
@@ -20,8 +21,16 @@ export interface RenderedEnvironment {
   readonly endpoints: { readonly source: string; readonly target: string; readonly active: string };
   /** Direction of replication as the stack states it ("<reading account> -> <writing account>"). */
   readonly replication: string;
+  /** The fence blob (`dr-sync-status/fence.json`) the deploy writes into each site, as the stack renders it. */
+  readonly fences: { readonly source: FenceBlob; readonly target: FenceBlob };
   /** Why a placeholder stood in for the Node.js binary the stack ships, when one did. */
   readonly nodeBinaryPlaceholder?: string;
+}
+
+export interface FenceBlob {
+  readonly container: string;
+  readonly name: string;
+  readonly content: string;
 }
 
 /**
@@ -47,6 +56,17 @@ export function renderEnvironment(environmentFile: string, activeSite: SiteRole,
     app.synth();
     const synthesized = JSON.parse(readFileSync(join(outdir, "stacks", environment.name, "cdk.tf.json"), "utf8")) as {
       output?: Record<string, { value: unknown }>;
+      resource?: Record<string, Record<string, Record<string, unknown>>>;
+    };
+    const fence = (accountName: string): FenceBlob => {
+      for (const type of ["azurestack_storage_blob", "azurerm_storage_blob"]) {
+        for (const b of Object.values(synthesized.resource?.[type] ?? {})) {
+          if (b.name === FENCE_BLOB && b.storage_account_name === accountName) {
+            return { container: String(b.storage_container_name), name: FENCE_BLOB, content: String(b.source_content) };
+          }
+        }
+      }
+      throw new Error(`the synthesized stack "${environment.name}" has no fence blob for account ${accountName}`);
     };
     const output = (name: string): string => {
       const v = synthesized.output?.[name]?.value;
@@ -64,6 +84,7 @@ export function renderEnvironment(environmentFile: string, activeSite: SiteRole,
       schedule: output("schedule"),
       endpoints: { source: output("source_blob_endpoint"), target: output("target_blob_endpoint"), active: output("active_blob_endpoint") },
       replication: output("replication"),
+      fences: { source: fence(stack.pair.source.accountName), target: fence(stack.pair.target.accountName) },
       nodeBinaryPlaceholder: placeholder?.reason,
     };
   } finally {

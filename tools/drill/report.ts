@@ -72,6 +72,8 @@ export interface DrillReport {
     readonly unreplicatedKept: boolean;
     readonly blobsReadAfterSwitchBack: number;
   };
+  /** The VM back with its pre-disaster direction, refused by the live target's fence. */
+  readonly fenced?: { readonly exitCode: number; readonly message: string };
   readonly steps: readonly StepRecord[];
   readonly totalSeconds: number;
 }
@@ -120,6 +122,9 @@ export function formatReport(r: DrillReport): string {
     lines.push(`  failover      activeSite=target rendered: applications use ${f.activeEndpoint}, replication ${f.replication}`,
       `                ${f.blobsRead} known blobs read back from the target (bytes, properties, metadata correct), ${f.blobsWritten} written there`,
       `                time to fail over: ${secs(f.secondsToFailover)} (source lost -> application served by the target)`);
+  }
+  if (r.fenced) {
+    lines.push(`  fence         the VM back with its old direction (source -> target) was refused: exit ${r.fenced.exitCode}, the live target untouched`);
   }
   if (r.failback) {
     const b = r.failback;
