@@ -25,13 +25,17 @@ export class RunLock {
     const info: LockInfo = { pid: process.pid, host: hostname(), command, startedAt: new Date().toISOString() };
     let stale: LockInfo | undefined;
     for (let attempt = 0; attempt < 3; attempt++) {
+      // The lock appears whole or not at all (written aside, then hard-linked into place): a run killed while
+      // taking it cannot leave an empty lock that makes the next run believe another one is starting.
+      const fresh = `${path}.${process.pid}.new`;
       try {
-        const fh = await fs.open(path, "wx", 0o600);
-        await fh.writeFile(JSON.stringify(info));
-        await fh.close();
+        await fs.writeFile(fresh, JSON.stringify(info), { mode: 0o600 });
+        await fs.link(fresh, path);
         return new RunLock(path, stale);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      } finally {
+        await fs.rm(fresh, { force: true });
       }
       const holder = await readLock(path);
       if (holder && holder.host === hostname() && isAlive(holder.pid)) {
