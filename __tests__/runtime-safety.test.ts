@@ -136,6 +136,22 @@ describe("failures hold deletions back", () => {
   });
 });
 
+describe("a push without a complete pull behind it", () => {
+  test("deletes nothing at the target: an empty staging says nothing about the source", async () => {
+    const drill = await startDrill(["logs"]);
+    try {
+      await seed(drill.sites.target, "logs", manyBlobs(3));
+      const before = await snapshot(drill.sites.target.container("logs"));
+      const r = await drill.run(["push"]);
+      expect(r.code).toBe(0);
+      expect(r.stderr).toMatch(/no complete pull of \\"logs\\" is staged yet; the push copies but deletes nothing/);
+      expect(await snapshot(drill.sites.target.container("logs"))).toEqual(before);
+    } finally {
+      await drill.stop();
+    }
+  });
+});
+
 describe("the fence: never write into the active site", () => {
   test("a destination whose fence says active gets nothing, exit 5; a passive one replicates", async () => {
     const drill = await startDrill(["orders"]);

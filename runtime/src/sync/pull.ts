@@ -70,42 +70,49 @@ export async function pullContainer(ctx: SyncContext, container: string, store: 
     }
   });
 
+  const stagedBefore = store.size;
   const srcClient = ctx.src.container(container);
-  for await (const blob of listBlobs(srcClient, container, {
+  const listing = listBlobs(srcClient, container, {
     side: `source ${ctx.src.label}`, sasEnv: ctx.config.source.sasEnv, signal: ctx.signal, missing: "error",
     onStart: (s) => { listingStart = s; },
-  })) {
-    if (fatal) break;
-    stats.listed++;
-    seen.add(blob.name);
-    const decision = decidePull(blob, store.get(blob.name));
-    if (decision.action !== "copy") {
-      stats.skipped++;
-      continue;
+  });
+  try {
+    for await (const blob of listing) {
+      if (fatal) break;
+      stats.listed++;
+      seen.add(blob.name);
+      const decision = decidePull(blob, store.get(blob.name));
+      if (decision.action !== "copy") {
+        stats.skipped++;
+        continue;
+      }
+      actions.push({ name: blob.name, action: "copy", reason: decision.reason, size: blob.size });
+      if (dryRun) {
+        planned!.set(blob.name, stagedFrom(blob));
+        continue;
+      }
+      if (decision.empties) {
+        deferred.push(blob);
+        continue;
+      }
+      totalBytes += blob.size;
+      if (!spaceWarned && totalBytes > free) {
+        spaceWarned = true;
+        ctx.events.warn("staging.space", `staging has ${formatBytes(free)} free under ${ctx.config.stagingDir}, and the pull of "${container}" needs at least ${formatBytes(totalBytes)}; ` +
+          `it stops when the disk is full (nothing is deleted then). Free space or grow the staging disk`, { container, freeBytes: free, neededBytes: totalBytes });
+      }
+      pending++;
+      await pool.add(blob);
     }
-    actions.push({ name: blob.name, action: "copy", reason: decision.reason, size: blob.size });
-    if (dryRun) {
-      planned!.set(blob.name, stagedFrom(blob));
-      continue;
-    }
-    if (decision.empties) {
-      deferred.push(blob);
-      continue;
-    }
-    totalBytes += blob.size;
-    if (!spaceWarned && totalBytes > free) {
-      spaceWarned = true;
-      ctx.events.warn("staging.space", `staging has ${formatBytes(free)} free under ${ctx.config.stagingDir}, and the pull of "${container}" needs at least ${formatBytes(totalBytes)}; ` +
-        `it stops when the disk is full (nothing is deleted then). Free space or grow the staging disk`, { container, freeBytes: free, neededBytes: totalBytes });
-    }
-    pending++;
-    await pool.add(blob);
+  } catch (err) {
+    // A listing that breaks off is never a complete one: let the transfers in flight land, delete nothing.
+    fatal ??= err;
   }
   const deletes = fatal ? [] : [...store.names()].filter((n) => !seen.has(n));
   seen.clear();
 
   if (!fatal) {
-    const guardInput = { hop: "pull" as const, container, where: "staging", existing: store.size, deletes: ctx.config.deleteDestination ? deletes.length : 0, empties: deferred.length };
+    const guardInput = { hop: "pull" as const, container, where: "staging", existing: stagedBefore, deletes: ctx.config.deleteDestination ? deletes.length : 0, empties: deferred.length };
     const verdict = checkDeleteGuard(guardInput, ctx.config.guards);
     if (!verdict.ok && dryRun) guardStop = guardError(guardInput, verdict.reason).message;
     else if (!verdict.ok) {
@@ -168,7 +175,7 @@ async function fetchOne(ctx: SyncContext, container: string, store: StagingStore
     } catch (err) {
       stats.bytes -= counted;
       await fs.rm(tmp, { force: true });
-      if (isNotFound(err) && attempt > 1) return; // Deleted at the source meanwhile: nothing to stage.
+      if (isNotFound(err)) return; // Deleted at the source since the listing: nothing to stage; the next run deletes it.
       throw err;
     }
     ctx.events.debug("blob.pulled", `pulled "${blob.name}"`, { container, blob: blob.name, size: blob.size });

@@ -39,9 +39,11 @@ interface Job {
  * Staging → target for one container. The target is listed every run, so a blob changed or deleted there behind
  * our back is noticed by its ETag and rewritten. Destination content we hold no copy of (changed behind our back,
  * or only ever at the target, as after a failover) is saved to the retention area before it is replaced or
- * deleted: a push never destroys data it cannot give back.
+ * deleted: a push never destroys data it cannot give back. Deletions need `stagingComplete`: a staging no complete
+ * pull has filled says nothing about what the source lacks.
  */
-export async function pushContainer(ctx: SyncContext, container: string, staged: StagedSource, records: PushRecords, dryRun = false): Promise<PushResult> {
+export async function pushContainer(ctx: SyncContext, container: string, staged: StagedSource, records: PushRecords, dryRun = false,
+  stagingComplete = true): Promise<PushResult> {
   const stats = newHopStats();
   const actions: ItemAction[] = [];
   const dstClient = ctx.dst.container(container);
@@ -91,7 +93,11 @@ export async function pushContainer(ctx: SyncContext, container: string, staged:
     actions.push({ name: entry.name, action: "copy", reason: d.reason, size: entry.size });
     jobs.push({ entry, dst });
   }
-  const deletes = ctx.config.deleteDestination ? [...dstBlobs.values()].filter((b) => !staged.get(b.name)) : [];
+  // Only a staging that a complete pull produced can say what the source no longer has.
+  const deletes = ctx.config.deleteDestination && stagingComplete ? [...dstBlobs.values()].filter((b) => !staged.get(b.name)) : [];
+  if (!stagingComplete && ctx.config.deleteDestination) {
+    ctx.events.warn("deletes.held", `no complete pull of "${container}" is staged yet; the push copies but deletes nothing at the target`, { container, hop: "push" });
+  }
 
   const guardInput = { hop: "push" as const, container, where: `target ${ctx.dst.label}`, existing: dstBlobs.size, deletes: deletes.length, empties };
   const verdict = checkDeleteGuard(guardInput, ctx.config.guards);

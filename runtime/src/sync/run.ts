@@ -69,15 +69,15 @@ export async function runSync(ctx: SyncContext, command: Exclude<SyncCommand, "p
       }
       if (command !== "pull") {
         const records = await PushRecords.open(store.dir, ctx.dstKey);
+        const markBefore = await readPullMark(store.dir);
         try {
-          const pushed = await pushContainer(ctx, container, store, records);
+          const pushed = await pushContainer(ctx, container, store, records, false, markBefore !== undefined);
           pushStats = pushed.stats;
         } finally {
           await records.compact((n) => store.get(n) !== undefined);
         }
         hopEnd(ctx, "push", container, pushStats);
-        const mark = await readPullMark(store.dir);
-        if (pushStats.failed.length === 0 && (pullStats?.failed.length ?? 0) === 0 && mark) rp = mark.listingStart;
+        if (pushStats.failed.length === 0 && (pullStats?.failed.length ?? 0) === 0 && markBefore) rp = markBefore.listingStart;
       }
       const failed = (pullStats?.failed.length ?? 0) + (pushStats?.failed.length ?? 0) > 0;
       containers.push({ container, recoveryPoint: rp, outcome: failed ? "failed" : "ok", pull: pullStats && summarizeHop(pullStats), push: pushStats && summarizeHop(pushStats) });
