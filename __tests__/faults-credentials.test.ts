@@ -101,7 +101,7 @@ describe("credentials and secrets", () => {
     expect(res.code).toBe(1);
     // The first request to the target is the fence read (runtime/src/state/fence.ts); its refusal stops the run.
     const failed = eventsOf(res.stderr).find((e) => e.event === "container.failed" || e.event === "fence.unreadable");
-    expect(failed?.msg).toMatch(/^target target \(127\.0\.0\.1:\d+\): the SAS in DR_TARGET_SAS is invalid or expired \(signature or time window rejected\) \(HTTP 403 (AuthenticationFailed|AuthorizationFailure)/);
+    expect(failed?.msg).toMatch(/^target \(127\.0\.0\.1:\d+\): the SAS in DR_TARGET_SAS is invalid or expired \(signature or time window rejected\) \(HTTP 403 (AuthenticationFailed|AuthorizationFailure)/);
   });
 
   test("a full-permission SAS of the source account given as the target's: the service refuses it", async () => {

@@ -120,10 +120,13 @@ User=${L.serviceUser}
 Group=${L.serviceUser}
 EnvironmentFile=${L.sasEnvFile}
 ExecStartPre=+${L.fetchScript}
-ExecStartPre=+/usr/bin/install -d -o ${L.serviceUser} -g ${L.serviceUser} -m 0750 ${L.stagingDir} ${L.stateDir}
+ExecStartPre=+/usr/bin/install -d -o ${L.serviceUser} -g ${L.serviceUser} -m 0700 ${L.stagingDir} ${L.stateDir}
 ExecStart=${L.nodeBin} ${L.runtimeJs} run --config ${L.configFile}
 # Exit 3: another run holds the lock; that run does the work.
 SuccessExitStatus=3
+# Staged copies and state are the service user's alone; no core dump can carry the SAS tokens out.
+UMask=0077
+LimitCORE=0
 NoNewPrivileges=yes
 ProtectSystem=strict
 ProtectHome=yes

@@ -70,7 +70,7 @@ export async function main(io: Io): Promise<number> {
       }
     }
     const src = new SiteClient(config.source, loaded.sourceSas, config);
-    const dst = new SiteClient(config.target, loaded.targetSas, config);
+    const dst = new SiteClient(config.target, loaded.targetSas, config, "target");
     const ctx: SyncContext = {
       config, src, dst, srcKey: siteKey(config.source.blobEndpoint), dstKey: siteKey(config.target.blobEndpoint),
       retention: new RetentionArea(config.stagingDir), events, signal: io.signal,

@@ -25,7 +25,7 @@ export function renderFence(fence: Fence): string {
 
 /** The site's fence, or undefined when it has none (a site deployed without one, or a local drill). */
 export async function readFence(site: SiteClient, container: string, signal?: AbortSignal): Promise<Fence | undefined> {
-  const side = `target ${site.label}`;
+  const side = site.label;
   let text: string;
   try {
     // Listed first: the listing's refusal says precisely what is wrong with the SAS, and a site without a fence

@@ -72,7 +72,11 @@ export function describeError(err: unknown): string {
     const first = String(e.message ?? "").split("\n")[0].slice(0, 300);
     return `HTTP ${e.statusCode}${code ? ` ${code}` : ""}${first ? `: ${first}` : ""}${reqId ? ` (request id ${reqId})` : ""}`;
   }
-  if (err instanceof Error) return `${(err as { code?: string }).code ? `${(err as { code?: string }).code}: ` : ""}${err.message}`;
+  if (err instanceof Error) {
+    const code = (err as { code?: string }).code;
+    // Node's own errors already start with their code ("ENOSPC: no space left on device").
+    return code && !err.message.startsWith(code) ? `${code}: ${err.message}` : err.message;
+  }
   return String(err);
 }
 

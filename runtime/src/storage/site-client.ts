@@ -10,7 +10,11 @@ export class SiteClient {
   private readonly pipeline: Pipeline;
   private readonly sas: string;
 
-  constructor(readonly site: Required<SiteConfig>, sas: string, config: Pick<ResolvedConfig, "apiVersion" | "retry">) {
+  /**
+   * @param role which side of the replication this site is, for messages
+   *  @default "source" */
+  constructor(readonly site: Required<SiteConfig>, sas: string, config: Pick<ResolvedConfig, "apiVersion" | "retry">,
+    readonly role: "source" | "target" = "source") {
     this.sas = sas.replace(/^\?/, "");
     this.pipeline = newPipeline(new AnonymousCredential(), {
       retryOptions: {
@@ -27,9 +31,10 @@ export class SiteClient {
     this.pipeline.factories.push(tryTimeoutPolicy(config.retry.tryTimeoutSeconds * 1000));
   }
 
-  /** A label for messages: the site's name and host, never the SAS. */
+  /** A label for messages: the side, the site's name when it has its own, and the host; never the SAS. */
   get label(): string {
-    return `${this.site.name} (${new URL(this.site.blobEndpoint).host})`;
+    const name = this.site.name === this.role ? "" : ` ${this.site.name}`;
+    return `${this.role}${name} (${new URL(this.site.blobEndpoint).host})`;
   }
 
   container(name: string): ContainerClient {

@@ -73,7 +73,7 @@ export async function pullContainer(ctx: SyncContext, container: string, store: 
   const stagedBefore = store.size;
   const srcClient = ctx.src.container(container);
   const listing = listBlobs(srcClient, container, {
-    side: `source ${ctx.src.label}`, sasEnv: ctx.config.source.sasEnv, signal: ctx.signal, missing: "error",
+    side: ctx.src.label, sasEnv: ctx.config.source.sasEnv, signal: ctx.signal, missing: "error",
     onStart: (s) => { listingStart = s; },
   });
   try {

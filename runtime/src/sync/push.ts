@@ -47,7 +47,7 @@ export async function pushContainer(ctx: SyncContext, container: string, staged:
   const stats = newHopStats();
   const actions: ItemAction[] = [];
   const dstClient = ctx.dst.container(container);
-  const side = `target ${ctx.dst.label}`;
+  const side = ctx.dst.label;
 
   const dstBlobs = new Map<string, RemoteBlob>();
   let exists = true;
@@ -99,7 +99,7 @@ export async function pushContainer(ctx: SyncContext, container: string, staged:
     ctx.events.warn("deletes.held", `no complete pull of "${container}" is staged yet; the push copies but deletes nothing at the target`, { container, hop: "push" });
   }
 
-  const guardInput = { hop: "push" as const, container, where: `target ${ctx.dst.label}`, existing: dstBlobs.size, deletes: deletes.length, empties };
+  const guardInput = { hop: "push" as const, container, where: ctx.dst.label, existing: dstBlobs.size, deletes: deletes.length, empties };
   const verdict = checkDeleteGuard(guardInput, ctx.config.guards);
   const guardStop = !verdict.ok && dryRun ? guardError(guardInput, verdict.reason).message : undefined;
   if (!verdict.ok && !dryRun) {

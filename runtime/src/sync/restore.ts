@@ -24,7 +24,7 @@ export async function restoreRetained(ctx: SyncContext, copy: RetainedCopy, to: 
       singleShotMax: ctx.config.singleShotMaxMiB * MiB, blockSize: ctx.config.blockSizeMiB * MiB, blockConcurrency: ctx.config.blockConcurrency,
     });
   } catch (err) {
-    throw new FatalError(`could not restore "${copy.name}" to the ${side} (${site.label}): ${(err as Error).message}`);
+    throw new FatalError(`could not restore "${copy.name}" to ${site.label}: ${(err as Error).message}`);
   }
-  return `restored "${copy.name}" (retained ${copy.retainedAt}, ${copy.reason}) to ${copy.container} at the ${side} ${site.label}`;
+  return `restored "${copy.name}" (retained ${copy.retainedAt}, ${copy.reason}) to ${copy.container} at ${site.label}`;
 }

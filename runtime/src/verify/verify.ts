@@ -29,7 +29,7 @@ export async function verifySites(ctx: SyncContext, opts: { deep?: boolean } = {
     const src = new Map<string, RemoteBlob>();
     const add = (d: Difference) => differences.push(d);
     try {
-      for await (const b of listBlobs(ctx.src.container(container), container, { side: `source ${ctx.src.label}`, sasEnv: ctx.config.source.sasEnv, missing: "error", signal: ctx.signal })) {
+      for await (const b of listBlobs(ctx.src.container(container), container, { side: ctx.src.label, sasEnv: ctx.config.source.sasEnv, missing: "error", signal: ctx.signal })) {
         src.set(b.name, b);
       }
     } catch (err) {
@@ -44,7 +44,7 @@ export async function verifySites(ctx: SyncContext, opts: { deep?: boolean } = {
     let missingContainer = false;
     try {
       for await (const t of listBlobs(ctx.dst.container(container), container, {
-        side: `target ${ctx.dst.label}`, sasEnv: ctx.config.target.sasEnv, missing: "empty", signal: ctx.signal,
+        side: ctx.dst.label, sasEnv: ctx.config.target.sasEnv, missing: "empty", signal: ctx.signal,
         onMissing: () => { missingContainer = true; },
       })) {
         if (t.name.startsWith(SCRATCH_PREFIX)) continue;
