@@ -5,6 +5,7 @@ import { Events, MemorySink } from "../runtime/src/report/events";
 import { formatBytes, formatDuration, formatProgress, ProgressBarSink } from "../runtime/src/report/progress";
 import { describeError, explainAuthFailure, isTransient } from "../runtime/src/storage/errors";
 import { normalizeEtag } from "../runtime/src/model/blob";
+import { forEachLimited, WorkPool } from "../runtime/src/transfer/pool";
 import { encodeBlobName } from "../runtime/src/storage/site-client";
 
 describe("command line", () => {
@@ -138,5 +139,52 @@ describe("progress display", () => {
     expect(out).toContain("push c [");
     expect(out).toContain("\r\x1b[2KWARN: push of x failed\n");
     expect(out).not.toContain("not shown");
+  });
+});
+
+describe("bounded work", () => {
+  test("the pool runs at most `concurrency` items and makes a fast producer wait when its queue is full", async () => {
+    let running = 0;
+    let peak = 0;
+    const releases: (() => void)[] = [];
+    const pool = new WorkPool<number>(2, async () => {
+      running++;
+      peak = Math.max(peak, running);
+      await new Promise<void>((r) => releases.push(r));
+      running--;
+    }, 3);
+    let added = 0;
+    const producer = (async () => {
+      for (let i = 0; i < 10; i++) {
+        await pool.add(i);
+        added++;
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 20));
+    // Two running, three queued: the producer is held at the sixth item instead of queueing all ten.
+    expect(added).toBe(5);
+    while (added < 10 || running > 0) {
+      releases.splice(0).forEach((r) => r());
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    await producer;
+    await pool.drain();
+    expect(peak).toBe(2);
+  });
+
+  test("forEachLimited keeps to its limit and reports the first failure after the rest settle", async () => {
+    let running = 0;
+    let peak = 0;
+    const done: number[] = [];
+    await expect(forEachLimited([1, 2, 3, 4, 5], 2, async (n) => {
+      running++;
+      peak = Math.max(peak, running);
+      await new Promise((r) => setTimeout(r, 5));
+      running--;
+      if (n === 2) throw new Error("two failed");
+      done.push(n);
+    })).rejects.toThrow("two failed");
+    expect(peak).toBe(2);
+    expect(running).toBe(0);
   });
 });
