@@ -42,23 +42,40 @@ interface Job {
  * deleted: a push never destroys data it cannot give back. Deletions need `stagingComplete`: a staging no complete
  * pull has filled says nothing about what the source lacks.
  */
+/** The destination container as one listing shows it. */
+export interface DestinationListing {
+  readonly blobs: Map<string, RemoteBlob>;
+  /** Scratch blobs a killed run left behind. */
+  readonly scratch: string[];
+  readonly exists: boolean;
+}
+
+/**
+ * Lists the destination container. `run` starts this while the pull is still listing the source: the push is the
+ * only writer of the destination, so a listing taken before the pull's transfers is as current as one taken after.
+ */
+export async function listDestination(ctx: SyncContext, container: string): Promise<DestinationListing> {
+  const blobs = new Map<string, RemoteBlob>();
+  const scratch: string[] = [];
+  let exists = true;
+  const listing = listBlobs(ctx.dst.container(container), container, {
+    side: ctx.dst.label, sasEnv: ctx.config.target.sasEnv, signal: ctx.signal, missing: "empty", onMissing: () => { exists = false; },
+  });
+  for await (const b of listing) {
+    if (b.name.startsWith(SCRATCH_PREFIX)) scratch.push(b.name);
+    else blobs.set(b.name, b);
+  }
+  return { blobs, scratch, exists };
+}
+
 export async function pushContainer(ctx: SyncContext, container: string, staged: StagedSource, records: PushRecords, dryRun = false,
-  stagingComplete = true): Promise<PushResult> {
+  stagingComplete = true, listed?: Promise<DestinationListing>): Promise<PushResult> {
   const stats = newHopStats();
   const actions: ItemAction[] = [];
   const dstClient = ctx.dst.container(container);
   const side = ctx.dst.label;
 
-  const dstBlobs = new Map<string, RemoteBlob>();
-  let exists = true;
-  const listing = listBlobs(dstClient, container, {
-    side, sasEnv: ctx.config.target.sasEnv, signal: ctx.signal, missing: "empty", onMissing: () => { exists = false; },
-  });
-  const scratch: string[] = [];
-  for await (const b of listing) {
-    if (b.name.startsWith(SCRATCH_PREFIX)) scratch.push(b.name);
-    else dstBlobs.set(b.name, b);
-  }
+  const { blobs: dstBlobs, scratch, exists } = await (listed ?? listDestination(ctx, container));
   if (!dryRun) {
     // Scratch blobs of a killed run: never data of anyone's (the real name only ever gets a finished copy).
     for (const name of scratch) await ctx.dst.blob(container, name).deleteIfExists({ abortSignal: ctx.signal }).catch(() => undefined);

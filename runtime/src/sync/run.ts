@@ -7,7 +7,7 @@ import { describeError, FatalError, GuardError } from "../storage/errors";
 import { FENCED_EXIT_CODE, fencedMessage, readFence } from "../state/fence";
 import { HopStats, ItemAction, SyncContext } from "./context";
 import { pullContainer } from "./pull";
-import { pushContainer, StagedSource } from "./push";
+import { listDestination, pushContainer, StagedSource } from "./push";
 
 export type SyncCommand = "run" | "pull" | "push" | "plan";
 
@@ -58,6 +58,9 @@ export async function runSync(ctx: SyncContext, command: Exclude<SyncCommand, "p
     let rp = prevRp.get(container) ?? null;
     try {
       const store = await StagingStore.open(ctx.config.stagingDir, ctx.srcKey, container, ctx.retention);
+      // Both listings at once: on a quiet cycle they are nearly all the run costs.
+      const dstListing = command === "run" ? listDestination(ctx, container) : undefined;
+      dstListing?.catch(() => undefined);
       if (command !== "push") {
         const pulled = await pullContainer(ctx, container, store);
         pullStats = pulled.stats;
@@ -71,7 +74,7 @@ export async function runSync(ctx: SyncContext, command: Exclude<SyncCommand, "p
         const records = await PushRecords.open(store.dir, ctx.dstKey);
         const markBefore = await readPullMark(store.dir);
         try {
-          const pushed = await pushContainer(ctx, container, store, records, false, markBefore !== undefined);
+          const pushed = await pushContainer(ctx, container, store, records, false, markBefore !== undefined, dstListing);
           pushStats = pushed.stats;
         } finally {
           await records.compact((n) => store.get(n) !== undefined);
