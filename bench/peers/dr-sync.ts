@@ -5,6 +5,7 @@ import { projectRoot } from "../project-root";
 import { promisify } from "node:util";
 import { parseDrSyncStatus } from "./output-parsers";
 import { Hop, PeerContext, PeerFactory, redactor, runHops } from "./peer";
+import { RUNTIME_NODE_FLAGS } from "../../runtime/src/config/node-flags";
 
 /** The bundle the VM runs; `npm run build` makes it. */
 export const DR_SYNC_BUNDLE = join(projectRoot(), "runtime", "dist", "dr-sync.js");
@@ -34,7 +35,7 @@ export const drSync: PeerFactory = {
     writeFileSync(configPath, JSON.stringify(config, null, 2), { mode: 0o600 });
     const env = { ...process.env, DR_SOURCE_SAS: ctx.srcSas, DR_TARGET_SAS: ctx.dstSas };
     const hops: Hop[] = [{
-      cmd: process.execPath, args: [DR_SYNC_BUNDLE, "run", "--config", configPath, "--json", "--log-level", "warn"], env,
+      cmd: process.execPath, args: [...RUNTIME_NODE_FLAGS, DR_SYNC_BUNDLE, "run", "--config", configPath, "--json", "--log-level", "warn"], env,
       counts: (m) => parseDrSyncStatus(m.stdout),
     }];
     const redact = redactor(ctx.srcSas, ctx.dstSas);

@@ -1,4 +1,7 @@
 import { VM_LAYOUT as L } from "./vm-layout";
+import { RUNTIME_NODE_FLAGS } from "../../runtime/src/config/node-flags";
+
+const NODE_FLAGS = RUNTIME_NODE_FLAGS.join(" ");
 
 /**
  * Texts of the VM's systemd units and helper scripts. Pure functions: what changes with the environment (the timer's
@@ -100,7 +103,7 @@ export function cliWrapper(): string {
 # Runs dr-sync as the service would: as ${L.serviceUser}, with the SAS variables and the deployed config. Needs root.
 set -euo pipefail
 set -a; . ${L.sasEnvFile}; set +a
-exec setpriv --reuid=${L.serviceUser} --regid=${L.serviceUser} --init-groups ${L.nodeBin} ${L.runtimeJs} "$@" --config ${L.configFile}
+exec setpriv --reuid=${L.serviceUser} --regid=${L.serviceUser} --init-groups ${L.nodeBin} ${NODE_FLAGS} ${L.runtimeJs} "$@" --config ${L.configFile}
 `;
 }
 
@@ -121,7 +124,7 @@ Group=${L.serviceUser}
 EnvironmentFile=${L.sasEnvFile}
 ExecStartPre=+${L.fetchScript}
 ExecStartPre=+/usr/bin/install -d -o ${L.serviceUser} -g ${L.serviceUser} -m 0700 ${L.stagingDir} ${L.stateDir}
-ExecStart=${L.nodeBin} ${L.runtimeJs} run --config ${L.configFile}
+ExecStart=${L.nodeBin} ${NODE_FLAGS} ${L.runtimeJs} run --config ${L.configFile}
 # Exit 3: another run holds the lock; that run does the work.
 SuccessExitStatus=3
 # Staged copies and state are the service user's alone; no core dump can carry the SAS tokens out.
