@@ -63,7 +63,7 @@ export interface DrSyncConfig {
    *  @default false */
   readonly allowInsecureHttp?: boolean;
   /** Blobs transferred at once.
-   *  @default 16 */
+   *  @default 32 */
   readonly transferConcurrency?: number;
   /** Ranges or blocks of one large blob transferred at once.
    *  @default 4 */
@@ -118,7 +118,7 @@ export const DEFAULTS = {
   apiVersion: DEFAULT_API_VERSION,
   deleteDestination: true,
   allowInsecureHttp: false,
-  transferConcurrency: 16,
+  transferConcurrency: 32,
   blockConcurrency: 4,
   blockSizeMiB: 8,
   singleShotMaxMiB: 8,

@@ -18,6 +18,8 @@ import { RetentionArea, RetentionReason } from "./retention";
  */
 export class StagingStore {
   private readonly entries = new Map<string, StagedEntry>();
+  /** Shard folders known to exist, so a commit makes no mkdir call for them. */
+  private readonly shards = new Set<string>();
   /** True once this process changed something the index does not yet show. */
   private dirty = false;
   readonly dir: string;
@@ -84,7 +86,11 @@ export class StagingStore {
     await this.markDirty();
     const full: StagedEntry = { ...entry, dataFile: dataFileName(entry.name, entry.srcEtag) };
     const stem = join(this.dir, objectStem(entry.name));
-    await ensurePrivateDir(join(stem, ".."));
+    const shard = join(stem, "..");
+    if (!this.shards.has(shard)) {
+      await ensurePrivateDir(shard);
+      this.shards.add(shard);
+    }
     const newData = this.dataPath(full);
     await fs.rename(tmpPath, newData);
     const old = this.entries.get(entry.name);
