@@ -1,5 +1,6 @@
 import { ContainerClient } from "@azure/storage-blob";
-import { BlobKind, BlobProps, normalizeEtag, RemoteBlob } from "../model/blob";
+import { RemoteBlob } from "../model/blob";
+import { FetchedListPage, fetchListPage } from "./list-page-request";
 import { describeError, explainAuthFailure, FatalError, isAuthFailure, isNotFound } from "../storage/errors";
 
 /** When a listing began, by the service's clock and by ours. */
@@ -29,16 +30,16 @@ export interface ListOptions {
 /**
  * Lists every blob of a container with its properties and metadata, page by page. A missing, forbidden or
  * unreadable source container is an error, never an empty listing: mirroring an empty listing would delete
- * the DR copy.
+ * the DR copy. Pages come from `fetchListPage` (the client's pipeline, our own one-pass parser).
  */
 export async function* listBlobs(client: ContainerClient, container: string, opts: ListOptions): AsyncGenerator<RemoteBlob> {
-  const pages = client.listBlobsFlat({ includeMetadata: true, prefix: opts.prefix }).byPage({ maxPageSize: opts.pageSize ?? 5000 });
+  let marker: string | undefined;
   let first = true;
-  for (;;) {
+  do {
     if (opts.signal?.aborted) throw new FatalError(`listing of ${opts.side} container "${container}" was cancelled`);
-    let res: IteratorResult<Awaited<ReturnType<typeof pages.next>>["value"]>;
+    let page: FetchedListPage;
     try {
-      res = await pages.next();
+      page = await fetchListPage(client, { prefix: opts.prefix, marker, maxResults: opts.pageSize ?? 5000, signal: opts.signal });
     } catch (err) {
       if (isNotFound(err)) {
         if (opts.missing === "empty") {
@@ -52,46 +53,12 @@ export async function* listBlobs(client: ContainerClient, container: string, opt
       }
       throw new FatalError(`${opts.side} container "${container}" could not be listed (${describeError(err)}); nothing was deleted for it`);
     }
-    if (res.done) return;
-    const page = res.value;
     if (first) {
       first = false;
       const local = new Date();
-      const date = (page as { date?: Date }).date;
-      opts.onStart?.({ serviceTime: new Date((date ? date.getTime() : local.getTime()) - 1000), localTime: local });
+      opts.onStart?.({ serviceTime: new Date((page.date ? page.date.getTime() : local.getTime()) - 1000), localTime: local });
     }
-    for (const item of page.segment.blobItems) yield toRemoteBlob(item);
-  }
-}
-
-type ListedItem = { name: string; properties: Record<string, unknown>; metadata?: Record<string, string> };
-
-export function toRemoteBlob(item: ListedItem): RemoteBlob {
-  const p = item.properties as {
-    etag?: string; contentLength?: number; lastModified?: Date; blobType?: string; contentType?: string;
-    contentEncoding?: string; contentLanguage?: string; contentDisposition?: string; cacheControl?: string;
-    contentMD5?: Uint8Array;
-  };
-  const props: BlobProps = prune({
-    contentType: p.contentType || undefined,
-    contentEncoding: p.contentEncoding || undefined,
-    contentLanguage: p.contentLanguage || undefined,
-    contentDisposition: p.contentDisposition || undefined,
-    cacheControl: p.cacheControl || undefined,
-    contentMD5: p.contentMD5 && p.contentMD5.length ? Buffer.from(p.contentMD5).toString("base64") : undefined,
-  });
-  return {
-    name: item.name,
-    etag: normalizeEtag(p.etag),
-    size: p.contentLength ?? 0,
-    lastModified: (p.lastModified ?? new Date(0)).toISOString(),
-    kind: (p.blobType as BlobKind) ?? "BlockBlob",
-    props,
-    metadata: item.metadata ?? {},
-  };
-}
-
-function prune<T extends object>(o: T): T {
-  for (const k of Object.keys(o) as (keyof T)[]) if (o[k] === undefined) delete o[k];
-  return o;
+    yield* page.blobs;
+    marker = page.nextMarker;
+  } while (marker);
 }

@@ -1,0 +1,203 @@
+import { createServer, IncomingHttpHeaders } from "node:http";
+import { AddressInfo } from "node:net";
+import { ContainerClient } from "@azure/storage-blob";
+import { listBlobs } from "../runtime/src/listing/blob-lister";
+import { decodeXml, ListXmlError, parseListBlobsXml } from "../runtime/src/listing/list-xml";
+import { normalizeEtag, RemoteBlob } from "../runtime/src/model/blob";
+import { SiteClient } from "../runtime/src/storage/site-client";
+import { LocalSites, startLocalSites } from "../tools/azurite/local-sites";
+import { seed, SeedBlob } from "./support/harness";
+
+const retry = { maxTries: 3, retryDelayMs: 10, maxRetryDelayMs: 50, tryTimeoutSeconds: 10 };
+
+function page(blobs: string, tail = "<NextMarker/>"): string {
+  return `<?xml version="1.0" encoding="utf-8"?><EnumerationResults ServiceEndpoint="https://h/" ContainerName="c"><MaxResults>5000</MaxResults><Blobs>${blobs}</Blobs>${tail}</EnumerationResults>`;
+}
+
+const ONE = "<Blob><Name>a &amp; b/&#x1F600;&lt;x&gt;</Name><Properties><Last-Modified>Thu, 26 Nov 2026 03:33:58 GMT</Last-Modified>" +
+  "<Etag>0x8D9</Etag><Content-Length>12</Content-Length><Content-Type>text/plain; charset=&quot;utf-8&quot;</Content-Type>" +
+  "<Content-Encoding /><Content-Language>de</Content-Language><Content-MD5>SfaKXIST7CwL9ImCHCH8Ow==</Content-MD5>" +
+  "<Cache-Control>no-cache</Cache-Control><Content-Disposition>attachment; filename=&quot;a&amp;b.txt&quot;</Content-Disposition>" +
+  "<BlobType>PageBlob</BlobType><LeaseStatus>unlocked</LeaseStatus></Properties>" +
+  "<Metadata><Foo>bar &amp; &lt;baz&gt;</Foo><empty/><Spaced>  two  </Spaced></Metadata></Blob>";
+
+describe("parseListBlobsXml", () => {
+  test("reads names, properties and metadata with every XML escape", () => {
+    const p = parseListBlobsXml(page(ONE));
+    expect(p.nextMarker).toBeUndefined();
+    expect(p.blobs).toEqual<RemoteBlob[]>([{
+      name: "a & b/😀<x>", etag: "0x8D9", size: 12, lastModified: "2026-11-26T03:33:58.000Z", kind: "PageBlob",
+      props: {
+        contentType: "text/plain; charset=\"utf-8\"", contentLanguage: "de", contentMD5: "SfaKXIST7CwL9ImCHCH8Ow==",
+        cacheControl: "no-cache", contentDisposition: "attachment; filename=\"a&b.txt\"",
+      },
+      metadata: { Foo: "bar & <baz>", empty: "", Spaced: "  two  " },
+    }]);
+  });
+
+  test("keeps whitespace in names exactly, reads markers, and an empty page", () => {
+    const blob = "<Blob><Name> sp ace. </Name><Properties><Etag>\"0x1\"</Etag><Content-Length>0</Content-Length><BlobType>BlockBlob</BlobType></Properties><Metadata /></Blob>";
+    const p = parseListBlobsXml(page(blob, "<NextMarker>2!8!b&amp;c</NextMarker>"));
+    expect(p.blobs.map((b) => [b.name, b.etag, b.size, b.metadata, b.props])).toEqual([[" sp ace. ", "0x1", 0, {}, {}]]);
+    expect(p.nextMarker).toBe("2!8!b&c");
+    expect(parseListBlobsXml(page("")).blobs).toEqual([]);
+    expect(parseListBlobsXml(`<?xml version="1.0"?><EnumerationResults><Blobs /><NextMarker /></EnumerationResults>`).blobs).toEqual([]);
+  });
+
+  test("decodes names the service flags as percent-encoded", () => {
+    const blob = "<Blob><Name Encoded=\"true\">bell%07name</Name><Properties><Etag>0x2</Etag><Content-Length>1</Content-Length><BlobType>BlockBlob</BlobType></Properties></Blob>";
+    expect(parseListBlobsXml(page(blob)).blobs[0].name).toBe("bell\u0007name");
+  });
+
+  test.each([
+    ["a body cut short inside a blob", page(ONE).slice(0, 200)],
+    ["a body cut short after the blobs", page(ONE).replace("</EnumerationResults>", "")],
+    ["something that is not a listing", "<Error><Code>Oops</Code></Error>"],
+    ["a blob without an ETag", page(ONE.replace("<Etag>0x8D9</Etag>", ""))],
+    ["a blob without a length", page(ONE.replace("<Content-Length>12</Content-Length>", ""))],
+    ["a length that is no number", page(ONE.replace("<Content-Length>12<", "<Content-Length>12x<"))],
+    ["an unknown blob type", page(ONE.replace(">PageBlob<", ">FancyBlob<"))],
+    ["an unknown entity", page(ONE.replace("&amp; b", "&nbsp; b"))],
+  ])("refuses %s instead of returning a shorter listing", (_what, xml) => {
+    expect(() => parseListBlobsXml(xml)).toThrow(ListXmlError);
+  });
+
+  test("decodeXml leaves text without references alone and decodes decimal references", () => {
+    expect(decodeXml("plain")).toBe("plain");
+    expect(decodeXml("&#65;&#x42;&apos;")).toBe("AB'");
+  });
+});
+
+describe("listing through the pipeline", () => {
+  test("pins x-ms-version, sends the query, retries a 503, follows markers and reads the service's Date", async () => {
+    const seen: { url: string; headers: IncomingHttpHeaders }[] = [];
+    let calls = 0;
+    const server = createServer((req, res) => {
+      seen.push({ url: req.url!, headers: req.headers });
+      calls++;
+      if (calls === 1) {
+        res.writeHead(503, { "x-ms-error-code": "ServerBusy" });
+        res.end();
+        return;
+      }
+      res.writeHead(200, { "content-type": "application/xml", date: "Thu, 26 Nov 2026 01:00:00 GMT" });
+      const marker = new URL(req.url!, "http://x").searchParams.get("marker");
+      res.end(marker ? page(ONE.replace("a &amp; b", "second")) : page(ONE, "<NextMarker>m2</NextMarker>"));
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const client = new SiteClient({ blobEndpoint: `http://127.0.0.1:${port}/acct/`, sasEnv: "X", name: "source" }, "sv=x&sig=y", { apiVersion: "2017-11-09", retry });
+      const starts: Date[] = [];
+      const names: string[] = [];
+      for await (const b of listBlobs(client.container("c"), "c", { side: "source", sasEnv: "X", missing: "error", prefix: "a ", onStart: (s) => starts.push(s.serviceTime) })) names.push(b.name);
+      expect(names).toEqual(["a & b/😀<x>", "second/😀<x>"]);
+      expect(seen).toHaveLength(3);
+      for (const s of seen) expect(s.headers["x-ms-version"]).toBe("2017-11-09");
+      const q = new URL(seen[1].url, "http://x").searchParams;
+      expect(Object.fromEntries(q)).toEqual({ sv: "x", sig: "y", restype: "container", comp: "list", include: "metadata", maxresults: "5000", prefix: "a ", timeout: "10" });
+      expect(new URL(seen[2].url, "http://x").searchParams.get("marker")).toBe("m2");
+      expect(starts).toEqual([new Date("2026-11-26T00:59:59.000Z")]);
+    } finally {
+      server.close();
+    }
+  });
+
+  test("a page whose connection breaks off mid-body is fetched again", async () => {
+    let calls = 0;
+    const server = createServer((_req, res) => {
+      calls++;
+      const body = page(ONE);
+      res.writeHead(200, { "content-type": "application/xml", "content-length": String(Buffer.byteLength(body)) });
+      if (calls === 1) {
+        res.write(body.slice(0, 200));
+        setTimeout(() => res.socket?.destroy(), 20);
+        return;
+      }
+      res.end(body);
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const client = new SiteClient({ blobEndpoint: `http://127.0.0.1:${port}/acct/`, sasEnv: "X", name: "source" }, "sv=x&sig=y", { apiVersion: "2017-11-09", retry });
+      const names: string[] = [];
+      for await (const b of listBlobs(client.container("c"), "c", { side: "source", sasEnv: "X", missing: "error" })) names.push(b.name);
+      expect(names).toEqual(["a & b/😀<x>"]);
+      expect(calls).toBe(2);
+    } finally {
+      server.close();
+    }
+  });
+
+  test("a truncated listing is an error, never a shorter listing", async () => {
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/xml" });
+      res.end(page(ONE).slice(0, 300));
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const client = new SiteClient({ blobEndpoint: `http://127.0.0.1:${port}/acct/`, sasEnv: "X", name: "source" }, "sv=x&sig=y", { apiVersion: "2017-11-09", retry });
+      const run = async () => { for await (const _ of listBlobs(client.container("c"), "c", { side: "source", sasEnv: "X", missing: "error" })) { /* drain */ } };
+      await expect(run()).rejects.toThrow(/source container "c" could not be listed \(.*cut short.*\); nothing was deleted/);
+    } finally {
+      server.close();
+    }
+  });
+});
+
+describe("against Azurite (API-version check on)", () => {
+  let sites: LocalSites;
+  beforeAll(async () => { sites = await startLocalSites(); }, 60000);
+  afterAll(async () => { await sites?.stop(); });
+
+  /** The SDK's own listing, mapped the way dr-sync mapped it before it parsed pages itself. */
+  async function sdkListing(cc: ContainerClient): Promise<RemoteBlob[]> {
+    const out: RemoteBlob[] = [];
+    for await (const item of cc.listBlobsFlat({ includeMetadata: true })) {
+      const p = item.properties;
+      const props: Record<string, string> = {};
+      const set = (k: string, v: string | undefined) => { if (v) props[k] = v; };
+      set("contentType", p.contentType); set("contentEncoding", p.contentEncoding); set("contentLanguage", p.contentLanguage);
+      set("contentDisposition", p.contentDisposition); set("cacheControl", p.cacheControl);
+      if (p.contentMD5?.length) props.contentMD5 = Buffer.from(p.contentMD5).toString("base64");
+      out.push({ name: item.name, etag: normalizeEtag(p.etag), size: p.contentLength ?? 0, lastModified: p.lastModified!.toISOString(),
+        kind: p.blobType as RemoteBlob["kind"], props, metadata: item.metadata ?? {} });
+    }
+    return out;
+  }
+
+  test("reads exactly what the SDK's deserializer reads, across pages, for hostile names and odd metadata", async () => {
+    const names = ["a", "a/b", "x&y<z>\"'", "ünï/cødé", "e\u0301", "\u00e9", "tab\tname", " sp ace. ", "../x", "%41#?", "]]>", "&amp;", "n".repeat(1024)];
+    const blobs: SeedBlob[] = names.map((name, i) => ({
+      name, body: i % 3 === 0 ? "" : `body ${i}`, contentType: i % 2 ? "text/plain; charset=\"utf-8\"" : undefined,
+      contentDisposition: "attachment; filename=\"a&b.txt\"", cacheControl: i % 4 ? "no-cache" : undefined, contentLanguage: "de-CH",
+      contentEncoding: i % 5 ? undefined : "gzip", metadata: { Foo: "bar & <baz>", empty: "", spaced: "  x  ", Unicode: "snow" },
+      blocks: i % 2 === 0,
+    }));
+    await seed(sites.source, "hostile", blobs);
+    const cc = sites.source.container("hostile");
+    const ours: RemoteBlob[] = [];
+    for await (const b of listBlobs(cc, "hostile", { side: "source", sasEnv: "X", missing: "error", pageSize: 4 })) ours.push(b);
+    expect(ours).toHaveLength(names.length);
+    expect(ours).toEqual(await sdkListing(cc));
+  }, 60000);
+
+  test("a missing source container is an error; a missing target container is reported as missing", async () => {
+    const cc = sites.source.container("nothing-here");
+    const drain = async (missing: "error" | "empty", onMissing?: () => void) => {
+      for await (const _ of listBlobs(cc, "nothing-here", { side: "source", sasEnv: "DR_SOURCE_SAS", missing, onMissing })) { /* drain */ }
+    };
+    await expect(drain("error")).rejects.toThrow(/source container "nothing-here" not found; nothing was copied or deleted/);
+    let missing = false;
+    await drain("empty", () => { missing = true; });
+    expect(missing).toBe(true);
+  }, 30000);
+
+  test("a SAS that cannot list is named in the error", async () => {
+    await sites.source.container("forbidden").createIfNotExists();
+    const client = new SiteClient({ blobEndpoint: sites.source.blobEndpoint, sasEnv: "DR_SOURCE_SAS", name: "source" }, sites.source.sas("r"), { apiVersion: "2017-11-09", retry });
+    const run = async () => { for await (const _ of listBlobs(client.container("forbidden"), "forbidden", { side: "source", sasEnv: "DR_SOURCE_SAS", missing: "error" })) { /* drain */ } };
+    await expect(run()).rejects.toThrow(/source: the SAS in DR_SOURCE_SAS .*HTTP 403.*nothing was copied or deleted/);
+  }, 30000);
+});

@@ -1,0 +1,91 @@
+import { ContainerClient } from "@azure/storage-blob";
+import { createPipelineRequest, PipelineRequest, PipelineResponse, RestError } from "@azure/core-rest-pipeline";
+import { isTransient } from "../storage/errors";
+import { ListPage, parseListBlobsXml } from "./list-xml";
+
+export interface ListPageQuery {
+  readonly prefix?: string;
+  readonly marker?: string;
+  readonly maxResults: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface FetchedListPage extends ListPage {
+  /** The service's Date header: when it answered, by its clock. */
+  readonly date?: Date;
+}
+
+/** The part of the SDK's service client we use: send one request through the container client's whole pipeline. */
+interface RequestSender {
+  sendRequest(request: PipelineRequest): Promise<PipelineResponse>;
+}
+
+/**
+ * Sends one List Blobs request through the container client's own pipeline (retries, per-try timeout, the pinned
+ * `x-ms-version`, keep-alive: everything the other requests get) and parses the page with `parseListBlobsXml`.
+ * Only the response handling differs from `listBlobsFlat`. A non-2xx answer becomes the same `RestError` the SDK
+ * throws (status, service error code, request id), so callers tell "not found" from "forbidden" as before.
+ */
+export async function fetchListPage(client: ContainerClient, query: ListPageQuery): Promise<FetchedListPage> {
+  const url = new URL(client.url);
+  url.searchParams.set("restype", "container");
+  url.searchParams.set("comp", "list");
+  url.searchParams.set("include", "metadata");
+  url.searchParams.set("maxresults", String(query.maxResults));
+  if (query.prefix) url.searchParams.set("prefix", query.prefix);
+  if (query.marker) url.searchParams.set("marker", query.marker);
+  for (let attempt = 1; ; attempt++) {
+    const request = createPipelineRequest({
+      url: url.toString(), method: "GET", abortSignal: query.signal,
+      // The SDK sets this per operation; the config check has already refused http:// unless allowInsecureHttp is on.
+      allowInsecureConnection: url.protocol === "http:",
+      // A streamed body skips the pipeline's generic XML parse, which is the cost this module exists to avoid.
+      streamResponseStatusCodes: new Set([200]),
+    });
+    const response = await senderOf(client).sendRequest(request);
+    if (response.status !== 200) throw serviceError(request, response, response.bodyAsText ?? "");
+    let body: string;
+    try {
+      body = await readText(response.readableStreamBody);
+    } catch (err) {
+      // The pipeline retried the request; a body that breaks off (reset, stall) is retried here, from the same marker.
+      if (attempt < BODY_ATTEMPTS && isTransient(err) && !query.signal?.aborted) continue;
+      throw err;
+    }
+    const dateHeader = response.headers.get("date");
+    const date = dateHeader ? new Date(dateHeader) : undefined;
+    const page = parseListBlobsXml(body);
+    return { ...page, date: date && !Number.isNaN(date.getTime()) ? date : undefined };
+  }
+}
+
+/** Attempts at reading one page's body, after the pipeline's own retries got a response. */
+const BODY_ATTEMPTS = 3;
+
+async function readText(stream: NodeJS.ReadableStream | undefined): Promise<string> {
+  if (!stream) return "";
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream as AsyncIterable<Buffer | string>) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : chunk);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/**
+ * The container client's service client. `storageClientContext` is the SDK's (12.x) protected field holding it;
+ * `__tests__/runtime-list-xml.test.ts` fails loudly if an SDK upgrade moves it.
+ */
+function senderOf(client: ContainerClient): RequestSender {
+  const sender = (client as unknown as { storageClientContext?: RequestSender }).storageClientContext;
+  if (!sender || typeof sender.sendRequest !== "function") {
+    throw new Error("@azure/storage-blob no longer exposes storageClientContext.sendRequest; the listing cannot be sent");
+  }
+  return sender;
+}
+
+function serviceError(request: PipelineRequest, response: PipelineResponse, body: string): RestError {
+  const code = response.headers.get("x-ms-error-code") ?? /<Code>([^<]*)<\/Code>/.exec(body)?.[1];
+  const message = /<Message>([^<]*)<\/Message>/.exec(body)?.[1]?.replace(/&[a-z]+;/g, " ").trim() || `List Blobs answered ${response.status}`;
+  const err = new RestError(message, { code, statusCode: response.status, request, response });
+  // The shape `storage/errors.ts` reads, as the SDK fills it for its own operations.
+  (err as RestError & { details: unknown }).details = { errorCode: code, requestId: response.headers.get("x-ms-request-id") };
+  return err;
+}
