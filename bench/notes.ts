@@ -1,6 +1,6 @@
 /** What a reader needs to know to trust (or question) the numbers; printed under every report. */
 export const BENCH_NOTES: readonly string[] = [
-  "Each tool, in each repetition, gets its own fresh Azurite 3.35 (two accounts, loopback, `--disableTelemetry`, API-version check on: no `--skipApiVersionCheck`, no `--loose`) started on a copy of one seeded data folder, so all tools start from byte-identical data. The tools take turns, a different one first in each repetition.",
+  "Each tool, in each repetition, gets its own fresh Azurite 3.35 (two accounts, loopback, `--disableTelemetry`, API-version check on: no `--skipApiVersionCheck`, no `--loose`) started on a copy of one seeded data folder (the scale workload: an in-memory Azurite seeded with the same generated blobs for each tool, as Azurite's on-disk store slows to a crawl at 100,000 blobs), so all tools start from identical data. The tools take turns, a different one first in each repetition.",
   "Wall time is the whole cycle as an operator's timer sees it: both processes for the recipe and rclone (source → staging folder → target), the one `run` process for dr-sync, start-up included.",
   "Peak RSS is GNU time's maximum resident set size (getrusage) of the largest process in the cycle; each tool runs as one process per hop.",
   "Requests are counted by a small loopback HTTP proxy that every tool talks through (seeding and the fidelity check go around it). dr-sync's count includes its two status-record requests (`dr-sync-status` container at the target).",

@@ -39,7 +39,7 @@ export interface LocalSites {
 }
 
 export interface StartOptions {
-  /** Keep the blobs in memory instead of a temp folder. @default false */
+  /** Keep the blobs in memory instead of a folder (data is lost on `pause()`). @default false */
   readonly inMemory?: boolean;
   /** Folder for Azurite's data. @default a new temp folder, removed by stop() */
   readonly dataDir?: string;
@@ -58,9 +58,9 @@ export async function startLocalSites(opts: StartOptions = {}): Promise<LocalSit
   let port = 0;
 
   const launch = async (): Promise<void> => {
-    const args = [AZURITE_BIN, "--blobHost", "127.0.0.1", "--blobPort", String(port), "--disableTelemetry", "--silent",
-      "--location", dataDir];
-    if (opts.inMemory) args.push("--inMemoryPersistence");
+    const args = [AZURITE_BIN, "--blobHost", "127.0.0.1", "--blobPort", String(port), "--disableTelemetry", "--silent"];
+    // Azurite refuses a location together with in-memory persistence.
+    args.push(...(opts.inMemory ? ["--inMemoryPersistence"] : ["--location", dataDir]));
     const child = spawn(process.execPath, args, {
       env: { ...process.env, AZURITE_ACCOUNTS: `${srcName}:${keys[srcName]};${dstName}:${keys[dstName]}` },
       stdio: ["ignore", "pipe", "pipe"],
