@@ -36,6 +36,8 @@ describe("push decisions", () => {
     ["pushed and unchanged", staged(), rec, blob({ etag: "0xD" }), "skip", "destination holds the staged version"],
     ["pushed, then changed behind our back", staged(), rec, blob({ etag: "0xE" }), "copy", "changed at destination behind our back (ETag)"],
     ["source changed since push", staged({ srcEtag: "0x2", props: { contentMD5: "md5B" } }), rec, blob({ etag: "0xD" }), "copy", "source changed since last push"],
+    // The listing keeps no properties for blobs exactly as we wrote them, so a new source version is copied, never adopted.
+    ["source changed since push, destination identical to it", staged({ srcEtag: "0x2" }), rec, blob({ etag: "0xD" }), "copy", "source changed since last push"],
     ["no record, identical destination", staged(), undefined, blob({ etag: "0xF" }), "adopt", "destination already identical (size, Content-MD5, properties, metadata)"],
     ["no record, no MD5 to prove equality", staged({ props: {} }), undefined, blob({ etag: "0xF", props: {} }), "copy", "differs at destination"],
     ["no record, metadata differs", staged(), undefined, blob({ etag: "0xF", metadata: { k: "other" } }), "copy", "differs at destination"],

@@ -28,6 +28,9 @@ export function decidePush(staged: StagedEntry, record: PushRecord | undefined, 
   if (record && record.srcEtag === staged.srcEtag) {
     return { action: "copy", reason: "changed at destination behind our back (ETag)", empties };
   }
+  // The destination is exactly what we last wrote, and the source has a newer version: copy it. (Its listing entry
+  // carries no properties to compare: see `listDestination`.)
+  if (record && record.dstEtag === dst.etag) return { action: "copy", reason: "source changed since last push", empties };
   if (identical(staged, dst)) return { action: "adopt", reason: "destination already identical (size, Content-MD5, properties, metadata)" };
   return { action: "copy", reason: record ? "source changed since last push" : "differs at destination", empties };
 }

@@ -54,7 +54,7 @@ export interface DestinationListing {
  * Lists the destination container. `run` starts this while the pull is still listing the source: the push is the
  * only writer of the destination, so a listing taken before the pull's transfers is as current as one taken after.
  */
-export async function listDestination(ctx: SyncContext, container: string): Promise<DestinationListing> {
+export async function listDestination(ctx: SyncContext, container: string, records?: PushRecords): Promise<DestinationListing> {
   const blobs = new Map<string, RemoteBlob>();
   const scratch: string[] = [];
   let exists = true;
@@ -63,9 +63,21 @@ export async function listDestination(ctx: SyncContext, container: string): Prom
   });
   for await (const b of listing) {
     if (b.name.startsWith(SCRATCH_PREFIX)) scratch.push(b.name);
-    else blobs.set(b.name, b);
+    else blobs.set(b.name, records?.get(b.name)?.dstEtag === b.etag ? asWeWroteIt(b) : b);
   }
   return { blobs, scratch, exists };
+}
+
+const NOTHING: Readonly<Record<string, string>> = Object.freeze({});
+
+/**
+ * A destination blob whose ETag is the one our last push recorded. Everything the push decides about it needs
+ * only its ETag, size and kind (it is skipped, rewritten from a newer staged version, or deleted with an If-Match
+ * on that ETag, and never saved to the retention area, as staging holds its bytes). Dropping its properties and
+ * metadata keeps a container's listing small in memory: on a steady cycle that is every blob.
+ */
+function asWeWroteIt(b: RemoteBlob): RemoteBlob {
+  return { name: b.name, etag: b.etag, size: b.size, lastModified: b.lastModified, kind: b.kind, props: NOTHING, metadata: NOTHING };
 }
 
 export async function pushContainer(ctx: SyncContext, container: string, staged: StagedSource, records: PushRecords, dryRun = false,
@@ -75,7 +87,7 @@ export async function pushContainer(ctx: SyncContext, container: string, staged:
   const dstClient = ctx.dst.container(container);
   const side = ctx.dst.label;
 
-  const { blobs: dstBlobs, scratch, exists } = await (listed ?? listDestination(ctx, container));
+  const { blobs: dstBlobs, scratch, exists } = await (listed ?? listDestination(ctx, container, records));
   if (!dryRun) {
     // Scratch blobs of a killed run: never data of anyone's (the real name only ever gets a finished copy).
     for (const name of scratch) await ctx.dst.blob(container, name).deleteIfExists({ abortSignal: ctx.signal }).catch(() => undefined);

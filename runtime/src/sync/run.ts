@@ -58,8 +58,9 @@ export async function runSync(ctx: SyncContext, command: Exclude<SyncCommand, "p
     let rp = prevRp.get(container) ?? null;
     try {
       const store = await StagingStore.open(ctx.config.stagingDir, ctx.srcKey, container, ctx.retention);
-      // Both listings at once: on a quiet cycle they are nearly all the run costs.
-      const dstListing = command === "run" ? listDestination(ctx, container) : undefined;
+      // Both listings at once: on a quiet cycle they are nearly all the run costs. The pull never touches the push records.
+      const records = command !== "pull" ? await PushRecords.open(store.dir, ctx.dstKey) : undefined;
+      const dstListing = command === "run" ? listDestination(ctx, container, records) : undefined;
       dstListing?.catch(() => undefined);
       if (command !== "push") {
         const pulled = await pullContainer(ctx, container, store);
@@ -70,8 +71,7 @@ export async function runSync(ctx: SyncContext, command: Exclude<SyncCommand, "p
         }
         hopEnd(ctx, "pull", container, pulled.stats);
       }
-      if (command !== "pull") {
-        const records = await PushRecords.open(store.dir, ctx.dstKey);
+      if (records) {
         const markBefore = await readPullMark(store.dir);
         try {
           const pushed = await pushContainer(ctx, container, store, records, false, markBefore !== undefined, dstListing);
