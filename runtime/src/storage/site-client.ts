@@ -3,6 +3,8 @@ import {
 } from "@azure/storage-blob";
 import { ResolvedConfig, SiteConfig } from "../config/schema";
 import { apiVersionPolicy } from "./api-version-policy";
+import { retryAfterPolicy } from "./retry-after-policy";
+import { insideRetryLoop } from "./inside-retry-loop";
 import { tryTimeoutPolicy } from "./try-timeout-policy";
 
 /** One storage site (account), reached with its SAS through a pipeline that pins the API version. */
@@ -27,8 +29,11 @@ export class SiteClient {
       keepAliveOptions: { enable: true },
     });
     this.pipeline.factories.push(apiVersionPolicy(config.apiVersion));
+    // A throttled answer waits as long as the service asked before the retry policy sees it.
+    this.pipeline.factories.push(retryAfterPolicy(config.retry.maxRetryDelayMs));
     // The SDK's tryTimeoutInMs is only a hint to the service; this enforces it on our side, per attempt.
     this.pipeline.factories.push(tryTimeoutPolicy(config.retry.tryTimeoutSeconds * 1000));
+    this.pipeline.factories.push(insideRetryLoop());
   }
 
   /** A label for messages: the side, the site's name when it has its own, and the host; never the SAS. */

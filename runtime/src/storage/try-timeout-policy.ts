@@ -1,4 +1,5 @@
 import { PassThrough, Readable } from "node:stream";
+import { RestError } from "@azure/core-rest-pipeline";
 import { BaseRequestPolicy, HttpOperationResponse, RequestPolicy, RequestPolicyFactory, RequestPolicyOptions, WebResource } from "@azure/storage-blob";
 
 export const tryTimeoutPolicyName = "tryTimeoutPolicy";
@@ -18,10 +19,9 @@ export function tryTimeoutPolicy(ms: number): RequestPolicyFactory {
   };
 }
 
+/** A RestError with code ETIMEDOUT: the only kind of thrown error the SDK's retry policy retries. */
 export function tryTimeoutError(ms: number): Error {
-  return Object.assign(new Error(`no response from the service for ${ms / 1000}s (retry.tryTimeoutSeconds); the attempt was abandoned`), {
-    name: "TimeoutError", code: "ETIMEDOUT",
-  });
+  return new RestError(`no response from the service for ${ms / 1000}s (retry.tryTimeoutSeconds); the attempt was abandoned`, { code: "ETIMEDOUT" });
 }
 
 class TryTimeoutPolicy extends BaseRequestPolicy {
@@ -47,6 +47,9 @@ class TryTimeoutPolicy extends BaseRequestPolicy {
       detach();
       if (timedOut && !outer?.aborted) throw tryTimeoutError(this.ms);
       throw err;
+    } finally {
+      // The retry policy sends the same request again: the next attempt must not inherit this attempt's signal.
+      request.abortSignal = outer;
     }
     clearTimeout(timer);
     const body = res.readableStreamBody as Readable | undefined;
