@@ -44,6 +44,35 @@ describe("parseListBlobsXml", () => {
     expect(parseListBlobsXml(`<?xml version="1.0"?><EnumerationResults><Blobs /><NextMarker /></EnumerationResults>`).blobs).toEqual([]);
   });
 
+  /** A blob whose metadata is `meta` (raw XML inside <Metadata>). */
+  const withMeta = (name: string, meta: string) =>
+    `<Blob><Name>${name}</Name><Properties><Etag>0x1</Etag><Content-Length>1</Content-Length><BlobType>BlockBlob</BlobType></Properties><Metadata>${meta}</Metadata></Blob>`;
+
+  test("metadata keys named like the listing's own elements are metadata, never structure", () => {
+    const meta = "<NextMarker>zzz</NextMarker><Metadata>m</Metadata><Blob>b</Blob><Blobs>x</Blobs><Name>n</Name>" +
+      "<EnumerationResults>y</EnumerationResults><Properties>p</Properties><Etag>e</Etag><__proto__>q</__proto__><empty/>";
+    const p = parseListBlobsXml(page(withMeta("a", meta) + withMeta("b", "<k>v</k>"), "<NextMarker>c</NextMarker>"));
+    expect(p.nextMarker).toBe("c");
+    expect(p.blobs.map((b) => b.name)).toEqual(["a", "b"]);
+    expect(Object.entries(p.blobs[0].metadata)).toEqual([
+      ["NextMarker", "zzz"], ["Metadata", "m"], ["Blob", "b"], ["Blobs", "x"], ["Name", "n"], ["EnumerationResults", "y"],
+      ["Properties", "p"], ["Etag", "e"], ["__proto__", "q"], ["empty", ""],
+    ]);
+    expect(p.blobs[0].etag).toBe("0x1");
+    expect(p.blobs[1].metadata).toEqual({ k: "v" });
+  });
+
+  test("an empty metadata value written as a pair does not end the listing", () => {
+    const p = parseListBlobsXml(page(withMeta("a", "<NextMarker></NextMarker>") + withMeta("b", "")));
+    expect(p.blobs.map((b) => b.name)).toEqual(["a", "b"]);
+    expect(p.nextMarker).toBeUndefined();
+  });
+
+  test("a body that ends cleanly after a blob whose metadata mimics the closing elements is still cut short", () => {
+    const cut = page(withMeta("a", "<Blobs>x</Blobs><EnumerationResults>y</EnumerationResults>") + withMeta("b", "")).replace(/<\/Blobs><NextMarker\/><\/EnumerationResults>$/, "");
+    expect(() => parseListBlobsXml(cut)).toThrow(/cut short/);
+  });
+
   test("decodes names the service flags as percent-encoded", () => {
     const blob = "<Blob><Name Encoded=\"true\">bell%07name</Name><Properties><Etag>0x2</Etag><Content-Length>1</Content-Length><BlobType>BlockBlob</BlobType></Properties></Blob>";
     expect(parseListBlobsXml(page(blob)).blobs[0].name).toBe("bell\u0007name");
@@ -58,6 +87,10 @@ describe("parseListBlobsXml", () => {
     ["a length that is no number", page(ONE.replace("<Content-Length>12<", "<Content-Length>12x<"))],
     ["an unknown blob type", page(ONE.replace(">PageBlob<", ">FancyBlob<"))],
     ["an unknown entity", page(ONE.replace("&amp; b", "&nbsp; b"))],
+    ["an answer without <Blobs> (a container listing)", "<?xml version=\"1.0\"?><EnumerationResults><Containers/></EnumerationResults>"],
+    ["a metadata value that holds an element", page(ONE.replace("<Foo>bar &amp; &lt;baz&gt;</Foo>", "<Foo><x>1</x></Foo>"))],
+    ["mismatched tags", page(ONE.replace("</Properties>", "</Props>"))],
+    ["CDATA", page(ONE.replace("<Content-Language>de</Content-Language>", "<Content-Language><![CDATA[de]]></Content-Language>"))],
   ])("refuses %s instead of returning a shorter listing", (_what, xml) => {
     expect(() => parseListBlobsXml(xml)).toThrow(ListXmlError);
   });

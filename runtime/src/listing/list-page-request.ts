@@ -1,7 +1,7 @@
 import { ContainerClient } from "@azure/storage-blob";
 import { createPipelineRequest, PipelineRequest, PipelineResponse, RestError } from "@azure/core-rest-pipeline";
 import { isTransient } from "../storage/errors";
-import { ListPage, parseListBlobsXml } from "./list-xml";
+import { ListPage, ListXmlError, parseListBlobsXml } from "./list-xml";
 
 export interface ListPageQuery {
   readonly prefix?: string;
@@ -44,17 +44,18 @@ export async function fetchListPage(client: ContainerClient, query: ListPageQuer
     });
     const response = await senderOf(client).sendRequest(request);
     if (response.status !== 200) throw serviceError(request, response, response.bodyAsText ?? "");
-    let body: string;
+    let page: ListPage;
     try {
-      body = await readText(response.readableStreamBody);
+      page = parseListBlobsXml(await readText(response.readableStreamBody));
     } catch (err) {
-      // The pipeline retried the request; a body that breaks off (reset, stall) is retried here, from the same marker.
-      if (attempt < BODY_ATTEMPTS && isTransient(err) && !query.signal?.aborted) continue;
+      // The pipeline retried the request; a body that breaks off (reset, stall) or ends early (a service that timed
+      // out on its side) is fetched again here, from the same marker.
+      const again = isTransient(err) || (err instanceof ListXmlError && err.truncated);
+      if (attempt < BODY_ATTEMPTS && again && !query.signal?.aborted) continue;
       throw err;
     }
     const dateHeader = response.headers.get("date");
     const date = dateHeader ? new Date(dateHeader) : undefined;
-    const page = parseListBlobsXml(body);
     return { ...page, date: date && !Number.isNaN(date.getTime()) ? date : undefined };
   }
 }

@@ -7,9 +7,9 @@ export interface ListPage {
   readonly nextMarker?: string;
 }
 
-/** The response could not be read as a List Blobs page: never treated as an empty or shorter listing. */
+/** The response could not be read as a whole List Blobs page: never treated as an empty or shorter listing. */
 export class ListXmlError extends Error {
-  constructor(message: string) {
+  constructor(message: string, /** True when the body looks cut short, which another attempt may cure. */ readonly truncated = false) {
     super(message);
     this.name = "ListXmlError";
   }
@@ -27,88 +27,130 @@ const PROP_ELEMENTS: Readonly<Record<string, keyof BlobProps>> = {
 
 const BLOB_KINDS: ReadonlySet<string> = new Set<BlobKind>(["BlockBlob", "PageBlob", "AppendBlob"]);
 
-/** A flat element: `<Tag>text</Tag>`, `<Tag attr="…">text</Tag>` or `<Tag/>`. Listing elements hold no child elements. */
-const FLAT_ELEMENT = /<([A-Za-z_][\w.-]*)((?:\s[^>]*?)?)(?:\/>|>([^<]*)<\/\1\s*>)/g;
+/**
+ * One markup token: an XML declaration or comment (skipped), CDATA (refused: the service never sends it), or a
+ * start, end or empty-element tag with its attributes. Text is what lies between tokens.
+ */
+const TOKEN = /<\?[\s\S]*?\?>|<!--[\s\S]*?-->|<!\[CDATA\[|<(\/?)([A-Za-z_][\w.:-]*)((?:\s+[^\s=/>]+\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*(\/?)>|</g;
+
+/** Where an element sits, by the names of its ancestors. */
+const ROOT = "EnumerationResults";
+const BLOBS = `${ROOT}/Blobs`;
+const BLOB = `${BLOBS}/Blob`;
+const PROPERTIES = `${BLOB}/Properties`;
+const METADATA = `${BLOB}/Metadata`;
+
+interface BlobDraft {
+  name?: string;
+  etag: string;
+  size?: number;
+  lastModified?: string;
+  kind: BlobKind;
+  props: { -readonly [K in keyof BlobProps]?: string };
+  metadata: Record<string, string>;
+}
 
 /**
  * Reads a List Blobs response body (`restype=container&comp=list&include=metadata`) in one pass, straight into
- * `RemoteBlob`s. The SDK's generic deserializer builds an XML tree, then a validated model, then we copy that:
- * on a quiet cycle that was 40% of the run's time and most of its garbage. Anything unexpected is an error,
- * never a silently shorter listing.
+ * `RemoteBlob`s. The SDK's generic deserializer builds an XML tree, then a validated model, then we copied that:
+ * on a quiet cycle that was 40% of the run's time and most of its garbage. Elements are recognised by their place
+ * in the document, never by name alone, because metadata keys are element names too (a key may well be called
+ * `Blob`, `Metadata` or `NextMarker`). Anything unexpected is an error, never a silently shorter listing.
  */
 export function parseListBlobsXml(xml: string): ListPage {
-  if (!xml.includes("<EnumerationResults")) throw new ListXmlError("response is not a List Blobs result (no <EnumerationResults>)");
+  /** The path of each open element, root first ("EnumerationResults/Blobs/Blob/…"). */
+  const open: string[] = [];
   const blobs: RemoteBlob[] = [];
-  const blobsStart = xml.indexOf("<Blobs");
-  const blobsEnd = xml.lastIndexOf("</Blobs>");
-  let pos = blobsStart;
-  if (blobsStart >= 0 && blobsEnd > blobsStart) {
-    for (;;) {
-      const start = xml.indexOf("<Blob>", pos);
-      if (start < 0 || start > blobsEnd) break;
-      const end = xml.indexOf("</Blob>", start);
-      if (end < 0) throw new ListXmlError("a <Blob> element is not closed; the response was cut short");
-      blobs.push(parseBlob(xml.slice(start + 6, end)));
-      pos = end + 7;
+  let blob: BlobDraft | undefined;
+  let nextMarker: string | undefined;
+  let sawBlobs = false;
+  let closedRoot = false;
+  /** The innermost open element while it has no child element: its end tag closes a value. */
+  let leaf: { name: string; attrs: string; textStart: number } | undefined;
+
+  TOKEN.lastIndex = 0;
+  for (let m = TOKEN.exec(xml); m; m = TOKEN.exec(xml)) {
+    const token = m[0];
+    if (token.startsWith("<?") || token.startsWith("<!--")) continue;
+    if (token === "<![CDATA[") throw new ListXmlError("CDATA in a List Blobs response is not expected");
+    if (m[2] === undefined) {
+      if (xml.indexOf(">", m.index) < 0) throw new ListXmlError("the response ends inside a tag; it was cut short", true);
+      throw new ListXmlError(`malformed markup at offset ${m.index}`);
     }
-  } else if (blobsStart >= 0 && !/<Blobs\s*\/>/.test(xml)) {
-    throw new ListXmlError("the <Blobs> element is not closed; the response was cut short");
+    if (closedRoot) throw new ListXmlError(`content after </${ROOT}>`);
+    const [, slash, name, attrs, empty] = m;
+    const path = open[open.length - 1] ?? "";
+
+    if (!slash) {
+      if (!path && name !== ROOT) throw new ListXmlError(`response is not a List Blobs result (root <${name}>)`);
+      const parent = open[open.length - 2];
+      if (leaf && (parent === PROPERTIES || parent === METADATA)) {
+        throw new ListXmlError(`<${leaf.name}> in <${parent.split("/").pop()}> holds an element; a value was expected`);
+      }
+      if (path === BLOBS && name === "Blob") blob = { etag: "", kind: "BlockBlob", props: {}, metadata: Object.create(null) as Record<string, string> };
+      if (path === ROOT && name === "Blobs") sawBlobs = true;
+      if (empty) {
+        onValue(path, name, attrs, "");
+        leaf = undefined;
+        continue;
+      }
+      open.push(path ? `${path}/${name}` : name);
+      leaf = { name, attrs, textStart: TOKEN.lastIndex };
+      continue;
+    }
+
+    if (!path.endsWith(`/${name}`) && path !== name) throw new ListXmlError(`</${name}> does not close <${path.split("/").pop() || "nothing"}>`);
+    open.pop();
+    const parent = open[open.length - 1] ?? "";
+    if (leaf && leaf.name === name) onValue(parent, name, leaf.attrs, decodeXml(xml.slice(leaf.textStart, m.index)));
+    leaf = undefined;
+    if (parent === BLOBS && name === "Blob") {
+      blobs.push(finish(blob!));
+      blob = undefined;
+    }
+    if (!parent) closedRoot = true;
   }
-  if (!xml.includes("</EnumerationResults>")) throw new ListXmlError("the response ends before </EnumerationResults>; it was cut short");
-  const next = /<NextMarker>([^<]*)<\/NextMarker>/.exec(xml);
-  const nextMarker = next && next[1] ? decodeXml(next[1]) : undefined;
+
+  if (!closedRoot) throw new ListXmlError(`the response ends before </${ROOT}>; it was cut short`, true);
+  if (!sawBlobs) throw new ListXmlError("the response has no <Blobs> element; it is not a List Blobs result");
   return nextMarker ? { blobs, nextMarker } : { blobs };
-}
 
-function parseBlob(body: string): RemoteBlob {
-  const nameMatch = /<Name((?:\s[^>]*)?)>([^<]*)<\/Name>/.exec(body);
-  if (!nameMatch) throw new ListXmlError("a <Blob> element has no <Name>");
-  // Newer service versions percent-encode names that XML cannot carry and flag them; 2017-11-09 never does.
-  const name = /Encoded="true"/i.test(nameMatch[1]) ? decodeURIComponent(decodeXml(nameMatch[2])) : decodeXml(nameMatch[2]);
-
-  const props: { -readonly [K in keyof BlobProps]?: string } = {};
-  let etag = "";
-  let size: number | undefined;
-  let lastModified: string | undefined;
-  let kind: BlobKind = "BlockBlob";
-  const properties = section(body, "Properties");
-  if (properties === undefined) throw new ListXmlError(`blob "${name}" has no <Properties>`);
-  for (const m of properties.matchAll(FLAT_ELEMENT)) {
-    const tag = m[1];
-    const value = m[3] === undefined ? "" : decodeXml(m[3]);
-    if (tag === "Content-Length") {
-      size = Number(value);
-      if (!Number.isSafeInteger(size) || size < 0) throw new ListXmlError(`blob "${name}" has Content-Length "${value}", expected a whole number`);
-    } else if (tag === "Etag") etag = normalizeEtag(value);
-    else if (tag === "Last-Modified") {
-      const t = Date.parse(value);
-      if (Number.isNaN(t)) throw new ListXmlError(`blob "${name}" has Last-Modified "${value}", expected an HTTP date`);
-      lastModified = new Date(t).toISOString();
-    } else if (tag === "BlobType") {
-      if (!BLOB_KINDS.has(value)) throw new ListXmlError(`blob "${name}" has BlobType "${value}", expected BlockBlob, PageBlob or AppendBlob`);
-      kind = value as BlobKind;
-    } else {
-      const key = PROP_ELEMENTS[tag];
-      if (key && value) props[key] = value;
-    }
+  /** An element without child elements, with its decoded text, in the element at `parent`. */
+  function onValue(parent: string, name: string, attrs: string, text: string): void {
+    if (parent === ROOT && name === "NextMarker") nextMarker = text || undefined;
+    else if (parent === BLOB && name === "Name") {
+      // Newer service versions percent-encode names that XML cannot carry and flag them; 2017-11-09 never does.
+      blob!.name = /\bEncoded\s*=\s*["']true["']/i.test(attrs) ? decodeURIComponent(text) : text;
+    } else if (parent === PROPERTIES) property(blob!, name, text);
+    else if (parent === METADATA) blob!.metadata[name] = text;
   }
-  if (!etag) throw new ListXmlError(`blob "${name}" has no Etag`);
-  if (size === undefined) throw new ListXmlError(`blob "${name}" has no Content-Length`);
-
-  const metadata: Record<string, string> = {};
-  const meta = section(body, "Metadata");
-  if (meta) for (const m of meta.matchAll(FLAT_ELEMENT)) metadata[m[1]] = m[3] === undefined ? "" : decodeXml(m[3]);
-
-  return { name, etag, size, lastModified: lastModified ?? new Date(0).toISOString(), kind, props, metadata };
 }
 
-/** The inner text of `<tag>…</tag>` in `body`; "" for `<tag/>`; undefined when absent. */
-function section(body: string, tag: string): string | undefined {
-  const open = body.indexOf(`<${tag}>`);
-  if (open < 0) return body.includes(`<${tag}/>`) || body.includes(`<${tag} />`) ? "" : undefined;
-  const close = body.indexOf(`</${tag}>`, open);
-  if (close < 0) throw new ListXmlError(`<${tag}> is not closed`);
-  return body.slice(open + tag.length + 2, close);
+function property(blob: BlobDraft, tag: string, value: string): void {
+  const what = () => `blob${blob.name === undefined ? "" : ` "${blob.name}"`}`;
+  if (tag === "Content-Length") {
+    const size = Number(value);
+    if (!/^\d+$/.test(value) || !Number.isSafeInteger(size)) throw new ListXmlError(`${what()} has Content-Length "${value}", expected a whole number`);
+    blob.size = size;
+  } else if (tag === "Etag") blob.etag = normalizeEtag(value);
+  else if (tag === "Last-Modified") {
+    const t = Date.parse(value);
+    if (Number.isNaN(t)) throw new ListXmlError(`${what()} has Last-Modified "${value}", expected an HTTP date`);
+    blob.lastModified = new Date(t).toISOString();
+  } else if (tag === "BlobType") {
+    if (!BLOB_KINDS.has(value)) throw new ListXmlError(`${what()} has BlobType "${value}", expected BlockBlob, PageBlob or AppendBlob`);
+    blob.kind = value as BlobKind;
+  } else {
+    const key = PROP_ELEMENTS[tag];
+    if (key && value) blob.props[key] = value;
+  }
+}
+
+function finish(b: BlobDraft): RemoteBlob {
+  if (b.name === undefined) throw new ListXmlError("a <Blob> element has no <Name>");
+  if (!b.etag) throw new ListXmlError(`blob "${b.name}" has no Etag`);
+  if (b.size === undefined) throw new ListXmlError(`blob "${b.name}" has no Content-Length`);
+  return { name: b.name, etag: b.etag, size: b.size, lastModified: b.lastModified ?? new Date(0).toISOString(), kind: b.kind, props: b.props, metadata: b.metadata };
 }
 
 const NAMED_ENTITIES: Readonly<Record<string, string>> = { amp: "&", lt: "<", gt: ">", quot: "\"", apos: "'" };

@@ -71,7 +71,8 @@ export function describePropDifferences(a: { props: BlobProps; metadata: Readonl
 }
 
 function lowerKeys(m: Readonly<Record<string, string>>): Record<string, string> {
-  const out: Record<string, string> = {};
+  // No prototype: a metadata key may be called __proto__.
+  const out = Object.create(null) as Record<string, string>;
   for (const [k, v] of Object.entries(m)) out[k.toLowerCase()] = v;
   return out;
 }

@@ -2,8 +2,8 @@ import { BaseRequestPolicy, HttpOperationResponse, RequestPolicy, RequestPolicyF
 
 export const retryAfterPolicyName = "retryAfterPolicy";
 
-/** Statuses whose Retry-After asks us to come back later. */
-const BACK_OFF_STATUSES = new Set([429, 500, 503]);
+/** Statuses whose Retry-After asks us to come back later, among those the SDK's retry policy retries. */
+const BACK_OFF_STATUSES = new Set([500, 503]);
 
 /**
  * Honours `Retry-After` on throttling and server-busy answers. The SDK's retry policy computes its own exponential
