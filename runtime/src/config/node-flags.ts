@@ -1,7 +1,12 @@
 /**
  * The Node.js flags dr-sync runs with on the VM (systemd unit and CLI wrapper), and in the benchmark, which measures
- * it as deployed. A small young generation makes V8 collect short-lived listing and request objects sooner instead
- * of growing the heap. `--optimize-for-size` would halve the peak again but doubled the CPU time of a full run of
- * 5,000 small blobs in our measurements, so it is not used.
+ * it as deployed. Without them V8 lets garbage pile up to several times the live heap before a full collection
+ * (a full run of 10,000 blobs: 30 MiB live, 188 MiB peak RSS):
+ * - a small young generation collects short-lived listing and request objects sooner;
+ * - `--heap-growing-percent=25` starts the next full collection when the heap has grown 25% past what the last
+ *   one kept, instead of V8's adaptive factor (up to 4x). Measured on 5,000 small blobs: full-run peak RSS
+ *   146 -> 100 MiB for 9% more CPU time. It caps nothing, so a larger container needs more memory, never crashes.
+ * `--optimize-for-size` took a similar amount off but doubled the CPU time; a hard `--max-old-space-size` turns a
+ * larger container than planned for into an out-of-memory crash. Neither is used.
  */
-export const RUNTIME_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=2"];
+export const RUNTIME_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=2", "--heap-growing-percent=25"];

@@ -117,12 +117,12 @@ export function parseListBlobsXml(xml: string): ListPage {
 
   /** An element without child elements, with its decoded text, in the element at `parent`. */
   function onValue(parent: string, name: string, attrs: string, text: string): void {
-    if (parent === ROOT && name === "NextMarker") nextMarker = text || undefined;
+    if (parent === ROOT && name === "NextMarker") nextMarker = own(text) || undefined;
     else if (parent === BLOB && name === "Name") {
       // Newer service versions percent-encode names that XML cannot carry and flag them; 2017-11-09 never does.
-      blob!.name = /\bEncoded\s*=\s*["']true["']/i.test(attrs) ? decodeURIComponent(text) : text;
+      blob!.name = own(/\bEncoded\s*=\s*["']true["']/i.test(attrs) ? decodeURIComponent(text) : text);
     } else if (parent === PROPERTIES) property(blob!, name, text);
-    else if (parent === METADATA) blob!.metadata[name] = text;
+    else if (parent === METADATA) blob!.metadata[own(name)] = own(text);
   }
 }
 
@@ -132,7 +132,7 @@ function property(blob: BlobDraft, tag: string, value: string): void {
     const size = Number(value);
     if (!/^\d+$/.test(value) || !Number.isSafeInteger(size)) throw new ListXmlError(`${what()} has Content-Length "${value}", expected a whole number`);
     blob.size = size;
-  } else if (tag === "Etag") blob.etag = normalizeEtag(value);
+  } else if (tag === "Etag") blob.etag = own(normalizeEtag(value));
   else if (tag === "Last-Modified") {
     const t = Date.parse(value);
     if (Number.isNaN(t)) throw new ListXmlError(`${what()} has Last-Modified "${value}", expected an HTTP date`);
@@ -142,7 +142,7 @@ function property(blob: BlobDraft, tag: string, value: string): void {
     blob.kind = value as BlobKind;
   } else {
     const key = PROP_ELEMENTS[tag];
-    if (key && value) blob.props[key] = value;
+    if (key && value) blob.props[key] = own(value);
   }
 }
 
@@ -151,6 +151,15 @@ function finish(b: BlobDraft): RemoteBlob {
   if (!b.etag) throw new ListXmlError(`blob "${b.name}" has no Etag`);
   if (b.size === undefined) throw new ListXmlError(`blob "${b.name}" has no Content-Length`);
   return { name: b.name, etag: b.etag, size: b.size, lastModified: b.lastModified ?? new Date(0).toISOString(), kind: b.kind, props: b.props, metadata: b.metadata };
+}
+
+/**
+ * A copy of `s` that does not share the page's memory. V8 returns substrings of 13+ characters as views into
+ * the whole string they came from, so one kept blob name would keep its entire page (~1 KiB per blob) alive for
+ * as long as the name lives: with a 100,000-blob container that was every page of both listings.
+ */
+function own(s: string): string {
+  return s.length < 13 ? s : (" " + s).slice(1);
 }
 
 const NAMED_ENTITIES: Readonly<Record<string, string>> = { amp: "&", lt: "<", gt: ">", quot: "\"", apos: "'" };
