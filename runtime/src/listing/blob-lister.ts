@@ -41,6 +41,7 @@ export async function* listBlobs(client: ContainerClient, container: string, opt
     try {
       page = await fetchListPage(client, { prefix: opts.prefix, marker, maxResults: opts.pageSize ?? 5000, signal: opts.signal });
     } catch (err) {
+      if (opts.signal?.aborted) throw new FatalError(`listing of ${opts.side} container "${container}" was cancelled; nothing was deleted for it`);
       if (isNotFound(err)) {
         if (opts.missing === "empty") {
           opts.onMissing?.();
