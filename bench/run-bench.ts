@@ -1,7 +1,7 @@
 import { cpSync, mkdirSync, rmSync } from "node:fs";
 import { cpus, release, totalmem } from "node:os";
 import { join, resolve } from "node:path";
-import { startLocalSites } from "../tools/azurite/local-sites";
+import { LocalSites, startLocalSites } from "../tools/azurite/local-sites";
 import { compareContainers, Fidelity, readFacts } from "./fidelity";
 import { BenchOptions } from "./options";
 import { drSync } from "./peers/dr-sync";
@@ -92,6 +92,7 @@ export function planWorkloads(opts: BenchOptions): Workload[] {
 /**
  * Runs every workload: seeds it once into an Azurite data folder, then for each repetition and tool starts a
  * fresh Azurite on a copy of that folder, so every tool starts from byte-identical data and nobody's leftovers.
+ * An in-memory workload (scale) is seeded afresh for each tool instead.
  * The tools take turns, starting with a different one each repetition.
  */
 export async function runBench(opts: BenchOptions, tools: readonly ToolName[], hooks: BenchHooks = {}): Promise<Omit<BenchResult, "versions" | "skipped">> {
@@ -136,14 +137,19 @@ async function seedTemplate(w: Workload, dataDir: string): Promise<void> {
   mkdirSync(dataDir, { recursive: true });
   const sites = await startLocalSites({ dataDir });
   try {
-    const src = sites.source.container(w.container);
-    await src.create();
-    await sites.target.container(w.container).create();
-    await uploadBlobs(src, w.specs, 32);
+    await seedSites(w, sites);
   } finally {
     // Stopping flushes Azurite's metadata database; the data folder stays, as it is not Azurite's own.
     await sites.stop();
   }
+}
+
+/** The source container with the workload's blobs, and an empty target container. */
+async function seedSites(w: Workload, sites: LocalSites): Promise<void> {
+  const src = sites.source.container(w.container);
+  await src.create();
+  await sites.target.container(w.container).create();
+  await uploadBlobs(src, w.specs, 32);
 }
 
 async function runTool(w: Workload, tool: ToolName, rep: number, template: string, dir: string, log: (l: string) => void): Promise<PhaseRun[]> {
@@ -152,9 +158,7 @@ async function runTool(w: Workload, tool: ToolName, rep: number, template: strin
   const sites = await startLocalSites(w.inMemory ? { inMemory: true } : { dataDir });
   if (w.inMemory) {
     const t0 = Date.now();
-    await sites.source.container(w.container).create();
-    await sites.target.container(w.container).create();
-    await uploadBlobs(sites.source.container(w.container), w.specs, 32);
+    await seedSites(w, sites);
     log(`${w.name}: seeded ${w.blobs} blobs in memory for ${tool} in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
   }
   const proxy = await startCountingProxy(sites.port);
