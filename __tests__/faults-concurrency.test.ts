@@ -1,7 +1,7 @@
 import { ChildProcess } from "node:child_process";
 import { FaultProxy, startFaultProxy } from "../tools/fault-proxy/fault-proxy";
 import { Drill, expectSitesEqual, manyBlobs, RunResult, seed, startDrill } from "./support/harness";
-import { Figures } from "./support/faults";
+import { Figures, waitFor } from "./support/faults";
 
 const LOCKED = /another dr-sync (run|pull|push|plan)? ?(\(pid \d+, started [^)]+\) holds .*lock|run is starting \(.*lock is new\)); this run exits without touching anything/;
 
@@ -66,7 +66,7 @@ describe("concurrent runs", () => {
     const firstDone = collect(first);
     let progress = "";
     first.stderr!.on("data", (d) => { progress += d; });
-    for (let i = 0; i < 500 && !/"blob\.pulled"/.test(progress); i++) await new Promise((r) => setTimeout(r, 10));
+    await waitFor("the first run to pull a blob", () => /"blob\.pulled"/.test(progress));
     expect(progress).toMatch(/"blob\.pulled"/);
     const second = await drill.run(["run"]);
     figures.add("scenarios");

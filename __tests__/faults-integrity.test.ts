@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { renderFence } from "../runtime/src/state/fence";
 import { FaultProxy, startFaultProxy } from "../tools/fault-proxy/fault-proxy";
 import { Drill, expectSitesEqual, RunResult, seed, snapshot, startDrill, walk } from "./support/harness";
-import { eventsOf, Figures } from "./support/faults";
+import { eventsOf, Figures, waitFor } from "./support/faults";
 
 /**
  * The defects a hostile pass over dr-sync found (retention and clocks, damaged staging, writes at the DR site
@@ -19,15 +19,6 @@ const container = (s: { containers: { container: string }[] }, c: string) => s.c
 const md5 = (b: Buffer | string) => createHash("md5").update(b).digest("base64");
 const figures = new Figures("faults-integrity");
 afterAll(() => figures.write());
-
-/** Polls until `cond` holds; fails the test, naming what never happened, after `timeoutMs`. */
-async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 20000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** The staged manifest and data file of one blob. */
 function stagedFiles(drill: Drill, name: string): { manifest: string; data: string; entry: Record<string, any> } {

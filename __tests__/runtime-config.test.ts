@@ -30,7 +30,9 @@ describe("config schema", () => {
     const c = validateConfig(good);
     expect(c.apiVersion).toBe("2017-11-09");
     expect(c.transferConcurrency).toBe(DEFAULTS.transferConcurrency);
-    expect(c.guards).toEqual({ maxDeletePercent: 50, maxDeleteCount: null });
+    expect(c.guards).toEqual({ maxDeletePercent: 50, maxDeleteCount: null, maxOverwritePercent: 50, maxOverwriteCount: null, minOverwritesForPercent: 10 });
+    expect(c.versionsContainer).toBe("dr-sync-versions");
+    expect(c.target.cloud).toBe("azure");
     expect(c.retentionDays).toBe(7);
     expect(c.statusContainer).toBe("dr-sync-status");
     expect(c.source.name).toBe("source");
@@ -63,6 +65,12 @@ describe("config schema", () => {
     [{ ...good, guards: { maxDeletePercent: 150 } }, /guards\.maxDeletePercent must be a number from 0 to 100/],
     [{ ...good, guards: { maxDeleteCount: -1 } }, /guards\.maxDeleteCount must be a whole number/],
     [{ ...good, guards: { maxDelete: 1 } }, /guards\.maxDelete is not a known key/],
+    [{ ...good, guards: { maxOverwritePercent: 101 } }, /guards\.maxOverwritePercent must be a number from 0 to 100/],
+    [{ ...good, guards: { maxOverwriteCount: 1.5 } }, /guards\.maxOverwriteCount must be a whole number/],
+    [{ ...good, guards: { minOverwritesForPercent: -1 } }, /guards\.minOverwritesForPercent must be a whole number/],
+    [{ ...good, target: { ...good.target, cloud: "aws" } }, /target\.cloud must be "azure-stack-hub" or "azure"/],
+    [{ ...good, versionsContainer: "Versions!" }, /versionsContainer must be a container name or null/],
+    [{ ...good, versionsContainer: good.containers[0] }, /versionsContainer ".*" must not be one of the replicated containers or the status container/],
     [{ ...good, retry: { maxTries: 0 } }, /retry\.maxTries must be a whole number from 1 to 20/],
     [{ ...good, retentionDays: -1 }, /retentionDays must be a whole number from 0 to 3650/],
     [{ ...good, statusContainer: "images" }, /statusContainer "images" must not be one of the replicated containers/],

@@ -1,6 +1,9 @@
 import { RemoteBlob, StagedEntry } from "../runtime/src/model/blob";
 import { decidePull, decidePush } from "../runtime/src/sync/decide";
 import { checkDeleteGuard, guardError } from "../runtime/src/sync/delete-guard";
+import { checkOverwriteGuard, overwriteGuardError } from "../runtime/src/sync/overwrite-guard";
+import { planAsOf } from "../runtime/src/versions/point-in-time";
+import { VersionEntry } from "../runtime/src/versions/target-versions";
 
 const blob = (o: Partial<RemoteBlob> = {}): RemoteBlob => ({
   name: "a", etag: "0x1", size: 10, lastModified: "2026-01-01T00:00:00.000Z", kind: "BlockBlob",
@@ -15,11 +18,23 @@ describe("pull decisions", () => {
   it.each([
     ["not staged yet", blob(), undefined, "copy", "missing in staging"],
     ["same ETag", blob(), staged(), "skip", "same source version (ETag)"],
-    ["new ETag, same size and second", blob({ etag: "0x2" }), staged(), "copy", "source changed (ETag)"],
-    ["older timestamp but new ETag", blob({ etag: "0x2", lastModified: "2020-01-01T00:00:00.000Z" }), staged(), "copy", "source changed (ETag)"],
+    ["new ETag, same size and second", blob({ etag: "0x2", props: { contentMD5: "md5B" } }), staged(), "copy", "source changed (ETag)"],
+    ["older timestamp but new ETag", blob({ etag: "0x2", lastModified: "2020-01-01T00:00:00.000Z", props: {} }), staged(), "copy", "source changed (ETag)"],
+    ["new ETag, same size and Content-MD5", blob({ etag: "0x2", metadata: { k: "w" } }), staged(), "copy", "source properties or metadata changed (ETag; same size and Content-MD5)"],
     ["newer timestamp, same ETag", blob({ lastModified: "2030-01-01T00:00:00.000Z" }), staged(), "skip", "same source version (ETag)"],
   ])("%s", (_l, src, st, action, reason) => {
     expect(decidePull(src, st)).toMatchObject({ action, reason });
+  });
+
+  it.each([
+    ["new content, same size", blob({ etag: "0x2", props: { contentMD5: "md5B" } }), staged(), true],
+    ["no Content-MD5 to tell", blob({ etag: "0x2", props: {} }), staged(), true],
+    ["metadata only (same size and MD5)", blob({ etag: "0x2", metadata: { k: "w" } }), staged(), false],
+    ["same as the staged MD5 we took, stored one stale", blob({ etag: "0x2", props: { contentMD5: "ours" } }), staged({ stagedMd5: "ours" }), false],
+    ["emptied (the delete guard's)", blob({ etag: "0x2", size: 0 }), staged(), false],
+    ["new blob", blob(), undefined, false],
+  ])("overwrite for the mass-change guard: %s", (_l, src, st, overwrites) => {
+    expect(decidePull(src, st)).toMatchObject({ action: "copy", overwrites });
   });
 
   test("a rewrite to zero bytes is flagged as emptying, so the guard counts it", () => {
@@ -73,5 +88,75 @@ describe("delete guard", () => {
     expect(err.message).toMatch(/9 deletion\(s\) would remove 90\.0% of the 10 blob\(s\) in target, more than guards\.maxDeletePercent 50%/);
     expect(err.message).toMatch(/Nothing was deleted or emptied in target/);
     expect(err.message).toMatch(/--allow-mass-delete images/);
+  });
+});
+
+describe("push overwrites, for the mass-change guard", () => {
+  const rec = { srcEtag: "0x1", dstEtag: "0xD", md5: "md5A" };
+  it.each([
+    ["new content over a blob we wrote (the record's MD5)", staged({ srcEtag: "0x2", stagedMd5: "md5B", props: { contentMD5: "md5B" } }), rec, blob({ etag: "0xD", props: {} }), true],
+    ["metadata only over a blob we wrote", staged({ srcEtag: "0x2", stagedMd5: "md5A" }), rec, blob({ etag: "0xD", props: {} }), false],
+    ["a record without an MD5 (older version) cannot tell", staged({ srcEtag: "0x2", stagedMd5: "md5A" }), { srcEtag: "0x1", dstEtag: "0xD" }, blob({ etag: "0xD", props: {} }), true],
+    ["changed behind our back, same content as staged", staged({ stagedMd5: "md5A" }), rec, blob({ etag: "0xE" }), false],
+    ["missing at destination", staged(), rec, undefined, false],
+  ])("%s", (_l, st, r, dst, overwrites) => {
+    expect(decidePush(st, r, dst)).toMatchObject({ action: "copy", overwrites });
+  });
+});
+
+describe("mass-change guard", () => {
+  const limits = { maxOverwritePercent: 50, maxOverwriteCount: null, minOverwritesForPercent: 0 };
+  const input = (existing: number, overwrites: number) => ({ hop: "pull" as const, container: "docs", where: "staging", existing, overwrites });
+  it.each([
+    ["nothing overwritten", input(10, 0), limits, true],
+    ["exactly half", input(10, 5), limits, true],
+    ["60% rewritten", input(10, 6), limits, false],
+    ["an empty destination: no blob to overwrite", input(0, 0), limits, true],
+    ["count limit", input(1000, 11), { ...limits, maxOverwriteCount: 10 }, false],
+    ["within the count limit", input(1000, 10), { ...limits, maxOverwriteCount: 10 }, true],
+    ["percent 100 allows everything", input(4, 4), { ...limits, maxOverwritePercent: 100 }, true],
+    ["a small container: 3 of 3 within the floor of 10", input(3, 3), { ...limits, minOverwritesForPercent: 10 }, true],
+    ["above the floor the share applies", input(20, 12), { ...limits, minOverwritesForPercent: 10 }, false],
+  ])("%s", (_l, i, l, ok) => {
+    expect(checkOverwriteGuard(i, l).ok).toBe(ok);
+  });
+
+  test("the message names the container, the share and the limit, and how to proceed on purpose", () => {
+    const i = input(10, 6);
+    const v = checkOverwriteGuard(i, limits);
+    expect(v.ok).toBe(false);
+    const msg = overwriteGuardError(i, (v as { reason: string }).reason).message;
+    expect(msg).toBe('mass-change guard stopped the pull of container "docs": 6 overwrite(s) would replace the content of 60.0% of the 10 blob(s) in staging, ' +
+      "more than guards.maxOverwritePercent 50%. Nothing was overwritten in staging: the last good copy is still there and at the target. " +
+      "If this is intended (check the source first: `dr-sync plan` lists every overwrite), run once with --allow-mass-change docs, or raise guards.maxOverwritePercent / guards.maxOverwriteCount in the config.");
+  });
+});
+
+describe("point in time: which version was live", () => {
+  const at = (s: string) => `2026-12-01T${s}.000Z`;
+  const cur = (name: string, lastModified: string): RemoteBlob => blob({ name, etag: `e-${name}`, lastModified: at(lastModified) });
+  const ver = (name: string, writtenAt: string, keptAt: string, reason: VersionEntry["reason"] = "overwritten by a push"): VersionEntry => ({
+    name, version: `v/${name}@${writtenAt}`, writtenAt: at(writtenAt), keptAt: at(keptAt), reason, etag: "x", size: 1, kind: "BlockBlob",
+  });
+  const T = new Date(at("10:00:00"));
+  it.each([
+    ["unchanged since before T", [cur("a", "09:00:00")], [], { action: "keep" }],
+    ["overwritten after T: the version written before T comes back", [cur("a", "11:00:00")], [ver("a", "09:00:00", "11:00:00")], { action: "restore", version: expect.objectContaining({ writtenAt: at("09:00:00") }) }],
+    ["overwritten twice after T: still the one live at T", [cur("a", "12:00:00")], [ver("a", "09:00:00", "11:00:00"), ver("a", "11:00:00", "12:00:00")], { action: "restore", version: expect.objectContaining({ writtenAt: at("09:00:00") }) }],
+    ["overwritten before and after T: the one written in between", [cur("a", "12:00:00")], [ver("a", "08:00:00", "09:30:00"), ver("a", "09:30:00", "12:00:00")], { action: "restore", version: expect.objectContaining({ writtenAt: at("09:30:00") }) }],
+    ["created after T: removed", [cur("a", "10:30:00")], [], { action: "remove" }],
+    ["deleted after T: comes back", [], [ver("a", "09:00:00", "10:30:00", "deleted by a push")], { action: "restore" }],
+    ["deleted before T, recreated after: removed", [cur("a", "11:00:00")], [ver("a", "08:00:00", "09:00:00", "deleted by a push")], { action: "remove" }],
+    ["deleted before T and gone: nothing to do", [], [ver("a", "08:00:00", "09:00:00", "deleted by a push")], undefined],
+    ["written exactly at T: live at T", [cur("a", "10:00:00")], [], { action: "keep" }],
+  ] as const)("%s", (_l, current, history, expected) => {
+    const actions = planAsOf(current as readonly RemoteBlob[], history as readonly VersionEntry[], T);
+    if (expected === undefined) expect(actions).toEqual([]);
+    else expect(actions).toEqual([expect.objectContaining({ name: "a", ...expected })]);
+  });
+
+  test("a prefix limits the plan to its names", () => {
+    const actions = planAsOf([cur("keep/a", "11:00:00"), cur("other/b", "11:00:00")], [], T, "keep/");
+    expect(actions.map((a) => a.name)).toEqual(["keep/a"]);
   });
 });

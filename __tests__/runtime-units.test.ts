@@ -30,7 +30,7 @@ describe("command line", () => {
     [["run"], /run needs --config <file>/],
     [["run", "--config"], /--config needs a value/],
     [["run", "--config", "c", "--fast"], /unknown option "--fast"/],
-    [["restore", "--config", "c", "--container", "x"], /restore needs --container and --blob/],
+    [["restore", "--config", "c", "--container", "x"], /restore needs --container and either --blob NAME or --as-of TIME/],
     [["run", "--config", "c", "--log-level", "loud"], /--log-level must be/],
     [["restore", "--config", "c", "--container", "x", "--blob", "b", "--to", "moon"], /--to must be "source" or "target"/],
     [["restore", "--config", "c", "--container", "x", "--blob", "--x"], /--blob needs a value \(for a value that starts with "--", write --blob=--x\)/],
@@ -200,8 +200,8 @@ describe("the service's clock", () => {
   it.each([
     ["unknown: the VM's own time", null, undefined, "2026-12-01T10:00:00.000Z", false],
     ["last run's skew until a listing", 3600, undefined, "2026-12-01T09:00:00.000Z", false],
-    ["VM 10 days behind, measured", null, start("2026-12-01T10:00:00Z", "2026-12-11T10:00:00Z"), "2026-12-11T10:00:00.000Z", true],
-    ["VM 3 hours ahead, measured over an old skew", -60, start("2026-12-01T10:00:00Z", "2026-12-01T07:00:00Z"), "2026-12-01T07:00:00.000Z", true],
+    ["VM 10 days behind, measured", null, start("2026-12-01T10:00:00.5Z", "2026-12-11T10:00:00Z"), "2026-12-11T10:00:00.000Z", true],
+    ["VM 3 hours ahead, measured over an old skew", -60, start("2026-12-01T10:00:00Z", "2026-12-01T07:00:00Z"), "2026-12-01T07:00:00.500Z", true],
   ] as const)("%s", (_what, previous, observed, expected, measured) => {
     const clock = new ServiceClock(() => new Date("2026-12-01T10:00:00Z"), previous);
     if (observed) clock.observe(observed);

@@ -182,8 +182,8 @@ export class DrPair extends Construct {
 
     const label = (a: SiteAccount) => siteProps(a).label ?? a.site.role;
     this.runtimeConfig = {
-      source: { blobEndpoint: this.reading.blobEndpoint, sasEnv: VM_LAYOUT.env.source, name: label(this.reading) },
-      target: { blobEndpoint: this.writing.blobEndpoint, sasEnv: VM_LAYOUT.env.target, name: label(this.writing) },
+      source: { blobEndpoint: this.reading.blobEndpoint, sasEnv: VM_LAYOUT.env.source, name: label(this.reading), cloud: runtimeCloud(this.reading) },
+      target: { blobEndpoint: this.writing.blobEndpoint, sasEnv: VM_LAYOUT.env.target, name: label(this.writing), cloud: runtimeCloud(this.writing) },
       containers: [...props.containers],
       stagingDir: VM_LAYOUT.stagingDir,
       stateDir: VM_LAYOUT.stateDir,
@@ -219,4 +219,9 @@ export class DrPair extends Construct {
       }).fqdn;
     }
   }
+}
+
+/** The runtime's name for a site's cloud: it sets the limits of what the site can hold (blob names). */
+function runtimeCloud(a: SiteAccount): "azure-stack-hub" | "azure" {
+  return a.site.cloud === "azurestack" ? "azure-stack-hub" : "azure";
 }

@@ -80,6 +80,15 @@ export function eventsOf(stderr: string): { level: string; event: string; msg: s
   });
 }
 
+/** Polls until `cond` holds; fails the test, naming what never happened, after `timeoutMs`. */
+export async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 20000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 /** Starts a command and SIGKILLs it after `delayMs` (if it is still running); resolves with what it printed. */
 export function runKilledAfter(drill: Drill, args: string[], delayMs: number): Promise<RunResult & { killed: boolean }> {
   return new Promise((resolve) => {

@@ -52,7 +52,8 @@ interface RetainedCopyJson {
   readonly reason: string;
   readonly retainedAt: string;
   readonly size: number;
-  readonly dataPath: string;
+  /** Absent for a version kept at the target (in its versions container). */
+  readonly dataPath?: string;
 }
 
 const PRE_DISASTER_BLOB = "incoming/pre-disaster-order.json";
@@ -278,13 +279,15 @@ export async function runDrill(opts: DrillOptions, print: (line: string) => void
 
     const retained = await steps.run("failback: nothing lost (dr-sync retention list)", async () => {
       const { value: all } = await runtime.json<RetainedCopyJson[]>(["retention", "list"], configFile, current.sas);
-      const fromFailback = all.filter((c) => c.retainedAt >= failbackStart);
-      const kept = fromFailback.find((c) => c.container === unreplicated.container && c.name === unreplicated.blob.name);
+      // Copies are dated by the storage service's clock, which this machine knows to within a second.
+      const fromFailback = all.filter((c) => Date.parse(c.retainedAt) >= Date.parse(failbackStart) - 2000);
+      // The copy on the VM's disk (the list also names the target's own versions, which have no local file).
+      const kept = fromFailback.find((c) => c.container === unreplicated.container && c.name === unreplicated.blob.name && c.dataPath);
       if (!kept) {
         throw new Error(`${unreplicated.container}/${unreplicated.blob.name}, which only the old source held, is not in the retention area ` +
           `(it lists ${fromFailback.map((c) => `${c.container}/${c.name}`).join(", ") || "nothing"} since the failback)`);
       }
-      if (sha256(readFileSync(kept.dataPath)) !== sha256(unreplicated.blob.body)) throw new Error(`the retained copy of ${kept.name} differs from what was written`);
+      if (sha256(readFileSync(kept.dataPath as string)) !== sha256(unreplicated.blob.body)) throw new Error(`the retained copy of ${kept.name} differs from what was written`);
       log(`   ${kept.container}/${kept.name} kept byte for byte (${kept.reason}); ${fromFailback.length} cop${fromFailback.length === 1 ? "y" : "ies"} retained by the failback in all`);
       return fromFailback.map((c): RetainedReport => ({ container: c.container, name: c.name, reason: c.reason, size: c.size, site: c.site }));
     });

@@ -7,6 +7,7 @@ export interface CliArgs {
   readonly deep: boolean;
   readonly logLevel: "debug" | "info" | "warn" | "error";
   readonly allowMassDelete: string[];
+  readonly allowMassChange: string[];
   readonly container?: string;
   readonly blob?: string;
   readonly to?: "source" | "target";
@@ -14,6 +15,11 @@ export interface CliArgs {
   readonly retainedAt?: string;
   /** restore: write into a site whose fence says active. */
   readonly allowActiveSite: boolean;
+  /** restore: the whole container (or `prefix`) as it was at this instant. */
+  readonly asOf?: string;
+  readonly prefix?: string;
+  readonly dryRun: boolean;
+  readonly yes: boolean;
 }
 
 export class UsageError extends Error {
@@ -37,6 +43,8 @@ commands:
   retention  list the copies kept in the retention area (retention list [--container C] [--blob NAME])
   restore    put a retained copy back: restore --container C --blob NAME [--to target|source] [--out FILE] [--retained-at ISO]
              [--allow-active-site]; a name starting with "--" is given as --blob=NAME
+             restore --container C --as-of TIME [--to target|source] [--prefix P] [--dry-run] [--yes] [--allow-active-site]:
+             the container as it was at TIME, from the target's kept versions (needs --yes unless --json)
   version    print the version
 
 options:
@@ -44,11 +52,12 @@ options:
   --json                      machine-readable output on stdout
   --deep                      verify: compare bytes too (downloads both sides)
   --allow-mass-delete C       lift the delete guard for container C (or "*") for this run only; repeatable
+  --allow-mass-change C       lift the mass-change (overwrite) guard for container C (or "*") for this run only; repeatable
   --allow-active-site         restore: write into the site applications use (its fence says active)
   --log-level L               debug, info (default), warn or error
 
 exit codes: 0 ok, 1 failures (see the summary), 2 bad config or usage, 3 another run holds the lock,
-            4 a delete guard stopped a container, 5 the destination is the active site (its fence), nothing written`;
+            4 a guard (deletions, mass change) stopped a container, 5 the destination is the active site (its fence), nothing written`;
 
 export function parseArgs(argv: readonly string[]): CliArgs {
   const rest = [...argv];
@@ -81,8 +90,20 @@ export function parseArgs(argv: readonly string[]): CliArgs {
       case "--config": out.config = value(a); break;
       case "--json": out.json = true; break;
       case "--allow-active-site": out.allowActiveSite = true; break;
+      case "--dry-run": out.dryRun = true; break;
+      case "--yes": out.yes = true; break;
+      case "--as-of": {
+        const v = value(a);
+        if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(v) || Number.isNaN(Date.parse(v))) {
+          throw new UsageError(`--as-of must be an ISO 8601 instant with a time zone, like 2026-12-01T09:00:00Z (got "${v}")`);
+        }
+        out.asOf = v;
+        break;
+      }
+      case "--prefix": out.prefix = value(a); break;
       case "--deep": out.deep = true; break;
       case "--allow-mass-delete": out.allowMassDelete.push(value(a)); break;
+      case "--allow-mass-change": out.allowMassChange.push(value(a)); break;
       case "--container": out.container = value(a); break;
       case "--blob": out.blob = value(a); break;
       case "--out": out.out = value(a); break;
@@ -106,10 +127,14 @@ export function parseArgs(argv: readonly string[]): CliArgs {
   }
   if (!["help", "version"].includes(command) && !out.config) throw new UsageError(`${command} needs --config <file>`);
   if (command === "retention" && (subcommand ?? "list") !== "list") throw new UsageError(`unknown retention subcommand "${subcommand}" (only "list")`);
-  if (command === "restore" && (!out.container || out.blob === undefined)) throw new UsageError("restore needs --container and --blob");
+  if (command === "restore") {
+    if (!out.container || (out.blob === undefined) === (out.asOf === undefined)) throw new UsageError("restore needs --container and either --blob NAME or --as-of TIME");
+    if (out.asOf === undefined && (out.prefix !== undefined || out.dryRun || out.yes)) throw new UsageError("--prefix, --dry-run and --yes go with restore --as-of");
+    if (out.asOf !== undefined && (out.out !== undefined || out.retainedAt !== undefined)) throw new UsageError("--out and --retained-at go with restore --blob");
+  }
   return out;
 }
 
 function defaults(): { -readonly [K in keyof CliArgs]: CliArgs[K] } {
-  return { command: "", json: false, deep: false, logLevel: "info", allowMassDelete: [], allowActiveSite: false };
+  return { command: "", json: false, deep: false, logLevel: "info", allowMassDelete: [], allowMassChange: [], allowActiveSite: false, dryRun: false, yes: false };
 }

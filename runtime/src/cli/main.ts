@@ -1,11 +1,11 @@
 import { setMaxListeners } from "node:events";
 import { promises as fs } from "node:fs";
 import { ConfigError } from "../config/schema";
-import { loadConfig } from "../config/load-config";
+import { checkSas, loadConfig } from "../config/load-config";
 import { Events, EventSink, JsonLineSink } from "../report/events";
 import { ProgressBarSink } from "../report/progress";
 import { Redactor } from "../report/redact";
-import { formatPlan, formatRunSummary, formatStatus, formatVerify } from "../report/summary";
+import { formatAsOf, formatPlan, formatRunSummary, formatStatus, formatVerify } from "../report/summary";
 import { RunLock } from "../state/lock";
 import { StatusStore } from "../state/status";
 import { FENCED_EXIT_CODE, fencedMessage, readFence } from "../state/fence";
@@ -17,6 +17,8 @@ import { SiteClient } from "../storage/site-client";
 import { SyncContext } from "../sync/context";
 import { ServiceClock } from "../sync/service-clock";
 import { restoreRetained } from "../sync/restore";
+import { restoreAsOf } from "../sync/restore-as-of";
+import { TargetVersions } from "../versions/target-versions";
 import { planSync, runSync, VERSION } from "../sync/run";
 import { verifySites } from "../verify/verify";
 import { CliArgs, parseArgs, USAGE } from "./args";
@@ -79,7 +81,7 @@ export async function main(io: Io): Promise<number> {
     const ctx: SyncContext = {
       config, src, dst, srcKey: siteKey(config.source.blobEndpoint), dstKey: siteKey(config.target.blobEndpoint),
       retention: new RetentionArea(config.stagingDir, () => serviceClock.now()), events, signal: io.signal,
-      allowMassDelete: new Set(args.allowMassDelete), clock: () => new Date(), serviceClock,
+      allowMassDelete: new Set(args.allowMassDelete), allowMassChange: new Set(args.allowMassChange), clock: () => new Date(), serviceClock,
     };
 
     switch (args.command) {
@@ -97,25 +99,30 @@ export async function main(io: Io): Promise<number> {
       }
       case "retention": {
         const copies = await ctx.retention.list({ container: args.container, name: args.blob });
-        if (args.json) out(JSON.stringify(copies.map(({ entry: _e, ...c }) => c), null, 2));
-        else out(copies.length ? copies.map((c) => `${c.retainedAt} ${c.site}/${c.container} ${JSON.stringify(c.name)} ${c.size} bytes (${c.reason})`).join("\n") : "the retention area is empty");
+        // The target's own history, which outlives this machine: every version a push replaced or deleted there.
+        const kept: { retainedAt: string; site: string; container: string; name: string; size: number; reason: string; version?: string }[] =
+          copies.map(({ entry: _e, ...c }) => c);
+        if (config.versionsContainer) {
+          const versions = new TargetVersions(dst, config.versionsContainer, "list", () => serviceClock.now(), io.signal);
+          for (const container of args.container ? [args.container] : config.containers) {
+            const idx = await versions.read(container, args.blob ?? "");
+            for (const e of idx.entries) {
+              if (args.blob !== undefined && e.name !== args.blob) continue;
+              kept.push({ retainedAt: e.keptAt, site: `target versions (${config.versionsContainer})`, container, name: e.name, size: e.size, reason: e.reason, version: e.version });
+            }
+          }
+          kept.sort((a, b) => b.retainedAt.localeCompare(a.retainedAt));
+        }
+        if (args.json) out(JSON.stringify(kept, null, 2));
+        else out(kept.length ? kept.map((c) => `${c.retainedAt} ${c.site}/${c.container} ${JSON.stringify(c.name)} ${c.size} bytes (${c.reason})`).join("\n") : "nothing is kept");
         return 0;
       }
       case "restore": {
+        if (args.asOf) return await restoreContainerAsOf(args, ctx, out, loaded.sourceSas);
         const copies = await ctx.retention.list({ container: args.container, name: args.blob });
         const pick = args.retainedAt ? copies.find((c) => c.retainedAt === args.retainedAt) : copies[0];
         if (!pick) throw new FatalError(`no retained copy of ${JSON.stringify(args.blob)} in container "${args.container}"${args.retainedAt ? ` retained at ${args.retainedAt}` : ""}; see dr-sync retention list`);
-        if (!args.out) {
-          // A restore writes like a run does: under the lock, and never into the active site unless told so.
-          lock = await RunLock.acquire(config.stateDir, "restore");
-          const site = args.to === "source" ? src : dst;
-          const fenceContainer = config.statusContainer ?? "dr-sync-status";
-          const fence = await readFence(site, fenceContainer, io.signal);
-          if (fence?.role === "active" && !args.allowActiveSite) {
-            throw new FatalError(`${fencedMessage(site, fenceContainer, fence)}. To restore into the live site on purpose, add --allow-active-site ` +
-              "(what the restore replaces is kept in the retention area), or write the copy to a file with --out", FENCED_EXIT_CODE);
-          }
-        }
+        if (!args.out) lock = await lockForWriting(args, ctx, loaded.sourceSas);
         out(await restoreRetained(ctx, pick, args.to, args.out));
         return 0;
       }
@@ -149,6 +156,57 @@ export async function main(io: Io): Promise<number> {
     }
     err(`dr-sync: unexpected error: ${describeError(e)}${(e as Error)?.stack ? `\n${(e as Error).stack}` : ""}`);
     return 1;
+  } finally {
+    await lock?.release();
+  }
+}
+
+/** A restore writes like a run does: under the lock, and never into the active site unless told so. */
+async function lockForWriting(args: CliArgs, ctx: SyncContext, sourceSas: string): Promise<RunLock> {
+  if (args.to === "source") {
+    // The source's SAS needs only read and list for replication; a restore into it needs what a target's needs.
+    const problems = checkSas("source", ctx.config.source.sasEnv, sourceSas, "rlwcd", new Date(), []);
+    if (problems.length) throw new FatalError(`restore --to source writes to the source: ${problems.map((p) => p.replace(/^source\.sasEnv: /, "")).join("; ")}`, 2);
+  }
+  const lock = await RunLock.acquire(ctx.config.stateDir, "restore");
+  try {
+    const site = args.to === "source" ? ctx.src : ctx.dst;
+    const fenceContainer = ctx.config.statusContainer ?? "dr-sync-status";
+    const fence = await readFence(site, fenceContainer, ctx.signal);
+    if (fence?.role === "active" && !args.allowActiveSite) {
+      throw new FatalError(`${fencedMessage(site, fenceContainer, fence)}. To restore into the live site on purpose, add --allow-active-site ` +
+        "(what the restore replaces is kept first), or write a copy to a file with --out", FENCED_EXIT_CODE);
+    }
+    return lock;
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
+}
+
+/** `restore --as-of`: plans, prints, and with --yes (or --json) applies. */
+async function restoreContainerAsOf(args: CliArgs, ctx: SyncContext, out: (s: string) => void, sourceSas: string): Promise<number> {
+  const { config } = ctx;
+  if (!config.versionsContainer) {
+    throw new FatalError("restore --as-of reads the target's kept versions, and versionsContainer is null in the config; only single blobs kept on this machine can be restored (restore --blob)", 2);
+  }
+  const asOf = new Date(args.asOf as string);
+  const now = ctx.serviceClock.now();
+  if (asOf.getTime() > now.getTime() + 60000) throw new FatalError(`--as-of ${args.asOf} is in the future (the service's time is about ${now.toISOString()})`, 2);
+  if (asOf.getTime() < now.getTime() - config.retentionDays * 86400000) {
+    throw new FatalError(`--as-of ${args.asOf} is older than retentionDays (${config.retentionDays}): versions kept before ${new Date(now.getTime() - config.retentionDays * 86400000).toISOString()} may be purged, so that moment cannot be rebuilt exactly`, 2);
+  }
+  const apply = !args.dryRun && (args.yes || args.json);
+  const lock = apply ? await lockForWriting(args, ctx, sourceSas) : undefined;
+  try {
+    const versions = new TargetVersions(ctx.dst, config.versionsContainer, `restore-${now.toISOString().replace(/[-:.]/g, "").slice(0, 15)}`, () => ctx.serviceClock.now(), ctx.signal);
+    const r = await restoreAsOf(ctx, versions, { container: args.container as string, asOf, to: args.to ?? "target", prefix: args.prefix, dryRun: !apply });
+    out(args.json ? JSON.stringify(r, null, 2) : formatAsOf(r));
+    if (!apply && !args.dryRun) {
+      out("nothing was changed: run again with --yes to apply");
+      return 2;
+    }
+    return r.failed.length ? 1 : 0;
   } finally {
     await lock?.release();
   }

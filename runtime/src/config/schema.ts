@@ -14,6 +14,10 @@ export interface SiteConfig {
   /** A label for reports and logs.
    *  @default "source" / "target" */
   readonly name?: string;
+  /** The cloud the site runs on, for the limits of what it can hold: blob names up to 880 characters (1,760 bytes)
+   *  on Azure Stack Hub, 1,024 on public Azure. A source blob the target cannot hold is refused by name.
+   *  @default "azure" */
+  readonly cloud?: "azure-stack-hub" | "azure";
 }
 
 /** Limits on destructive changes in one hop of one container. Emptying a non-empty blob counts as deleting it. */
@@ -24,6 +28,18 @@ export interface GuardsConfig {
   /** Deletions allowed in one hop, as a count. `null` means no count limit (the percentage still applies).
    *  @default null */
   readonly maxDeleteCount?: number | null;
+  /** Blobs whose content one hop may replace with other content, as a share (percent) of the destination
+   *  container's blobs, before the hop stops (the mass-change guard: ransomware, a bad deploy). Changes of
+   *  properties or metadata alone do not count.
+   *  @default 50 */
+  readonly maxOverwritePercent?: number;
+  /** The same as a count. `null` means no count limit.
+   *  @default null */
+  readonly maxOverwriteCount?: number | null;
+  /** Overwrites up to this many in one hop never trip `maxOverwritePercent`: a container of a few blobs that all
+   *  change every cycle (a status file, a small index) would otherwise stop every run. 0 applies the share always.
+   *  @default 10 */
+  readonly minOverwritesForPercent?: number;
 }
 
 /** Retries of requests that fail for transient reasons (500, 503, timeouts, resets). */
@@ -74,7 +90,7 @@ export interface DrSyncConfig {
   /** Blobs up to this size move in one request (Put Blob / one GET); larger ones in ranges and blocks.
    *  @default 8 */
   readonly singleShotMaxMiB?: number;
-  /** @default { maxDeletePercent: 50, maxDeleteCount: null } */
+  /** @default { maxDeletePercent: 50, maxDeleteCount: null, maxOverwritePercent: 50, maxOverwriteCount: null, minOverwritesForPercent: 10 } */
   readonly guards?: GuardsConfig;
   /** Days a deleted or overwritten staged copy is kept in the retention area before it is purged.
    *  @default 7 */
@@ -89,6 +105,11 @@ export interface DrSyncConfig {
    *  `null`: no objective.
    *  @default null */
   readonly rpoObjectiveMinutes?: number | null;
+  /** Container at the target that keeps, for `retentionDays`, every version a push overwrites or deletes there
+   *  (server-side copies, with an index), so `restore --as-of` can put a container back to any moment without the
+   *  VM's disk. `null` turns point-in-time recovery off.
+   *  @default "dr-sync-versions" */
+  readonly versionsContainer?: string | null;
 }
 
 /** A config with every default filled in. */
@@ -105,11 +126,15 @@ export interface ResolvedConfig {
   readonly blockConcurrency: number;
   readonly blockSizeMiB: number;
   readonly singleShotMaxMiB: number;
-  readonly guards: { readonly maxDeletePercent: number; readonly maxDeleteCount: number | null };
+  readonly guards: {
+    readonly maxDeletePercent: number; readonly maxDeleteCount: number | null;
+    readonly maxOverwritePercent: number; readonly maxOverwriteCount: number | null; readonly minOverwritesForPercent: number;
+  };
   readonly retentionDays: number;
   readonly retry: Required<RetryConfig>;
   readonly statusContainer: string | null;
   readonly rpoObjectiveMinutes: number | null;
+  readonly versionsContainer: string | null;
 }
 
 export const DEFAULT_API_VERSION = "2017-11-09";
@@ -122,11 +147,12 @@ export const DEFAULTS = {
   blockConcurrency: 4,
   blockSizeMiB: 8,
   singleShotMaxMiB: 8,
-  guards: { maxDeletePercent: 50, maxDeleteCount: null },
+  guards: { maxDeletePercent: 50, maxDeleteCount: null, maxOverwritePercent: 50, maxOverwriteCount: null, minOverwritesForPercent: 10 },
   retentionDays: 7,
   retry: { maxTries: 5, retryDelayMs: 500, maxRetryDelayMs: 30000, tryTimeoutSeconds: 120 },
   statusContainer: "dr-sync-status",
   rpoObjectiveMinutes: null,
+  versionsContainer: "dr-sync-versions",
 } as const;
 
 /** Thrown with every problem found in a config, each naming its key. */
@@ -140,10 +166,10 @@ export class ConfigError extends Error {
 const TOP_KEYS = new Set([
   "source", "target", "containers", "stagingDir", "stateDir", "apiVersion", "deleteDestination", "allowInsecureHttp",
   "transferConcurrency", "blockConcurrency", "blockSizeMiB", "singleShotMaxMiB", "guards", "retentionDays", "retry",
-  "statusContainer", "rpoObjectiveMinutes", "$schema", "comment",
+  "statusContainer", "rpoObjectiveMinutes", "versionsContainer", "$schema", "comment",
 ]);
-const SITE_KEYS = new Set(["blobEndpoint", "sasEnv", "name"]);
-const GUARD_KEYS = new Set(["maxDeletePercent", "maxDeleteCount"]);
+const SITE_KEYS = new Set(["blobEndpoint", "sasEnv", "name", "cloud"]);
+const GUARD_KEYS = new Set(["maxDeletePercent", "maxDeleteCount", "maxOverwritePercent", "maxOverwriteCount", "minOverwritesForPercent"]);
 const RETRY_KEYS = new Set(["maxTries", "retryDelayMs", "maxRetryDelayMs", "tryTimeoutSeconds"]);
 
 /** Container names: 3-63 characters, lowercase letters, digits and single hyphens, starting and ending alphanumeric. */
@@ -222,11 +248,12 @@ export function validateConfig(raw: unknown, file?: string): ResolvedConfig {
     else {
       unknownKeys(raw.guards, GUARD_KEYS, "guards.", errors);
       const maxDeletePercent = optNumber(raw.guards, "maxDeletePercent", DEFAULTS.guards.maxDeletePercent, 0, 100, errors, "guards.");
-      let maxDeleteCount: number | null = DEFAULTS.guards.maxDeleteCount;
-      if (raw.guards.maxDeleteCount !== undefined && raw.guards.maxDeleteCount !== null) {
-        maxDeleteCount = optInt(raw.guards, "maxDeleteCount", 0, 0, Number.MAX_SAFE_INTEGER, errors, "guards.");
-      }
-      guards = { maxDeletePercent, maxDeleteCount };
+      const count = (key: string): number | null =>
+        raw.guards && isObject(raw.guards) && raw.guards[key] !== undefined && raw.guards[key] !== null
+          ? optInt(raw.guards, key, 0, 0, Number.MAX_SAFE_INTEGER, errors, "guards.") : null;
+      const maxOverwritePercent = optNumber(raw.guards, "maxOverwritePercent", DEFAULTS.guards.maxOverwritePercent, 0, 100, errors, "guards.");
+      const minOverwritesForPercent = optInt(raw.guards, "minOverwritesForPercent", DEFAULTS.guards.minOverwritesForPercent, 0, Number.MAX_SAFE_INTEGER, errors, "guards.");
+      guards = { maxDeletePercent, maxDeleteCount: count("maxDeleteCount"), maxOverwritePercent, maxOverwriteCount: count("maxOverwriteCount"), minOverwritesForPercent };
     }
   }
 
@@ -255,6 +282,17 @@ export function validateConfig(raw: unknown, file?: string): ResolvedConfig {
     errors.push(`statusContainer "${statusContainer}" must not be one of the replicated containers`);
   }
 
+  let versionsContainer: string | null = DEFAULTS.versionsContainer;
+  if (raw.versionsContainer !== undefined) {
+    if (raw.versionsContainer === null) versionsContainer = null;
+    else if (typeof raw.versionsContainer !== "string" || !isValidContainerName(raw.versionsContainer)) {
+      errors.push(`versionsContainer must be a container name or null (got ${show(raw.versionsContainer)})`);
+    } else versionsContainer = raw.versionsContainer;
+  }
+  if (versionsContainer && (containers.includes(versionsContainer) || versionsContainer === statusContainer)) {
+    errors.push(`versionsContainer "${versionsContainer}" must not be one of the replicated containers or the status container`);
+  }
+
   let rpoObjectiveMinutes: number | null = DEFAULTS.rpoObjectiveMinutes;
   if (raw.rpoObjectiveMinutes !== undefined && raw.rpoObjectiveMinutes !== null) {
     rpoObjectiveMinutes = optInt(raw, "rpoObjectiveMinutes", 0, 1, 525600, errors);
@@ -264,7 +302,7 @@ export function validateConfig(raw: unknown, file?: string): ResolvedConfig {
   return {
     source, target, containers, stagingDir, stateDir, apiVersion, deleteDestination, allowInsecureHttp,
     transferConcurrency, blockConcurrency, blockSizeMiB, singleShotMaxMiB, guards, retentionDays, retry,
-    statusContainer, rpoObjectiveMinutes,
+    statusContainer, rpoObjectiveMinutes, versionsContainer,
   };
 }
 
@@ -312,8 +350,13 @@ function site(raw: unknown, key: "source" | "target", allowHttp: boolean, errors
       errors.push(`${key}.name must be 1-63 letters, digits, dots, dashes or underscores (got ${show(raw.name)})`);
     } else name = raw.name;
   }
+  let cloud: Required<SiteConfig>["cloud"] = "azure";
+  if (raw.cloud !== undefined) {
+    if (raw.cloud !== "azure" && raw.cloud !== "azure-stack-hub") errors.push(`${key}.cloud must be "azure-stack-hub" or "azure" (got ${show(raw.cloud)})`);
+    else cloud = raw.cloud;
+  }
   if (errors.length > before) return undefined;
-  return { blobEndpoint: normalizeEndpoint(endpoint as string), sasEnv: raw.sasEnv as string, name };
+  return { blobEndpoint: normalizeEndpoint(endpoint as string), sasEnv: raw.sasEnv as string, name, cloud };
 }
 
 /** Endpoint with exactly one trailing slash. */

@@ -42,10 +42,11 @@ export async function fetchListPage(client: ContainerClient, query: ListPageQuer
       // A streamed body skips the pipeline's generic XML parse, which is the cost this module exists to avoid.
       streamResponseStatusCodes: new Set([200]),
     });
-    const response = await senderOf(client).sendRequest(request);
-    if (response.status !== 200) throw serviceError(request, response, response.bodyAsText ?? "");
     let page: ListPage;
+    let response: PipelineResponse;
     try {
+      response = await senderOf(client).sendRequest(request);
+      if (response.status !== 200) throw serviceError(request, response, response.bodyAsText ?? "");
       page = parseListBlobsXml(await readText(response.readableStreamBody));
     } catch (err) {
       // The pipeline retried the request; a body that breaks off (reset, stall) or ends early (a service that timed
@@ -60,8 +61,9 @@ export async function fetchListPage(client: ContainerClient, query: ListPageQuer
   }
 }
 
-/** Attempts at reading one page's body, after the pipeline's own retries got a response. */
-const BODY_ATTEMPTS = 3;
+/** Attempts at reading one page's body, after the pipeline's own retries got a response: a page that cannot be read
+ *  fails its whole container for the run, so it gets more chances than one blob does. */
+const BODY_ATTEMPTS = 5;
 
 async function readText(stream: NodeJS.ReadableStream | undefined): Promise<string> {
   if (!stream) return "";

@@ -49,6 +49,8 @@ export interface StagedEntry {
 export interface PushRecord {
   readonly srcEtag: string;
   readonly dstEtag: string;
+  /** MD5 of the bytes written (the staged MD5), so the mass-change guard can tell a content change from a metadata one. */
+  readonly md5?: string;
 }
 
 /** ETags without the quotes some responses carry, so the listing's and an upload's ETag compare equal. */

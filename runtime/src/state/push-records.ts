@@ -25,13 +25,13 @@ export class PushRecords {
       for await (const line of lines) {
         if (!line) continue;
         lineCount++;
-        let rec: { n: string; s?: string; d?: string };
+        let rec: { n: string; s?: string; d?: string; m?: string };
         try {
           rec = JSON.parse(line);
         } catch {
           continue; // The last line of a killed run may be cut short; every line before it is whole.
         }
-        if (rec.s && rec.d) r.records.set(rec.n, { srcEtag: rec.s, dstEtag: rec.d });
+        if (rec.s && rec.d) r.records.set(rec.n, { srcEtag: rec.s, dstEtag: rec.d, ...(rec.m ? { md5: rec.m } : {}) });
         else r.records.delete(rec.n);
       }
       r.appended = lineCount - r.records.size;
@@ -49,7 +49,7 @@ export class PushRecords {
 
   set(name: string, rec: PushRecord): void {
     this.records.set(name, rec);
-    this.append({ n: name, s: rec.srcEtag, d: rec.dstEtag });
+    this.append({ n: name, s: rec.srcEtag, d: rec.dstEtag, m: rec.md5 });
   }
 
   delete(name: string): void {
@@ -65,7 +65,7 @@ export class PushRecords {
     const out = createWriteStream(tmp, { mode: 0o600 });
     for (const [n, r] of this.records) {
       if (!keep(n)) continue;
-      if (!out.write(JSON.stringify({ n, s: r.srcEtag, d: r.dstEtag }) + "\n")) await new Promise<void>((res) => out.once("drain", () => res()));
+      if (!out.write(JSON.stringify({ n, s: r.srcEtag, d: r.dstEtag, m: r.md5 }) + "\n")) await new Promise<void>((res) => out.once("drain", () => res()));
     }
     await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
     await fs.rename(tmp, this.path);

@@ -33,6 +33,7 @@ export interface HopSummary {
   readonly heldBack: number;
   readonly retainedFromDestination: number;
   readonly staleMd5: number;
+  readonly versionsKept: number;
   readonly failed: number;
   readonly refused: number;
   /** The first failures, name and reason. */
@@ -68,7 +69,7 @@ export interface RunStatus {
 export function summarizeHop(s: HopStats): HopSummary {
   return {
     listed: s.listed, copied: s.copied, adopted: s.adopted, skipped: s.skipped, deleted: s.deleted, bytes: s.bytes,
-    heldBack: s.heldBack, retainedFromDestination: s.retainedFromDestination, staleMd5: s.staleMd5, failed: s.failed.length, refused: s.refused.length,
+    heldBack: s.heldBack, retainedFromDestination: s.retainedFromDestination, staleMd5: s.staleMd5, versionsKept: s.versionsKept, failed: s.failed.length, refused: s.refused.length,
     failures: s.failed.slice(0, 20),
   };
 }

@@ -15,7 +15,7 @@ export class SiteClient {
   /**
    * @param role which side of the replication this site is, for messages
    *  @default "source" */
-  constructor(readonly site: Required<SiteConfig>, sas: string, config: Pick<ResolvedConfig, "apiVersion" | "retry">,
+  constructor(readonly site: Required<Omit<SiteConfig, "cloud">>, sas: string, config: Pick<ResolvedConfig, "apiVersion" | "retry">,
     readonly role: "source" | "target" = "source") {
     this.sas = sas.replace(/^\?/, "");
     this.pipeline = newPipeline(new AnonymousCredential(), {

@@ -3,6 +3,7 @@ import { Events } from "../report/events";
 import { RetentionArea } from "../staging/retention";
 import { SiteClient } from "../storage/site-client";
 import { ServiceClock } from "./service-clock";
+import { TargetVersions } from "../versions/target-versions";
 
 /** Everything one hop needs; side effects (clients, clock, events) come in here so tests can record them. */
 export interface SyncContext {
@@ -17,9 +18,14 @@ export interface SyncContext {
   readonly signal: AbortSignal;
   /** Containers whose delete guard is lifted for this run (`--allow-mass-delete`); "*" lifts all. */
   readonly allowMassDelete: ReadonlySet<string>;
+  /** Containers whose mass-change guard is lifted for this run (`--allow-mass-change`); "*" lifts all. */
+  readonly allowMassChange: ReadonlySet<string>;
   readonly clock: () => Date;
   /** The storage service's clock: retention and recovery points are measured on it. */
   readonly serviceClock: ServiceClock;
+  /** Point-in-time history at the target: every version a push replaces or deletes is kept there first.
+   *  @default none (plan, or `versionsContainer: null`) */
+  readonly versions?: TargetVersions;
 }
 
 /** One planned or performed action on one blob. */
@@ -44,17 +50,23 @@ export interface HopStats {
   retainedFromDestination: number;
   /** Source blobs whose stored Content-MD5 is stale, replicated as served. */
   staleMd5: number;
+  /** Target versions kept in the versions container before being replaced or deleted. */
+  versionsKept: number;
   failed: { name: string; error: string }[];
   /** Blobs that can never replicate as they are (a reserved name), refused before any transfer. */
   refused: { name: string; error: string }[];
 }
 
 export function newHopStats(): HopStats {
-  return { listed: 0, copied: 0, adopted: 0, skipped: 0, deleted: 0, bytes: 0, heldBack: 0, retainedFromDestination: 0, staleMd5: 0, failed: [], refused: [] };
+  return { listed: 0, copied: 0, adopted: 0, skipped: 0, deleted: 0, bytes: 0, heldBack: 0, retainedFromDestination: 0, staleMd5: 0, versionsKept: 0, failed: [], refused: [] };
 }
 
 export function allowsMassDelete(ctx: SyncContext, container: string): boolean {
   return ctx.allowMassDelete.has("*") || ctx.allowMassDelete.has(container);
+}
+
+export function allowsMassChange(ctx: SyncContext, container: string): boolean {
+  return ctx.allowMassChange.has("*") || ctx.allowMassChange.has(container);
 }
 
 export const MiB = 1024 * 1024;

@@ -2,16 +2,34 @@ import { describePropDifferences, PushRecord, RemoteBlob, StagedEntry } from "..
 
 /** What to do with one blob in one hop, and why: every copy and skip has a named reason. */
 export type Decision =
-  | { readonly action: "copy"; readonly reason: string; /** The copy replaces non-empty content with an empty blob. */ readonly empties: boolean }
+  | {
+    readonly action: "copy"; readonly reason: string;
+    /** The copy replaces non-empty content with an empty blob. */
+    readonly empties: boolean;
+    /** The copy replaces the destination's content with other content (the mass-change guard counts these). */
+    readonly overwrites: boolean;
+  }
   | { readonly action: "skip"; readonly reason: string }
   /** The destination already holds this version, provably; record it without moving bytes. */
   | { readonly action: "adopt"; readonly reason: string };
 
 /** Pull hop: does staging need this source blob? Decided on the source ETag alone, never on timestamps. */
 export function decidePull(src: RemoteBlob, staged: StagedEntry | undefined): Decision {
-  if (!staged) return { action: "copy", reason: "missing in staging", empties: false };
+  if (!staged) return { action: "copy", reason: "missing in staging", empties: false, overwrites: false };
   if (staged.srcEtag === src.etag) return { action: "skip", reason: "same source version (ETag)" };
-  return { action: "copy", reason: "source changed (ETag)", empties: src.size === 0 && staged.size > 0 };
+  const empties = src.size === 0 && staged.size > 0;
+  const same = sameContent(src.size, src.props.contentMD5, staged.size, [staged.stagedMd5, staged.props.contentMD5]);
+  // Emptying a blob is the delete guard's to count; the mass-change guard counts other content replaced.
+  return { action: "copy", reason: same ? "source properties or metadata changed (ETag; same size and Content-MD5)" : "source changed (ETag)",
+    empties, overwrites: !same && !empties };
+}
+
+/**
+ * True when two versions provably hold the same bytes: same size, and an MD5 of one equal to one of the other's.
+ * Without MD5s it cannot be known, and the change counts as an overwrite.
+ */
+export function sameContent(size: number, md5: string | undefined, otherSize: number, otherMd5s: readonly (string | undefined)[]): boolean {
+  return size === otherSize && !!md5 && otherMd5s.includes(md5);
 }
 
 /**
@@ -21,18 +39,21 @@ export function decidePull(src: RemoteBlob, staged: StagedEntry | undefined): De
  */
 export function decidePush(staged: StagedEntry, record: PushRecord | undefined, dst: RemoteBlob | undefined): Decision {
   const empties = staged.size === 0 && !!dst && dst.size > 0;
-  if (!dst) return { action: "copy", reason: record ? "deleted at destination behind our back" : "missing at destination", empties: false };
+  if (!dst) return { action: "copy", reason: record ? "deleted at destination behind our back" : "missing at destination", empties: false, overwrites: false };
+  const ours = staged.stagedMd5 ?? staged.props.contentMD5;
+  // A destination exactly as we wrote it carries no properties in its listing entry: what we wrote is in the record.
+  const overwrites = !empties && !sameContent(staged.size, ours, dst.size, [dst.props.contentMD5, record && record.dstEtag === dst.etag ? record.md5 : undefined]);
   if (record && record.srcEtag === staged.srcEtag && record.dstEtag === dst.etag) {
     return { action: "skip", reason: "destination holds the staged version" };
   }
   if (record && record.srcEtag === staged.srcEtag) {
-    return { action: "copy", reason: "changed at destination behind our back (ETag)", empties };
+    return { action: "copy", reason: "changed at destination behind our back (ETag)", empties, overwrites };
   }
   // The destination is exactly what we last wrote, and the source has a newer version: copy it. (Its listing entry
   // carries no properties to compare: see `listDestination`.)
-  if (record && record.dstEtag === dst.etag) return { action: "copy", reason: "source changed since last push", empties };
+  if (record && record.dstEtag === dst.etag) return { action: "copy", reason: "source changed since last push", empties, overwrites };
   if (identical(staged, dst)) return { action: "adopt", reason: "destination already identical (size, Content-MD5, properties, metadata)" };
-  return { action: "copy", reason: record ? "source changed since last push" : "differs at destination", empties };
+  return { action: "copy", reason: record ? "source changed since last push" : "differs at destination", empties, overwrites };
 }
 
 /**

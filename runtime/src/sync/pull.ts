@@ -6,11 +6,11 @@ import { StagingStore } from "../staging/staging-store";
 import { dataFileName } from "../staging/object-path";
 import { describeError, explainAuthFailure, FatalError, isAuthFailure, isNotFound, statusOf } from "../storage/errors";
 import { downloadToFile } from "../transfer/blob-to-file";
-import { SCRATCH_PREFIX } from "../transfer/file-to-page-or-append";
 import { WorkPool } from "../transfer/pool";
-import { allowsMassDelete, HopStats, ItemAction, MiB, newHopStats, SyncContext } from "./context";
+import { HopStats, ItemAction, MiB, newHopStats, SyncContext } from "./context";
 import { decidePull } from "./decide";
-import { checkDeleteGuard, guardError } from "./delete-guard";
+import { applyGuards } from "./guards";
+import { refusalOf } from "./name-rules";
 import { withItemRetry } from "./item-retry";
 
 export interface PullResult {
@@ -35,6 +35,8 @@ export async function pullContainer(ctx: SyncContext, container: string, store: 
   const actions: ItemAction[] = [];
   const seen = new Set<string>();
   const deferred: RemoteBlob[] = [];
+  let empties = 0;
+  let overwrites = 0;
   const planned = dryRun ? new Map<string, StagedEntry>([...store.values()].map((e) => [e.name, e])) : undefined;
   let listingStart: ListingStart | undefined;
   let totalBytes = 0;
@@ -47,6 +49,15 @@ export async function pullContainer(ctx: SyncContext, container: string, store: 
   // Space is measured once, before any transfer; the warning fires as soon as the listing shows the pull cannot fit.
   const free = dryRun ? Infinity : await freeBytes(ctx.config.stagingDir);
   let spaceWarned = false;
+  const queued = (blob: RemoteBlob) => {
+    totalBytes += blob.size;
+    pending++;
+    if (!spaceWarned && totalBytes > free) {
+      spaceWarned = true;
+      ctx.events.warn("staging.space", `staging has ${formatBytes(free)} free under ${ctx.config.stagingDir}, and the pull of "${container}" needs at least ${formatBytes(totalBytes)}; ` +
+        `it stops when the disk is full (nothing is deleted then). Free space or grow the staging disk`, { container, freeBytes: free, neededBytes: totalBytes });
+    }
+  };
 
   // Blobs deleted at the source while we fetched them: their staged versions go, through the delete guard.
   const vanished: string[] = [];
@@ -85,9 +96,10 @@ export async function pullContainer(ctx: SyncContext, container: string, store: 
       if (fatal) break;
       stats.listed++;
       seen.add(blob.name);
-      if (blob.name.startsWith(SCRATCH_PREFIX)) {
-        // The prefix is dr-sync's own at every destination: such a blob would be taken for a scratch copy and removed.
-        stats.refused.push({ name: blob.name, error: `names starting with "${SCRATCH_PREFIX}" are reserved by dr-sync; rename the blob to replicate it` });
+      const refusal = refusalOf(blob.name, ctx.config.target.cloud);
+      if (refusal) {
+        stats.refused.push({ name: blob.name, error: refusal });
+        ctx.events.warn("blob.refused", `"${blob.name}" in ${container} is not replicated: ${refusal}`, { container, blob: blob.name });
         continue;
       }
       const decision = decidePull(blob, store.get(blob.name));
@@ -96,21 +108,19 @@ export async function pullContainer(ctx: SyncContext, container: string, store: 
         continue;
       }
       actions.push({ name: blob.name, action: "copy", reason: decision.reason, size: blob.size });
+      if (decision.empties) empties++;
+      if (decision.overwrites) overwrites++;
       if (dryRun) {
         planned!.set(blob.name, stagedFrom(blob));
         continue;
       }
-      if (decision.empties) {
+      if (decision.empties || decision.overwrites) {
+        // Replacing staged content waits for the guards, which need the whole listing: a stopped pull leaves staging
+        // as it was, so the last good copy stays both here and at the target.
         deferred.push(blob);
         continue;
       }
-      totalBytes += blob.size;
-      if (!spaceWarned && totalBytes > free) {
-        spaceWarned = true;
-        ctx.events.warn("staging.space", `staging has ${formatBytes(free)} free under ${ctx.config.stagingDir}, and the pull of "${container}" needs at least ${formatBytes(totalBytes)}; ` +
-          `it stops when the disk is full (nothing is deleted then). Free space or grow the staging disk`, { container, freeBytes: free, neededBytes: totalBytes });
-      }
-      pending++;
+      queued(blob);
       await pool.add(blob);
     }
   } catch (err) {
@@ -120,21 +130,18 @@ export async function pullContainer(ctx: SyncContext, container: string, store: 
   const deletes = fatal ? [] : [...store.names()].filter((n) => !seen.has(n));
   seen.clear();
 
+  const changes = (extraDeletes: number) => ({ hop: "pull" as const, container, where: "staging", existing: stagedBefore,
+    deletes: ctx.config.deleteDestination ? deletes.length + extraDeletes : 0, empties, overwrites });
   if (!fatal) {
-    const guardInput = { hop: "pull" as const, container, where: "staging", existing: stagedBefore, deletes: ctx.config.deleteDestination ? deletes.length : 0, empties: deferred.length };
-    const verdict = checkDeleteGuard(guardInput, ctx.config.guards);
-    if (!verdict.ok && dryRun) guardStop = guardError(guardInput, verdict.reason).message;
-    else if (!verdict.ok) {
-      if (!allowsMassDelete(ctx, container)) {
-        await pool.drain();
-        if (!dryRun) await store.save();
-        throw guardError(guardInput, verdict.reason);
-      }
-      ctx.events.warn("guard.override", `delete guard lifted for "${container}" by --allow-mass-delete: ${verdict.reason}`, { container, hop: "pull" });
+    try {
+      guardStop = applyGuards(ctx, changes(0), dryRun);
+    } catch (err) {
+      await pool.drain();
+      await store.save();
+      throw err;
     }
     for (const blob of deferred) {
-      totalBytes += blob.size;
-      pending++;
+      queued(blob);
       await pool.add(blob);
     }
   }
@@ -145,11 +152,11 @@ export async function pullContainer(ctx: SyncContext, container: string, store: 
   }
   if (vanished.length > 0 && ctx.config.deleteDestination) {
     // Deleted at the source after the listing: the staged version is stale, and the guard counts it as a deletion.
-    const guardInput = { hop: "pull" as const, container, where: "staging", existing: stagedBefore, deletes: deletes.length + vanished.length, empties: deferred.length };
-    const verdict = checkDeleteGuard(guardInput, ctx.config.guards);
-    if (!verdict.ok && !allowsMassDelete(ctx, container)) {
+    try {
+      applyGuards(ctx, changes(vanished.length), false);
+    } catch (err) {
       await store.save();
-      throw guardError(guardInput, verdict.reason);
+      throw err;
     }
     deletes.push(...vanished);
   }

@@ -5,9 +5,9 @@ import { describeError, explainAuthFailure, FatalError, isAuthFailure, isConditi
 import { StagedCopyDamagedError, uploadEntry, WriteConditions } from "../transfer/file-to-blob";
 import { SCRATCH_PREFIX } from "../transfer/file-to-page-or-append";
 import { WorkPool } from "../transfer/pool";
-import { allowsMassDelete, HopStats, ItemAction, MiB, newHopStats, SyncContext } from "./context";
+import { HopStats, ItemAction, MiB, newHopStats, SyncContext } from "./context";
 import { decidePush } from "./decide";
-import { checkDeleteGuard, guardError } from "./delete-guard";
+import { applyGuards } from "./guards";
 import { withItemRetry } from "./item-retry";
 import { retainRemote } from "./retain-remote";
 
@@ -106,6 +106,7 @@ export async function pushContainer(ctx: SyncContext, container: string, staged:
 
   const jobs: Job[] = [];
   let empties = 0;
+  let overwrites = 0;
   for (const entry of staged.values()) {
     const dst = dstBlobs.get(entry.name);
     const d = decidePush(entry, records.get(entry.name), dst);
@@ -115,11 +116,12 @@ export async function pushContainer(ctx: SyncContext, container: string, staged:
     }
     if (d.action === "adopt") {
       actions.push({ name: entry.name, action: "adopt", reason: d.reason });
-      if (!dryRun) records.set(entry.name, { srcEtag: entry.srcEtag, dstEtag: dst!.etag });
+      if (!dryRun) records.set(entry.name, { srcEtag: entry.srcEtag, dstEtag: dst!.etag, md5: entry.stagedMd5 ?? entry.props.contentMD5 });
       stats.adopted++;
       continue;
     }
     if (d.empties) empties++;
+    if (d.overwrites) overwrites++;
     actions.push({ name: entry.name, action: "copy", reason: d.reason, size: entry.size });
     jobs.push({ entry, dst });
   }
@@ -129,13 +131,7 @@ export async function pushContainer(ctx: SyncContext, container: string, staged:
     ctx.events.warn("deletes.held", `no complete pull of "${container}" is staged yet; the push copies but deletes nothing at the target`, { container, hop: "push" });
   }
 
-  const guardInput = { hop: "push" as const, container, where: ctx.dst.label, existing: dstBlobs.size, deletes: deletes.length, empties };
-  const verdict = checkDeleteGuard(guardInput, ctx.config.guards);
-  const guardStop = !verdict.ok && dryRun ? guardError(guardInput, verdict.reason).message : undefined;
-  if (!verdict.ok && !dryRun) {
-    if (!allowsMassDelete(ctx, container)) throw guardError(guardInput, verdict.reason);
-    ctx.events.warn("guard.override", `delete guard lifted for "${container}" by --allow-mass-delete: ${verdict.reason}`, { container, hop: "push" });
-  }
+  const guardStop = applyGuards(ctx, { hop: "push", container, where: ctx.dst.label, existing: dstBlobs.size, deletes: deletes.length, empties, overwrites }, dryRun);
   for (const d of deletes) actions.push({ name: d.name, action: "delete", reason: "not in staging (deleted at source)" });
   if (dryRun) {
     stats.copied = jobs.length;
@@ -185,6 +181,10 @@ export async function pushContainer(ctx: SyncContext, container: string, staged:
         try {
           if (fatal) return;
           if (dst.etag !== records.get(dst.name)?.dstEtag && (await retainDestination(ctx, container, staged, dst))) stats.retainedFromDestination++;
+          if (ctx.versions) {
+            await withItemRetry(3, ctx.config.retry.retryDelayMs, ctx.signal, () => ctx.versions!.keep(container, dst, "deleted by a push"));
+            stats.versionsKept++;
+          }
           await withItemRetry(3, ctx.config.retry.retryDelayMs, ctx.signal, () =>
             ctx.dst.blob(container, dst.name).delete({ conditions: { ifMatch: dst.etag }, abortSignal: ctx.signal }).catch((err) => {
               if (!isNotFound(err)) throw err;
@@ -228,6 +228,13 @@ async function pushOne(ctx: SyncContext, container: string, staged: StagedSource
     }
     let conditions: WriteConditions = dst ? { ifMatch: dst.etag } : { ifNoneMatch: "*" };
     try {
+      if (dst && ctx.versions) {
+        const kept = dst;
+        await withItemRetry(3, ctx.config.retry.retryDelayMs, ctx.signal, () => ctx.versions!.keep(container, kept, "overwritten by a push").catch((err) => {
+          throw isConditionFailed(err) ? new DestinationChanged(err) : err;
+        }));
+        stats.versionsKept++;
+      }
       if (dst && dst.kind !== entry.kind) {
         await ctx.dst.blob(container, entry.name).delete({ conditions: { ifMatch: dst.etag }, abortSignal: ctx.signal }).catch((err) => {
           if (!isNotFound(err)) throw err;
@@ -243,7 +250,7 @@ async function pushOne(ctx: SyncContext, container: string, staged: StagedSource
             onBytes: (n) => { counted += n; stats.bytes += n; progress(); },
             onWarning: (m) => ctx.events.warn("scratch.left", m, { container }),
           });
-          records.set(entry.name, { srcEtag: entry.srcEtag, dstEtag: etag });
+          records.set(entry.name, { srcEtag: entry.srcEtag, dstEtag: etag, md5: entry.stagedMd5 ?? entry.props.contentMD5 });
         } catch (err) {
           stats.bytes -= counted;
           // Not retried as it is: the destination changed, and its new version must be seen first.

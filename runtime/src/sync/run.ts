@@ -2,7 +2,10 @@ import { randomBytes } from "node:crypto";
 import { StagedEntry } from "../model/blob";
 import { PushRecords } from "../state/push-records";
 import { ContainerStatus, RunStatus, StatusStore, summarizeHop } from "../state/status";
-import { syncFileSystem } from "../staging/atomic-file";
+import { promises as fs } from "node:fs";
+import { join } from "node:path";
+import { syncFileSystem, writeFileAtomic } from "../staging/atomic-file";
+import { TargetVersions } from "../versions/target-versions";
 import { readPullMark, writePullMark } from "../staging/pull-mark";
 import { StagingStore } from "../staging/staging-store";
 import { describeError, FatalError, GuardError } from "../storage/errors";
@@ -24,8 +27,12 @@ export const VERSION = "0.1.0";
  * container does not stop the others, except a failure of the machine itself (staging disk full), which stops
  * the run.
  */
-export async function runSync(ctx: SyncContext, command: Exclude<SyncCommand, "plan">, statusStore: StatusStore): Promise<RunStatus> {
-  const startedAt = ctx.clock();
+export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "plan">, statusStore: StatusStore): Promise<RunStatus> {
+  const startedAt = base.clock();
+  const runId = `${startedAt.toISOString().replace(/[-:.]/g, "").slice(0, 15)}-${randomBytes(3).toString("hex")}`;
+  const versionsContainer = base.config.versionsContainer;
+  const ctx: SyncContext = command === "pull" || !versionsContainer ? base
+    : { ...base, versions: new TargetVersions(base.dst, versionsContainer, runId, () => base.serviceClock.now(), base.signal) };
   const previous = await statusStore.read();
   // A recovery point belongs to one direction: after a failover flips it, the new direction has none until a cycle
   // in that direction completes.
@@ -132,6 +139,9 @@ export async function runSync(ctx: SyncContext, command: Exclude<SyncCommand, "p
     const purged = await ctx.retention.purge(ctx.config.retentionDays, new Date(serviceNow));
     if (purged) ctx.events.info("retention.purged", `purged ${purged} retention day folder(s) older than ${ctx.config.retentionDays} days`);
   }
+  if (ctx.versions && ctx.serviceClock.measured && exitCode !== FENCED_EXIT_CODE) {
+    await purgeVersionsDaily(ctx, ctx.versions, new Date(serviceNow));
+  }
   const anyGuard = containers.some((c) => c.outcome === "guard");
   const anyFailed = containers.some((c) => c.outcome === "failed" || c.outcome === "skipped");
   const allFailed = containers.every((c) => c.outcome !== "ok");
@@ -139,7 +149,7 @@ export async function runSync(ctx: SyncContext, command: Exclude<SyncCommand, "p
   const status: RunStatus = {
     tool: "dr-sync",
     version: VERSION,
-    runId: `${startedAt.toISOString().replace(/[-:.]/g, "").slice(0, 15)}-${randomBytes(3).toString("hex")}`,
+    runId,
     command,
     source: { name: ctx.config.source.name, host: new URL(ctx.config.source.blobEndpoint).host },
     target: { name: ctx.config.target.name, host: new URL(ctx.config.target.blobEndpoint).host },
@@ -200,6 +210,35 @@ export async function planSync(ctx: SyncContext): Promise<PlanResult> {
     }
   }
   return { containers: out };
+}
+
+/**
+ * Purges the target's kept versions older than `retentionDays`, by the service's clock, once per service day and
+ * container (the day of the last purge is kept in the state folder): a listing of the versions every cycle would
+ * make a quiet cycle cost more. Best effort: a failure is a warning, and the next day tries again.
+ */
+async function purgeVersionsDaily(ctx: SyncContext, versions: TargetVersions, serviceNow: Date): Promise<void> {
+  const file = join(ctx.config.stateDir, "versions-purged.json");
+  const today = serviceNow.toISOString().slice(0, 10);
+  let done: Record<string, string> = {};
+  try {
+    done = JSON.parse(await fs.readFile(file, "utf8"));
+  } catch {
+    // First purge on this machine.
+  }
+  let changed = false;
+  for (const container of ctx.config.containers) {
+    if (done[container] === today) continue;
+    try {
+      const removed = await versions.purge(container, ctx.config.retentionDays, serviceNow);
+      if (removed) ctx.events.info("versions.purged", `purged ${removed} kept version blob(s) of "${container}" older than ${ctx.config.retentionDays} days from ${versions.versionsContainer}`, { container });
+      done[container] = today;
+      changed = true;
+    } catch (err) {
+      ctx.events.warn("versions.purge", `could not purge old versions of "${container}" in ${versions.versionsContainer}: ${describeError(err)}`, { container });
+    }
+  }
+  if (changed) await writeFileAtomic(file, JSON.stringify(done));
 }
 
 /** Failed or refused blobs named per container in the status record. */

@@ -14,9 +14,12 @@ export class ServiceClock {
     this.skewMs = previousSkewSeconds === null ? null : previousSkewSeconds * 1000;
   }
 
-  /** Takes the skew from a listing's first page: our time when it arrived minus the service's Date. */
+  /**
+   * Takes the skew from a listing's first page: our time when it arrived minus the service's Date, which is whole
+   * seconds rounded down, so half a second is added to it to be right on average.
+   */
   observe(start: ListingStart): void {
-    this.skewMs = start.localTime.getTime() - start.date.getTime();
+    this.skewMs = start.localTime.getTime() - (start.date.getTime() + 500);
     this.measuredHere = true;
   }
 

@@ -5,6 +5,7 @@ import { describeError } from "../storage/errors";
 import { forEachLimited } from "../transfer/pool";
 import { SCRATCH_PREFIX } from "../transfer/file-to-page-or-append";
 import { SyncContext } from "../sync/context";
+import { refusalOf } from "../sync/name-rules";
 import { PushRecords } from "../state/push-records";
 import { join } from "node:path";
 
@@ -75,7 +76,8 @@ export async function verifySites(ctx: SyncContext, opts: { deep?: boolean } = {
     }
     if (missingContainer && src.size > 0) add({ container, name: "", problem: "container missing at target" });
     for (const name of src.keys()) {
-      add({ container, name, problem: name.startsWith(SCRATCH_PREFIX) ? `cannot be replicated: names starting with "${SCRATCH_PREFIX}" are reserved by dr-sync` : "missing at target" });
+      const refusal = refusalOf(name, ctx.config.target.cloud);
+      add({ container, name, problem: refusal ? `cannot be replicated: ${refusal}` : "missing at target" });
     }
     const sourceCount = compared + src.size;
     await forEachLimited(deepPairs, ctx.config.transferConcurrency, async ([s, t]) => {

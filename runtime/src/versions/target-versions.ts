@@ -1,0 +1,153 @@
+import { randomBytes } from "node:crypto";
+import { listBlobs } from "../listing/blob-lister";
+import { BlobKind, normalizeEtag, RemoteBlob } from "../model/blob";
+import { objectKey } from "../staging/object-path";
+import { describeError, errorCodeOf, isNotFound } from "../storage/errors";
+import { SiteClient } from "../storage/site-client";
+
+/** Why a version was kept at the target. */
+export type VersionReason = "overwritten by a push" | "deleted by a push" | "replaced by a restore" | "removed by a restore";
+
+/**
+ * One kept version, as its index line records it. The version blob carries the bytes, properties and metadata (a
+ * server-side copy keeps them); the line carries what the copy cannot: the real name and when the version was the
+ * live one.
+ */
+export interface VersionEntry {
+  /** The blob's name in its container. */
+  readonly name: string;
+  /** The version blob in the versions container. */
+  readonly version: string;
+  /** When this version was written at the target (its Last-Modified), by the service's clock. */
+  readonly writtenAt: string;
+  /** When it was kept, just before it was replaced or deleted, by the service's clock. */
+  readonly keptAt: string;
+  readonly reason: VersionReason;
+  readonly etag: string;
+  readonly size: number;
+  readonly kind: BlobKind;
+}
+
+/** A container's versions as one index shows them, and the index blobs read. */
+export interface VersionIndex {
+  readonly entries: VersionEntry[];
+  readonly indexBlobs: number;
+}
+
+/**
+ * Point-in-time history at the target itself, with no help from the VM: before a push (or a restore) replaces or
+ * deletes a blob there, the service copies it (Copy Blob, same account, conditional on the ETag the listing saw)
+ * to `<versionsContainer>/v/<container>/<day>/<stamp>-<key>`, and a line naming it is appended to
+ * `<versionsContainer>/i/<container>/<day>/<run>-<n>.jsonl`. Days are the service's; `purge` removes whole days
+ * older than the retention. A fresh VM with empty staging finds everything it needs here.
+ */
+export class TargetVersions {
+  /** Per container: the index blob this run appends to, and its part number. */
+  private readonly indexes = new Map<string, { name?: string; part: number }>();
+  private created = false;
+
+  constructor(private readonly site: SiteClient, readonly versionsContainer: string, private readonly runId: string,
+    private readonly now: () => Date, private readonly signal?: AbortSignal) {}
+
+  /**
+   * Copies the current version of `blob` (as listed) into the versions container and records it. Throws the
+   * service's 412 when the blob changed since it was listed: the caller's write would not be conditional on it.
+   */
+  async keep(container: string, blob: RemoteBlob, reason: VersionReason): Promise<VersionEntry> {
+    await this.ensureContainer();
+    const at = this.now();
+    const day = at.toISOString().slice(0, 10);
+    const version = `v/${container}/${day}/${at.getTime()}-${randomBytes(4).toString("hex")}-${objectKey(blob.name).slice(0, 24)}`;
+    const copy = this.site.blob(this.versionsContainer, version);
+    const poller = await copy.beginCopyFromURL(this.site.blobUrl(container, blob.name), {
+      sourceConditions: { ifMatch: blob.etag }, abortSignal: this.signal, intervalInMs: 200,
+    });
+    const done = await poller.pollUntilDone();
+    if (done.copyStatus && done.copyStatus !== "success") throw new Error(`copy of "${blob.name}" into ${this.versionsContainer} ended ${done.copyStatus}`);
+    const entry: VersionEntry = {
+      name: blob.name, version, writtenAt: blob.lastModified, keptAt: at.toISOString(), reason,
+      etag: normalizeEtag(blob.etag), size: blob.size, kind: blob.kind,
+    };
+    await this.record(container, day, entry);
+    return entry;
+  }
+
+  /** Every version of a container the index knows (optionally only names starting with `prefix`), whose blob still exists. */
+  async read(container: string, prefix = ""): Promise<VersionIndex> {
+    const entries: VersionEntry[] = [];
+    const present = new Set<string>();
+    let indexBlobs = 0;
+    const cc = this.site.container(this.versionsContainer);
+    const list = (p: string) => listBlobs(cc, this.versionsContainer, { side: this.site.label, sasEnv: this.site.site.sasEnv, missing: "empty", prefix: p, signal: this.signal });
+    for await (const b of list(`v/${container}/`)) present.add(b.name);
+    for await (const b of list(`i/${container}/`)) {
+      indexBlobs++;
+      const text = (await this.site.blob(this.versionsContainer, b.name).downloadToBuffer(0, undefined, { abortSignal: this.signal })).toString("utf8");
+      for (const line of text.split("\n")) {
+        if (!line) continue;
+        try {
+          const e = JSON.parse(line) as VersionEntry;
+          // A line whose copy a purge or a crash took away describes nothing that can be restored.
+          if (e.name.startsWith(prefix) && present.has(e.version)) entries.push(e);
+        } catch {
+          // A line is one append: whole or absent; anything else was not written by dr-sync.
+        }
+      }
+    }
+    return { entries, indexBlobs };
+  }
+
+  /** Deletes the version and index day folders of a container older than `days` before `now`; returns the blobs removed. */
+  async purge(container: string, days: number, now: Date): Promise<number> {
+    const cutoff = new Date(now.getTime() - days * 86400000).toISOString().slice(0, 10);
+    const cc = this.site.container(this.versionsContainer);
+    let removed = 0;
+    for (const area of ["v", "i"]) {
+      for await (const b of listBlobs(cc, this.versionsContainer, { side: this.site.label, sasEnv: this.site.site.sasEnv, missing: "empty", prefix: `${area}/${container}/`, signal: this.signal })) {
+        const day = b.name.split("/")[2] ?? "";
+        if (/^\d{4}-\d{2}-\d{2}$/.test(day) && day < cutoff) {
+          await this.site.blob(this.versionsContainer, b.name).deleteIfExists({ abortSignal: this.signal });
+          removed++;
+        }
+      }
+    }
+    return removed;
+  }
+
+  private async ensureContainer(): Promise<void> {
+    if (this.created) return;
+    await this.site.container(this.versionsContainer).create({ abortSignal: this.signal }).catch((err: { statusCode?: number }) => {
+      if (err.statusCode !== 409) throw err;
+    });
+    this.created = true;
+  }
+
+  /** Appends one index line; an index that reached the service's block limit is continued in the next part. */
+  private async record(container: string, day: string, entry: VersionEntry): Promise<void> {
+    const line = JSON.stringify(entry) + "\n";
+    const state = this.indexes.get(container) ?? { part: 0 };
+    this.indexes.set(container, state);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const name = state.name ?? `i/${container}/${day}/${this.runId}-${state.part}.jsonl`;
+      const index = this.site.appendBlob(this.versionsContainer, name);
+      if (!state.name) {
+        await index.createIfNotExists({ abortSignal: this.signal, blobHTTPHeaders: { blobContentType: "application/x-ndjson" } });
+        state.name = name;
+      }
+      try {
+        await index.appendBlock(line, Buffer.byteLength(line), { abortSignal: this.signal });
+        return;
+      } catch (err) {
+        if (isNotFound(err) || /BlockCountExceedsLimit/i.test(errorCodeOf(err) ?? "")) {
+          if (state.name === name) {
+            state.name = undefined;
+            state.part++;
+          }
+          continue;
+        }
+        throw new Error(`could not record a kept version in ${this.versionsContainer}/${name}: ${describeError(err)}`);
+      }
+    }
+    throw new Error(`could not record a kept version of "${entry.name}" in ${this.versionsContainer}`);
+  }
+}
