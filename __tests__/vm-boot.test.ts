@@ -168,7 +168,7 @@ d("the intermediary VM, booted", () => {
     const lines = (await journal(L.serviceUnit)).split("\n").filter((l) => l.startsWith("{"));
     expect(lines.length).toBeGreaterThan(0);
     for (const l of lines) expect(() => JSON.parse(l)).not.toThrow();
-    expect(await vm.sh(`systemctl show ${L.serviceUnit} -p User -p UMask`)).toBe(`User=${L.serviceUser}\nUMask=0077\n`);
+    expect(await vm.sh(`systemctl show ${L.serviceUnit} -p User --value; systemctl show ${L.serviceUnit} -p UMask --value`)).toBe(`${L.serviceUser}\n0077\n`);
     expect(await vm.sh(`stat -c '%a %U' ${L.stagingDir} ${L.stateDir}`)).toBe(`700 ${L.serviceUser}\n700 ${L.serviceUser}\n`);
     // Every file the run wrote is the service user's alone.
     expect(await vm.sh(`find ${L.stagingDir} ${L.stateDir} \\( ! -user ${L.serviceUser} -o -perm /077 \\) -print`)).toBe("");
@@ -222,8 +222,11 @@ d("the intermediary VM, booted", () => {
     expect(await snapshot(sites.target.container("invoices"))).toEqual(await snapshot(sites.source.container("invoices")));
     expect(await vm.sh("cat /proc/1/stat | cut -d' ' -f22")).toBe(leader);
 
-    const found = await vm.exec(["bash", "-c", `grep -rlaF -e ${oldSigs.map((s) => `'${s}'`).join(" -e ")} / --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev 2>/dev/null; journalctl -o export --no-pager | grep -caF -e ${oldSigs.map((s) => `'${s}'`).join(" -e ")} || true`]);
-    expect(found.stdout).toBe("0\n");
+    const search = (sigs: string[]) => vm.sh(`grep -rlaF ${sigs.map((s) => `-e '${s}'`).join(" ")} / --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev 2>/dev/null || true; ` +
+      `journalctl -o export --no-pager | grep -caF ${sigs.map((s) => `-e '${s}'`).join(" ")} || true`, 120_000);
+    expect(await search(oldSigs)).toBe("0\n");
+    // The same search finds the tokens in effect, in the SAS file and nowhere else.
+    expect(await search(Object.values(newTokens).map((t) => new URLSearchParams(t).get("sig")!))).toBe(`${L.sasEnvFile}\n0\n`);
     tokens = newTokens;
     dep = rotated;
   }, STEP);

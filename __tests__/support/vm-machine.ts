@@ -193,16 +193,19 @@ export class Machine {
   exec(argv: string[], opts: { input?: string; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<ExecResult> {
     if (this.leader === undefined) return Promise.reject(new Error("the VM is not running"));
     const env = Object.entries({ PATH: PATH_IN_VM, LANG: "C.UTF-8", ...(opts.env ?? {}) }).map(([k, v]) => `${k}=${v}`);
-    const child = spawn("nsenter", ["--target", String(this.leader), "--all", "--", "env", "-i", ...env, ...argv], { stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn("nsenter", ["--target", String(this.leader), "--all", "--", "env", "-i", ...env, ...argv],
+      { stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
     return new Promise((resolvePromise, reject) => {
       let stdout = "";
       let stderr = "";
-      child.stdout.on("data", (d) => { stdout += d; });
-      child.stderr.on("data", (d) => { stderr += d; });
+      child.stdout!.on("data", (d) => { stdout += d; });
+      child.stderr!.on("data", (d) => { stderr += d; });
       const timer = setTimeout(() => { child.kill("SIGKILL"); reject(new Error(`timed out in the VM: ${argv.join(" ")}\n${stderr}`)); }, opts.timeoutMs ?? 60_000);
       child.on("error", (err) => { clearTimeout(timer); reject(err); });
       child.on("close", (code) => { clearTimeout(timer); resolvePromise({ code, stdout, stderr }); });
-      child.stdin.end(opts.input ?? "");
+      // A command that exits without reading its input is not an error of the caller's.
+      child.stdin?.on("error", () => undefined);
+      child.stdin?.end(opts.input);
     });
   }
 
