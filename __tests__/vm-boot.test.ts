@@ -37,6 +37,14 @@ function environment(overrides: { schedule?: string; generation?: number } = {})
 
 interface UnitRun { invocation: string; result: string; status: string }
 
+/** A token's signature as it is written (percent-encoded) and decoded: what a leak of it would contain. */
+function signatures(tokens: Record<string, string>): string[] {
+  return Object.values(tokens).flatMap((t) => {
+    const raw = /(?:^|&)sig=([^&]+)/.exec(t)![1];
+    return [raw, decodeURIComponent(raw)];
+  });
+}
+
 d("the intermediary VM, booted", () => {
   let work: string;
   let sites: TlsSites;
@@ -180,7 +188,7 @@ d("the intermediary VM, booted", () => {
   }, STEP);
 
   test("no secret in the process list, the journal or the unit files", async () => {
-    const sigs = Object.values(tokens).map((t) => new URLSearchParams(t).get("sig")!);
+    const sigs = signatures(tokens);
     const before = await unit(L.serviceUnit);
     await vm.sh(`systemctl start --no-block ${L.serviceUnit}`);
     const seen: string[] = [];
@@ -195,20 +203,31 @@ d("the intermediary VM, booted", () => {
     for (const sig of sigs) {
       expect(seen.join("\n")).not.toContain(sig);
       expect(exposed).not.toContain(sig);
-      expect(exposed).not.toContain(decodeURIComponent(sig));
+    }
+    // The same search finds the VM's tokens where they belong.
+    const vmTokens = Object.entries(tokens).filter(([id]) => /_(ReadingSas|WritingSas|ArtifactsSas)_/.test(id));
+    expect(vmTokens).toHaveLength(3);
+    for (const sig of signatures(Object.fromEntries(vmTokens)).filter((_, i) => i % 2 === 0)) {
+      expect(readFileSync(vm.hostPath(L.sasEnvFile), "utf8")).toContain(sig);
     }
   }, STEP);
 
   test("day two: rotated SAS tokens take effect on the next run without a reboot, and the old ones are nowhere on disk", async () => {
     const leader = await vm.sh("cat /proc/1/stat | cut -d' ' -f22");
-    const oldSigs = Object.values(tokens).map((t) => new URLSearchParams(t).get("sig")!);
+    const oldSigs = signatures(tokens);
     // Regenerating the account keys revokes every token signed with the old ones.
     await sites.rotateKeys();
+    // A run the timer started before the rotation may still be going; `start` then joins it, so start until a new one ran.
     const before = await unit(L.serviceUnit);
-    await vm.sh(`systemctl start ${L.serviceUnit} || true`);
-    const refused = await unit(L.serviceUnit);
+    let refused = before;
+    for (let i = 0; i < 3 && refused.invocation === before.invocation; i++) {
+      await vm.sh(`systemctl start ${L.serviceUnit} || true`);
+      refused = await unit(L.serviceUnit);
+    }
     expect(refused.invocation).not.toBe(before.invocation);
     expect(refused.result).not.toBe("success");
+    timings.exitWithRevokedTokens = Number(refused.status);
+    expect(await vm.sh(`journalctl -u ${L.serviceUnit} -o cat _SYSTEMD_INVOCATION_ID=${refused.invocation}`)).toMatch(/403|AuthenticationFailed|authenticat/i);
 
     const rotated = synthEnvironment(environment({ generation: 2 }), "vmboot", join(work, "gen2"));
     const newTokens = signStackSas(rotated, keys(), { start: new Date(Date.now() - 14 * 60_000), expiry: new Date(Date.now() + 38 * DAY) });
@@ -226,9 +245,20 @@ d("the intermediary VM, booted", () => {
       `journalctl -o export --no-pager | grep -caF ${sigs.map((s) => `-e '${s}'`).join(" ")} || true`, 120_000);
     expect(await search(oldSigs)).toBe("0\n");
     // The same search finds the tokens in effect, in the SAS file and nowhere else.
-    expect(await search(Object.values(newTokens).map((t) => new URLSearchParams(t).get("sig")!))).toBe(`${L.sasEnvFile}\n0\n`);
+    expect(await search(signatures(newTokens))).toBe(`${L.sasEnvFile}\n0\n`);
     tokens = newTokens;
     dep = rotated;
+  }, STEP);
+
+  test("a schedule systemd cannot parse fails the extension before it changes anything; the timer keeps running", async () => {
+    const files = `${L.sasEnvFile} ${L.configFile} ${L.artifactsEnvFile} /etc/systemd/system/${L.timerUnit}`;
+    const before = await vm.sh(`sha256sum ${files}`);
+    const bad = synthEnvironment(environment({ generation: 3, schedule: "*:0/15 bogus" }), "vmboot", join(work, "bad-schedule"));
+    const r = await runCustomScript(vm, settingsFor(bad, tokens), 3);
+    expect(r.code).not.toBe(0);
+    expect(r.scriptStderr).toMatch(/schedule "\*:0\/15 bogus"/);
+    expect(await vm.sh(`sha256sum ${files}`)).toBe(before);
+    expect(await vm.sh(`systemctl is-active ${L.timerUnit}; systemctl show ${L.timerUnit} -p TimersCalendar --value`)).toMatch(/^active\n.*OnCalendar=\*-\*-\* \*:\*:00\/15/);
   }, STEP);
 
   test("a reboot keeps the staging disk's data (no new format), and Persistent=true catches up a run missed while off", async () => {
@@ -236,7 +266,7 @@ d("the intermediary VM, booted", () => {
     const at = new Date(Date.now() + 40_000);
     const hhmmss = at.toISOString().slice(11, 19);
     const daily = synthEnvironment(environment({ generation: 2, schedule: `*-*-* ${hhmmss} UTC` }), "vmboot", join(work, "daily"));
-    const r = await runCustomScript(vm, settingsFor(daily, tokens), 3);
+    const r = await runCustomScript(vm, settingsFor(daily, tokens), 4);
     expect({ code: r.code, stderr: r.code ? r.scriptStderr : "" }).toEqual({ code: 0, stderr: "" });
     const marker = `${Date.now()}-${Math.random()}`;
     await vm.sh(`echo ${marker} > ${L.mountPoint}/reboot-marker`);

@@ -8,7 +8,7 @@
  * half-way (container still up, loop device still attached) is cleaned up by the next one.
  */
 import { ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 export const VM_WORK_ROOT = "/var/tmp/stackhub-dr-vm";
@@ -19,9 +19,9 @@ const PATH_IN_VM = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export function vmBootUnavailable(): string | undefined {
   if (process.platform !== "linux") return `needs Linux (this is ${process.platform})`;
   if (process.getuid?.() !== 0) return "needs root (systemd-nspawn and loop devices)";
-  const missing = ["systemd-nspawn", "nsenter", "losetup", "blkid", "debootstrap", "openssl"]
+  const missing = ["systemd-nspawn", "nsenter", "losetup", "blkid", "mkfs.ext4", "debootstrap", "openssl"]
     .filter((tool) => spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0);
-  if (missing.length) return `missing ${missing.join(", ")} (apt-get install systemd-container debootstrap util-linux openssl)`;
+  if (missing.length) return `missing ${missing.join(", ")} (apt-get install systemd-container debootstrap util-linux e2fsprogs openssl)`;
   return undefined;
 }
 
@@ -55,11 +55,35 @@ export function reapLeftovers(): string[] {
   return reaped;
 }
 
+/** Pids of processes whose root is inside `dir` (a container's init and everything in it). */
+function processesRootedIn(dir: string): number[] {
+  const pids: number[] = [];
+  for (const p of readdirSync("/proc").filter((n) => /^\d+$/.test(n))) {
+    try {
+      if (readlinkSync(`/proc/${p}/root`).startsWith(dir + "/")) pids.push(Number(p));
+    } catch { /* gone, or not ours to read */ }
+  }
+  return pids;
+}
+
 function teardownDir(dir: string): void {
-  const nspawn = readPid(join(dir, "nspawn.pid"));
-  if (nspawn !== undefined && alive(nspawn) && readFileSync(`/proc/${nspawn}/cmdline`, "utf8").includes(dir)) {
-    try { process.kill(-nspawn, "SIGKILL"); } catch { /* already gone */ }
-    for (let i = 0; i < 50 && alive(nspawn); i++) spawnSync("sleep", ["0.1"]);
+  // Processes a run recorded (systemd-nspawn, Azurite), when they are still the ones it started.
+  for (const f of existsSync(dir) ? readdirSync(dir).filter((n) => n.endsWith(".pid") && n !== "owner.pid") : []) {
+    const pid = readPid(join(dir, f));
+    if (pid === undefined || !alive(pid)) continue;
+    try {
+      if (!readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(dir)) continue;
+      process.kill(-pid, "SIGKILL");
+    } catch {
+      try { process.kill(pid, "SIGKILL"); } catch { /* gone */ }
+    }
+  }
+  // A container whose nspawn died leaves its init running; killing a pid namespace's init ends all of it.
+  for (let i = 0; i < 50; i++) {
+    const left = processesRootedIn(dir);
+    if (!left.length) break;
+    for (const pid of left) { try { process.kill(pid, "SIGKILL"); } catch { /* gone */ } }
+    spawnSync("sleep", ["0.1"]);
   }
   // Mounts below the folder, deepest first (a mount of the staging disk inside a container that died with it).
   const mounts = readFileSync("/proc/mounts", "utf8").split("\n").map((l) => l.split(" ")[1]).filter((m) => m && m.startsWith(dir + "/"));

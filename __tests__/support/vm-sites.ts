@@ -52,7 +52,7 @@ function makeCertificates(dir: string, hosts: string[], address: string): { ca: 
   return { ca: f("ca.pem"), cert: f("server.pem"), key: f("server.key") };
 }
 
-async function launchAzurite(args: string[], env: NodeJS.ProcessEnv): Promise<ChildProcess> {
+async function launchAzurite(args: string[], env: NodeJS.ProcessEnv, pidDir: string): Promise<ChildProcess> {
   const child = spawn(process.execPath, [AZURITE_BIN, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
   await new Promise<void>((resolve, reject) => {
     let out = "";
@@ -63,6 +63,8 @@ async function launchAzurite(args: string[], env: NodeJS.ProcessEnv): Promise<Ch
   });
   child.stdout!.resume();
   child.stderr!.resume();
+  // For the next run's clean-up, should this one be killed (vm-machine.ts reapLeftovers).
+  writeFileSync(join(pidDir, "azurite.pid"), String(child.pid));
   return child;
 }
 
@@ -77,7 +79,7 @@ export async function startTlsSites(dir: string, source: TlsSiteSpec, target: Tl
   const launch = () => launchAzurite([
     "--blobHost", address, "--blobPort", "443", "--cert", certs!.cert, "--key", certs!.key,
     "--disableTelemetry", "--silent", "--location", join(dir, "azurite"),
-  ], { ...process.env, AZURITE_ACCOUNTS: Object.entries(keys).map(([a, k]) => `${a}:${k}`).join(";") });
+  ], { ...process.env, AZURITE_ACCOUNTS: Object.entries(keys).map(([a, k]) => `${a}:${k}`).join(";") }, dir);
   const halt = async () => {
     const p = azurite;
     azurite = undefined;
