@@ -16,17 +16,21 @@ if [ -f "$rootfs/.complete" ]; then echo "$rootfs"; exit 0; fi
 [ "$(id -u)" = 0 ] || { echo "building the VM rootfs needs root" >&2; exit 2; }
 command -v debootstrap >/dev/null || { echo "debootstrap is not installed (apt-get install debootstrap)" >&2; exit 2; }
 
-# The first http(s) URI apt uses for Debian's main archive, from deb822 .sources files or sources.list.
+# The URI apt uses for Debian's main archive, from deb822 .sources files or sources.list: an entry for this suite,
+# else any entry that is not the security archive (a newer Debian host's mirror carries bookworm too).
 mirror="${VM_ROOTFS_MIRROR:-}"
-if [ -z "$mirror" ]; then
-  mirror="$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '
-    /^URIs:/ { uri = $2 } /^Suites:/ { for (i = 2; i <= NF; i++) if ($i == "'"$suite"'") ok = 1 }
-    /^$/ { if (ok && uri != "") { print uri; exit } uri = ""; ok = 0 }
-    END { if (ok && uri != "") print uri }' | head -1)"
-fi
-if [ -z "$mirror" ] && [ -f /etc/apt/sources.list ]; then
-  mirror="$(awk '$1 == "deb" && $3 == "'"$suite"'" { print $2; exit }' /etc/apt/sources.list)"
-fi
+pick() {
+  awk -v want="$1" '
+    function flush() { if (uri != "" && ok) { print uri; exit } uri = ""; ok = 0 }
+    /^URIs:/ { uri = $2 }
+    /^Suites:/ { for (i = 2; i <= NF; i++) if ((want != "" && $i == want) || (want == "" && $i !~ /security/)) ok = 1 }
+    /^$/ { flush() }
+    $1 == "deb" && $2 !~ /^\[/ && (want == "" ? $3 !~ /security/ : $3 == want) { print $2; exit }
+    END { flush() }'
+}
+sources() { cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null || true; }
+[ -n "$mirror" ] || mirror="$(sources | pick "$suite" | head -1)"
+[ -n "$mirror" ] || mirror="$(sources | pick "" | head -1)"
 [ -n "$mirror" ] || { echo "no apt source for Debian $suite found; set VM_ROOTFS_MIRROR" >&2; exit 2; }
 
 mkdir -p "$cache"
@@ -52,6 +56,8 @@ chroot "$tmp" apt-get clean
 rm -rf "$tmp/var/lib/apt/lists/"*
 touch "$tmp/.complete"
 mv "$tmp" "$rootfs"
-# Older package lists' builds are of no further use.
-for old in "$cache"/rootfs-*; do [ "$old" = "$rootfs" ] || rm -rf "$old"; done
+# Older package lists' builds, and their logs, are of no further use.
+for old in "$cache"/rootfs-* "$cache"/debootstrap-*.log; do
+  case "$old" in "$rootfs" | "$cache/debootstrap-$key.log") ;; *) rm -rf "$old" ;; esac
+done
 echo "$rootfs"
