@@ -212,6 +212,19 @@ d("the intermediary VM, booted", () => {
     }
   }, STEP);
 
+  test("an installed runtime changed on disk is fetched again before the next run, and the run uses the pinned one", async () => {
+    // No timer run in between: the change must meet the check of the run started here.
+    await vm.sh(`systemctl stop ${L.timerUnit}`);
+    await waitFor("a timer run did not end", async () => ((await unit(L.serviceUnit)).active === "activating" ? undefined : true), 120_000, 500);
+    const pinned = await vm.sh(`sha256sum ${L.runtimeJs}`);
+    await vm.sh(`echo 'require("fs").writeFileSync("/var/tmp/changed-runtime-ran", "")' >> ${L.runtimeJs}`);
+    expect(await vm.sh(`sha256sum ${L.runtimeJs}`)).not.toBe(pinned);
+    await vm.sh(`systemctl start ${L.serviceUnit}`);
+    expect(await vm.sh(`sha256sum ${L.runtimeJs}; test ! -e /var/tmp/changed-runtime-ran && echo not-run`)).toBe(`${pinned}not-run\n`);
+    expect((await unit(L.serviceUnit)).result).toBe("success");
+    await vm.sh(`systemctl start ${L.timerUnit}`);
+  }, STEP);
+
   test("day two: rotated SAS tokens take effect on the next run without a reboot, and the old ones are nowhere on disk", async () => {
     const leader = await vm.sh("cat /proc/1/stat | cut -d' ' -f22");
     const oldSigs = signatures(tokens);
