@@ -28,7 +28,14 @@ export interface RuntimeSettingsProps {
 }
 
 const EOF_MARK = "DR_SYNC_EOF";
+/** Where the CustomScript extension (2.x) writes the scripts it runs, one folder per sequence number. */
+const EXTENSION_DOWNLOADS = "/var/lib/waagent/custom-script/download";
 const PLACEHOLDER = { source: "@@DR_SYNC_SAS_SOURCE@@", target: "@@DR_SYNC_SAS_TARGET@@", artifacts: "@@DR_SYNC_SAS_ARTIFACTS@@" };
+
+/** One shell word, in single quotes. */
+function shellQuote(text: string): string {
+  return `'${text.replace(/'/g, `'\\''`)}'`;
+}
 
 /**
  * The script the VM extension runs on every deploy: writes the config, the root-only SAS file, the artifact pins and
@@ -59,6 +66,14 @@ export function renderSettingsScript(props: RuntimeSettingsProps): string {
   const script = `#!/bin/bash
 # Written by stackhub-dr through the VM extension (protected settings): config, SAS file, artifact pins, timer.
 set -euo pipefail
+# The CustomScript extension keeps each script it ran, tokens and all, in its download folder; none is needed once
+# it has run (the handler runs a sequence number once), and a rotated-out token must not stay on disk.
+case "$0" in ${EXTENSION_DOWNLOADS}/*/script.sh) trap 'rm -f -- "$0" ${EXTENSION_DOWNLOADS}/*/script.sh' EXIT ;; esac
+# A schedule systemd cannot parse would replace a working timer with one that never loads: refuse it first.
+if ! systemd-analyze calendar -- ${shellQuote(props.schedule)} >/dev/null 2>&1; then
+  echo ${shellQuote(`schedule ${JSON.stringify(props.schedule)} is not a systemd OnCalendar= expression (systemd-analyze calendar); nothing was changed`)} >&2
+  exit 1
+fi
 # cloud-init writes the units and scripts this relies on; the extension may start before it is done.
 cloud-init status --wait >/dev/null 2>&1 || true
 install -d -m 0755 ${L.etcDir}

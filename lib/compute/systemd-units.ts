@@ -103,6 +103,7 @@ export function cliWrapper(): string {
 # Runs dr-sync as the service would: as ${L.serviceUser}, with the SAS variables and the deployed config. Needs root.
 set -euo pipefail
 set -a; . ${L.sasEnvFile}; set +a
+export NODE_EXTRA_CA_CERTS=${L.caBundle}
 exec setpriv --reuid=${L.serviceUser} --regid=${L.serviceUser} --init-groups ${L.nodeBin} ${NODE_FLAGS} ${L.runtimeJs} "$@" --config ${L.configFile}
 `;
 }
@@ -122,6 +123,9 @@ Type=oneshot
 User=${L.serviceUser}
 Group=${L.serviceUser}
 EnvironmentFile=${L.sasEnvFile}
+# Node trusts only its bundled CAs; a stamp's certificates often come from the operator's own CA, which the image
+# trusts (curl does) once it is in its bundle.
+Environment=NODE_EXTRA_CA_CERTS=${L.caBundle}
 ExecStartPre=+${L.fetchScript}
 ExecStartPre=+/usr/bin/install -d -o ${L.serviceUser} -g ${L.serviceUser} -m 0700 ${L.stagingDir} ${L.stateDir}
 ExecStart=${L.nodeBin} ${NODE_FLAGS} ${L.runtimeJs} run --config ${L.configFile}

@@ -18,6 +18,8 @@ export const VM_LAYOUT = {
   stagingDir: "/srv/drsync/staging",
   stateDir: "/srv/drsync/state",
   serviceUnit: "dr-sync.service",
+  /** The image's CA bundle (Debian and Ubuntu), where `update-ca-certificates` puts a stamp's root CA. */
+  caBundle: "/etc/ssl/certs/ca-certificates.crt",
   timerUnit: "dr-sync.timer",
   /** Variables of the SAS environment file: the reading side, the writing side, the artifacts container. */
   env: { source: "DR_SYNC_SOURCE_SAS", target: "DR_SYNC_TARGET_SAS", artifacts: "DR_SYNC_ARTIFACTS_SAS" },
