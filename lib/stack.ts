@@ -98,6 +98,7 @@ export class DrStack extends TerraformStack {
     out("schedule", p.schedule, "systemd OnCalendar= of the replication runs");
     out("rpo_objective_minutes", p.rpoObjectiveMinutes ?? "none", "Recovery point objective, minutes");
     out("status_container", `${p.writing.blobEndpoint}dr-sync-status`, "Where each run writes its status record");
+    out("release", p.release, "stackhub-dr release the VM runs (dr-sync --version prints the same)");
     out("runtime_sha256", p.runtimeBundle.sha256, "SHA-256 of the runtime bundle the VM runs");
     out("node_sha256", p.nodeBinary.sha256, "SHA-256 of the Node.js binary the VM runs");
     out("runtime_config", p.renderedConfig, "The runtime's config file on the VM (no secrets)");

@@ -34,7 +34,7 @@ commands:
   status     the last run: recovery point, RPO achieved, counts, errors
   retention  list the copies kept in the retention area (retention list [--container C] [--blob NAME])
   restore    put a retained copy back: restore --container C --blob NAME [--to target|source] [--out FILE] [--retained-at ISO]
-  version    print the version
+  version    print the release (also --version)
 
 options:
   --config FILE               the JSON config (required except for help and version)
@@ -50,6 +50,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
   const rest = [...argv];
   const command = rest.shift();
   if (!command || command === "--help" || command === "-h") return { ...defaults(), command: "help" };
+  if (command === "--version" || command === "-V") return { ...defaults(), command: "version" };
   if (!(COMMANDS as readonly string[]).includes(command)) throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
   let subcommand: string | undefined;
   if (command === "retention" && rest[0] && !rest[0].startsWith("--")) subcommand = rest.shift();
