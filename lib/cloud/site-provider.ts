@@ -67,3 +67,22 @@ export function siteProvider(scope: Construct, props: SiteProviderProps): SiteCl
       });
   return { role: props.role, cloud: props.cloud, provider };
 }
+
+/** A site on an Azure Stack Hub stamp. */
+export type StackHubSiteProps = Omit<SiteProviderProps, "role" | "cloud" | "azureEnvironment" | "armEndpoint"> & {
+  /** ARM endpoint of the stamp, e.g. "https://management.east.contoso.com". */
+  readonly armEndpoint: string;
+};
+
+/** A site on public or sovereign Azure. */
+export type AzureSiteProps = Omit<SiteProviderProps, "role" | "cloud" | "armEndpoint">;
+
+/** The provider of a site on an Azure Stack Hub stamp (azurestack provider, aliased by role). */
+export function stackHubSite(scope: Construct, role: SiteRole, props: StackHubSiteProps): SiteCloud {
+  return siteProvider(scope, { ...props, role, cloud: "azurestack" });
+}
+
+/** The provider of a site on public or sovereign Azure (azurerm provider, aliased by role). */
+export function azureSite(scope: Construct, role: SiteRole, props: AzureSiteProps = {}): SiteCloud {
+  return siteProvider(scope, { ...props, role, cloud: "azure" });
+}

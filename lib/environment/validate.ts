@@ -127,7 +127,7 @@ export function validateEnvironment(raw: unknown, fallbackName: string, file?: s
   }
 
   const containers = checkContainerList(raw.containers, "containers", errors).filter((c) =>
-    new PropProblems(errors, "", false).check(`containers[${(raw.containers as unknown[]).indexOf(c)}]`, c, RULES.replicatedContainer));
+    new PropProblems(errors).check(`containers[${(raw.containers as unknown[]).indexOf(c)}]`, c, RULES.replicatedContainer));
 
   const schedule = r.str("schedule", D.schedule, RULES.schedule);
   const rpoObjectiveMinutes = raw.rpoObjectiveMinutes === null || raw.rpoObjectiveMinutes === undefined
@@ -185,7 +185,7 @@ export function validateEnvironment(raw: unknown, fallbackName: string, file?: s
   const tags: Record<string, string> = {};
   const t = r.child("tags", false);
   for (const [k, val] of Object.entries(t?.obj ?? {})) {
-    const p = new PropProblems(errors, "", false);
+    const p = new PropProblems(errors);
     if (p.check("tags", k, RULES.tagKey) && p.check(`tags.${k}`, val, RULES.tagValue)) tags[k] = val as string;
   }
 

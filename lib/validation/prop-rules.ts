@@ -100,17 +100,16 @@ export class PropsError extends Error {
  * caller fixes every prop in one pass. Values that are Terraform tokens are only known at apply time: not checked.
  */
 export class PropProblems {
-  /** @param tokens whether Terraform tokens pass unchecked: false for files, where such text is never a token */
-  constructor(readonly list: string[] = [], private readonly prefix = "", private readonly tokens = true) {}
+  constructor(readonly list: string[] = [], private readonly prefix = "") {}
 
   /** Problems under a nested prop, e.g. `vm.` */
   at(prefix: string): PropProblems {
-    return new PropProblems(this.list, `${this.prefix}${prefix}`, this.tokens);
+    return new PropProblems(this.list, `${this.prefix}${prefix}`);
   }
 
   /** Checks one prop; `undefined` (use the default) passes. Returns whether the value passed. */
   check(prop: string, value: unknown, rule: PropRule): boolean {
-    if (value === undefined || (this.tokens && typeof value === "string" && Token.isUnresolved(value))) return true;
+    if (value === undefined || (typeof value === "string" && Token.isUnresolved(value))) return true;
     if (rule.test(value)) return true;
     this.list.push(`${this.prefix}${prop} must be ${rule.expected} (got ${show(value)})`);
     return false;
