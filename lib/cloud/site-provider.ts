@@ -12,16 +12,20 @@ export interface SiteCloud {
 }
 
 export interface SiteProviderProps {
+  /** `source` or `target`: the provider's alias, and the role of the site in the pair. */
   readonly role: SiteRole;
+  /** `azurestack` (provider azurestack) or `azure` (provider azurerm). */
   readonly cloud: CloudName;
   /** ARM endpoint of a Stack Hub stamp (its `metadata_host`). Required on `azurestack`. */
   readonly armEndpoint?: string;
   /** Azure cloud of an `azure` site.
    *  @default "public" */
   readonly azureEnvironment?: string;
-  /** @default ARM_SUBSCRIPTION_ID */
+  /** Subscription of the site.
+   *  @default the provider's ARM_SUBSCRIPTION_ID */
   readonly subscriptionId?: string;
-  /** @default ARM_TENANT_ID */
+  /** Tenant (directory) of the site.
+   *  @default the provider's ARM_TENANT_ID */
   readonly tenantId?: string;
   /** `variables`: client id and secret from sensitive variables `<role>_client_id` / `<role>_client_secret`.
    *  @default "environment" (the ARM_* variables) */
