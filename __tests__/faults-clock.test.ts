@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Drill, expectSitesEqual, seed, startDrill } from "./support/harness";
 import { Figures } from "./support/faults";
@@ -11,17 +11,18 @@ const LIBFAKETIME = ["/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1", "/
  * (LD_PRELOAD); Azurite and the test keep the real time. Change detection uses ETags only, and the recovery
  * point comes from the service's Date header, so both stay right whatever the VM's clock says.
  */
-describe("clock skew between the VM and the storage service", () => {
+if (!LIBFAKETIME) {
+  // eslint-disable-next-line no-console
+  console.warn("faults-clock: SKIPPED: libfaketime not found (apt-get install faketime); the clock-skew scenarios did not run");
+}
+const describeWithFaketime = LIBFAKETIME ? describe : describe.skip;
+
+describeWithFaketime("clock skew between the VM and the storage service", () => {
   let drill: Drill;
   const figures = new Figures("faults-clock");
   const skewed = (offset: string) => ({ env: { ...drill.env, LD_PRELOAD: LIBFAKETIME, FAKETIME: offset, FAKETIME_DONT_FAKE_MONOTONIC: "1" } });
 
   beforeAll(async () => {
-    if (!LIBFAKETIME) {
-      // eslint-disable-next-line no-console
-      console.warn("faults-clock: SKIPPED: libfaketime not found (apt-get install faketime); the clock-skew scenarios did not run");
-      return;
-    }
     drill = await startDrill(["clock"], { rpoObjectiveMinutes: 60 });
     await seed(drill.sites.source, "clock", Array.from({ length: 10 }, (_, i) => ({ name: `c/${i}`, body: `version 1 of ${i}` })));
   });
@@ -31,7 +32,6 @@ describe("clock skew between the VM and the storage service", () => {
   });
 
   test("libfaketime really moves the runtime's clock", async () => {
-    if (!LIBFAKETIME) return;
     const res = await drill.run(["status", "--json"], skewed("+3h"));
     expect(res.stdout.trim()).toBe("null");
     const now = await drill.run(["run"], skewed("+3h"));
@@ -41,7 +41,6 @@ describe("clock skew between the VM and the storage service", () => {
   });
 
   test.each([["+3h", 10800], ["-5h", -18000]])("VM clock %s: changes found by ETag, recovery point by the service's clock", async (offset, skewSeconds) => {
-    if (!LIBFAKETIME) return;
     // Same size, new content, within the same second: only the ETag tells.
     await seed(drill.sites.source, "clock", Array.from({ length: 10 }, (_, i) => ({ name: `c/${i}`, body: `version ${offset.slice(0, 2)} of ${i}`.slice(0, `version 1 of ${i}`.length) })));
     const before = Date.now();
@@ -66,7 +65,6 @@ describe("clock skew between the VM and the storage service", () => {
   });
 
   test("VM clock 5 hours behind and a SAS that expired an hour ago: the local check passes, the service refuses, nothing changes", async () => {
-    if (!LIBFAKETIME) return;
     const expired = drill.sites.source.sas("rl", { expiresInMinutes: -60, startsInMinutes: -600 });
     await drill.sites.source.container("clock").deleteBlob("c/0");
     const res = await drill.run(["run"], { env: { ...skewed("-5h").env, DR_SOURCE_SAS: expired } });
@@ -81,7 +79,6 @@ describe("clock skew between the VM and the storage service", () => {
   });
 
   test("VM clock 10 days ahead: copies kept in the retention area today are not purged early", async () => {
-    if (!LIBFAKETIME) return;
     const ok = await drill.run(["run", "--allow-mass-delete", "clock"]);
     expect(ok.code).toBe(0);
     const list = async () => JSON.parse((await drill.run(["retention", "list", "--json"])).stdout) as { name: string }[];
@@ -94,12 +91,40 @@ describe("clock skew between the VM and the storage service", () => {
   });
 
   test("a kept copy older than retentionDays by both clocks is still purged", async () => {
-    if (!LIBFAKETIME) return;
     const old = join(drill.config.stagingDir, "retention", "2000-01-01", "site", "clock");
     mkdirSync(old, { recursive: true });
     const res = await drill.run(["run"], skewed("-5h"));
     expect(res.code).toBe(0);
     expect(existsSync(old)).toBe(false);
     expect(res.stderr).toMatch(/"retention.purged"/);
+  });
+});
+
+describeWithFaketime("retention is filed, ordered and purged by the service's clock", () => {
+  let drill: Drill;
+  const skewed = (offset: string) => ({ env: { ...drill.env, LD_PRELOAD: LIBFAKETIME, FAKETIME: offset, FAKETIME_DONT_FAKE_MONOTONIC: "1" } });
+  const put = (v: string) => seed(drill.sites.source, "ret", [{ name: "doc.txt", body: `content ${v}` }]);
+  beforeAll(async () => {
+    drill = await startDrill(["ret"], { retentionDays: 7 });
+  });
+  afterAll(() => drill?.stop());
+
+  test("copies kept while the VM clock was days behind or ahead survive the clock's correction, and restore picks the newest", async () => {
+    await put("v1");
+    expect((await drill.run(["run"])).code).toBe(0);
+    await put("v2");
+    expect((await drill.run(["run"], skewed("-10d"))).code).toBe(0); // keeps v1
+    await put("v3");
+    expect((await drill.run(["run"], skewed("+3d"))).code).toBe(0); // keeps v2
+    await put("v4");
+    const corrected = await drill.run(["run"]); // keeps v3; the clock is right again
+    expect(corrected.code).toBe(0);
+    const kept = JSON.parse((await drill.run(["retention", "list", "--json", "--container", "ret"])).stdout) as { retainedAt: string; dataPath: string }[];
+    expect(kept.map((k) => readFileSync(k.dataPath, "utf8"))).toEqual(["content v3", "content v2", "content v1"]);
+    // Filed by the service's clock: every copy is dated today, within the test's run time.
+    for (const k of kept) expect(Math.abs(Date.parse(k.retainedAt) - Date.now())).toBeLessThan(10 * 60e3);
+    const out = join(drill.dir, "restored.txt");
+    expect((await drill.run(["restore", "--container", "ret", "--blob", "doc.txt", "--out", out])).code).toBe(0);
+    expect(readFileSync(out, "utf8")).toBe("content v3");
   });
 });

@@ -1,7 +1,7 @@
 import { createServer, IncomingHttpHeaders } from "node:http";
 import { AddressInfo } from "node:net";
 import { ContainerClient } from "@azure/storage-blob";
-import { listBlobs } from "../runtime/src/listing/blob-lister";
+import { ListingStart, listBlobs } from "../runtime/src/listing/blob-lister";
 import { decodeXml, ListXmlError, parseListBlobsXml } from "../runtime/src/listing/list-xml";
 import { normalizeEtag, RemoteBlob } from "../runtime/src/model/blob";
 import { SiteClient } from "../runtime/src/storage/site-client";
@@ -121,16 +121,47 @@ describe("listing through the pipeline", () => {
     try {
       const port = (server.address() as AddressInfo).port;
       const client = new SiteClient({ blobEndpoint: `http://127.0.0.1:${port}/acct/`, sasEnv: "X", name: "source" }, "sv=x&sig=y", { apiVersion: "2017-11-09", retry });
-      const starts: Date[] = [];
+      const starts: ListingStart[] = [];
       const names: string[] = [];
-      for await (const b of listBlobs(client.container("c"), "c", { side: "source", sasEnv: "X", missing: "error", prefix: "a ", onStart: (s) => starts.push(s.serviceTime) })) names.push(b.name);
+      const before = Date.now();
+      for await (const b of listBlobs(client.container("c"), "c", { side: "source", sasEnv: "X", missing: "error", prefix: "a ", onStart: (s) => starts.push(s) })) names.push(b.name);
+      const after = Date.now();
       expect(names).toEqual(["a & b/😀<x>", "second/😀<x>"]);
       expect(seen).toHaveLength(3);
       for (const s of seen) expect(s.headers["x-ms-version"]).toBe("2017-11-09");
       const q = new URL(seen[1].url, "http://x").searchParams;
       expect(Object.fromEntries(q)).toEqual({ sv: "x", sig: "y", restype: "container", comp: "list", include: "metadata", maxresults: "5000", prefix: "a ", timeout: "10" });
       expect(new URL(seen[2].url, "http://x").searchParams.get("marker")).toBe("m2");
-      expect(starts).toEqual([new Date("2026-11-26T00:59:59.000Z")]);
+      expect(starts).toHaveLength(1);
+      expect(starts[0].date).toEqual(new Date("2026-11-26T01:00:00.000Z"));
+      // The Date header minus the first page's whole round trip (the 503 and its retry included).
+      const bound = starts[0].serviceTime.getTime();
+      expect(bound).toBeLessThanOrEqual(Date.parse("2026-11-26T01:00:00.000Z"));
+      expect(bound).toBeGreaterThanOrEqual(Date.parse("2026-11-26T01:00:00.000Z") - (after - before));
+    } finally {
+      server.close();
+    }
+  });
+
+  test("the listing's start is never later than the moment the service read the page, however slow the answer", async () => {
+    // The service reads at arrival, then takes 2.2 s to answer; its Date header (whole seconds) is stamped at the end.
+    const arrivals: number[] = [];
+    const server = createServer((_req, res) => {
+      arrivals.push(Date.now());
+      setTimeout(() => {
+        res.writeHead(200, { "content-type": "application/xml", date: new Date().toUTCString() });
+        res.end(page(ONE));
+      }, 2200);
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const client = new SiteClient({ blobEndpoint: `http://127.0.0.1:${port}/acct/`, sasEnv: "X", name: "source" }, "sv=x&sig=y", { apiVersion: "2017-11-09", retry });
+      const starts: ListingStart[] = [];
+      for await (const _ of listBlobs(client.container("c"), "c", { side: "source", sasEnv: "X", missing: "error", onStart: (s) => starts.push(s) })) void _;
+      expect(starts[0].serviceTime.getTime()).toBeLessThanOrEqual(arrivals[0]);
+      // And not needlessly early: within the answer's delay and the header's one-second grain.
+      expect(starts[0].serviceTime.getTime()).toBeGreaterThan(arrivals[0] - 3500);
     } finally {
       server.close();
     }

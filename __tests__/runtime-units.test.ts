@@ -3,7 +3,9 @@ import { objectKey, objectStem, siteKey, dataFileName } from "../runtime/src/sta
 import { Redactor } from "../runtime/src/report/redact";
 import { Events, MemorySink } from "../runtime/src/report/events";
 import { formatBytes, formatDuration, formatProgress, ProgressBarSink } from "../runtime/src/report/progress";
-import { describeError, explainAuthFailure, isTransient } from "../runtime/src/storage/errors";
+import { describeError, explainAuthFailure, isConditionFailed, isTransient } from "../runtime/src/storage/errors";
+import { ServiceClock } from "../runtime/src/sync/service-clock";
+import { pieces } from "../runtime/src/transfer/blob-to-file";
 import { normalizeEtag } from "../runtime/src/model/blob";
 import { forEachLimited, WorkPool } from "../runtime/src/transfer/pool";
 import { encodeBlobName } from "../runtime/src/storage/site-client";
@@ -15,6 +17,8 @@ describe("command line", () => {
     [["run", "--config", "c", "--allow-mass-delete", "images", "--allow-mass-delete", "*"], { allowMassDelete: ["images", "*"] }],
     [["retention", "list", "--config", "c", "--container", "images"], { command: "retention", subcommand: "list", container: "images" }],
     [["restore", "--config", "c", "--container", "x", "--blob", "a/b", "--to", "source"], { to: "source", blob: "a/b" }],
+    [["restore", "--config", "c", "--container", "x", "--blob=--x", "--allow-active-site"], { blob: "--x", allowActiveSite: true }],
+    [["restore", "--config=c", "--container", "x", "--blob=a=b"], { blob: "a=b", config: "c" }],
     [[], { command: "help" }],
     [["version"], { command: "version" }],
   ])("%j", (argv, expected) => {
@@ -29,6 +33,8 @@ describe("command line", () => {
     [["restore", "--config", "c", "--container", "x"], /restore needs --container and --blob/],
     [["run", "--config", "c", "--log-level", "loud"], /--log-level must be/],
     [["restore", "--config", "c", "--container", "x", "--blob", "b", "--to", "moon"], /--to must be "source" or "target"/],
+    [["restore", "--config", "c", "--container", "x", "--blob", "--x"], /--blob needs a value \(for a value that starts with "--", write --blob=--x\)/],
+    [["run", "--config", "c", "--json=yes"], /--json takes no value/],
   ])("%j is a usage error", (argv, message) => {
     expect(() => parseArgs(argv)).toThrow(UsageError);
     expect(() => parseArgs(argv)).toThrow(message);
@@ -186,5 +192,41 @@ describe("bounded work", () => {
     })).rejects.toThrow("two failed");
     expect(peak).toBe(2);
     expect(running).toBe(0);
+  });
+});
+
+describe("the service's clock", () => {
+  const start = (local: string, date: string) => ({ serviceTime: new Date(date), date: new Date(date), localTime: new Date(local) });
+  it.each([
+    ["unknown: the VM's own time", null, undefined, "2026-12-01T10:00:00.000Z", false],
+    ["last run's skew until a listing", 3600, undefined, "2026-12-01T09:00:00.000Z", false],
+    ["VM 10 days behind, measured", null, start("2026-12-01T10:00:00Z", "2026-12-11T10:00:00Z"), "2026-12-11T10:00:00.000Z", true],
+    ["VM 3 hours ahead, measured over an old skew", -60, start("2026-12-01T10:00:00Z", "2026-12-01T07:00:00Z"), "2026-12-01T07:00:00.000Z", true],
+  ] as const)("%s", (_what, previous, observed, expected, measured) => {
+    const clock = new ServiceClock(() => new Date("2026-12-01T10:00:00Z"), previous);
+    if (observed) clock.observe(observed);
+    expect(clock.now().toISOString()).toBe(expected);
+    expect(clock.measured).toBe(measured);
+  });
+});
+
+describe("ranges", () => {
+  it.each([
+    [[[0, 10]], 4, [[0, 4], [4, 4], [8, 2]]],
+    [[[0, 512], [4096, 1024]], 512, [[0, 512], [4096, 512], [4608, 512]]],
+    [[], 4, []],
+  ] as const)("pieces(%j, %d)", (ranges, size, expected) => {
+    expect(pieces(ranges as unknown as [number, number][], size)).toEqual(expected);
+  });
+});
+
+describe("conditional writes", () => {
+  it.each([
+    [{ statusCode: 412, details: { errorCode: "ConditionNotMet" } }, true],
+    [{ statusCode: 409, details: { errorCode: "BlobAlreadyExists" } }, true],
+    [{ statusCode: 409, details: { errorCode: "InvalidBlobType" } }, false],
+    [{ statusCode: 404 }, false],
+  ])("%j is a changed destination: %s", (err, expected) => {
+    expect(isConditionFailed(err)).toBe(expected);
   });
 });

@@ -195,7 +195,7 @@ export async function snapshotExact(site: LocalSite, container: string): Promise
     const body = p.contentLength ? await exactBlob(site, container, item.name).downloadToBuffer() : Buffer.alloc(0);
     out[item.name] = {
       size: p.contentLength ?? 0, sha256: sha256(body), contentType: p.contentType || undefined,
-      contentMD5: p.contentMD5 ? Buffer.from(p.contentMD5).toString("base64") : undefined, metadata: item.metadata ?? {},
+      contentMD5: p.contentMD5 ? Buffer.from(p.contentMD5).toString("base64") : undefined, metadata: typeof item.metadata === "object" ? item.metadata : {},
     };
   }
   return out;

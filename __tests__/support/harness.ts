@@ -160,7 +160,8 @@ export async function snapshot(cc: ContainerClient): Promise<Record<string, Blob
       contentDisposition: p.contentDisposition || undefined,
       cacheControl: p.cacheControl || undefined,
       contentMD5: p.contentMD5 ? Buffer.from(p.contentMD5).toString("base64") : undefined,
-      metadata: item.metadata ?? {},
+      // The SDK reads an empty <Metadata/> element (Azurite writes one for copied blobs) as "": no metadata either way.
+      metadata: typeof item.metadata === "object" ? item.metadata : {},
     };
   }
   return out;

@@ -12,6 +12,8 @@ export interface CliArgs {
   readonly to?: "source" | "target";
   readonly out?: string;
   readonly retainedAt?: string;
+  /** restore: write into a site whose fence says active. */
+  readonly allowActiveSite: boolean;
 }
 
 export class UsageError extends Error {
@@ -34,6 +36,7 @@ commands:
   status     the last run: recovery point, RPO achieved, counts, errors
   retention  list the copies kept in the retention area (retention list [--container C] [--blob NAME])
   restore    put a retained copy back: restore --container C --blob NAME [--to target|source] [--out FILE] [--retained-at ISO]
+             [--allow-active-site]; a name starting with "--" is given as --blob=NAME
   version    print the release (also --version)
 
 options:
@@ -41,6 +44,7 @@ options:
   --json                      machine-readable output on stdout
   --deep                      verify: compare bytes too (downloads both sides)
   --allow-mass-delete C       lift the delete guard for container C (or "*") for this run only; repeatable
+  --allow-active-site         restore: write into the site applications use (its fence says active)
   --log-level L               debug, info (default), warn or error
 
 exit codes: 0 ok, 1 failures (see the summary), 2 bad config or usage, 3 another run holds the lock,
@@ -55,22 +59,29 @@ export function parseArgs(argv: readonly string[]): CliArgs {
   let subcommand: string | undefined;
   if (command === "retention" && rest[0] && !rest[0].startsWith("--")) subcommand = rest.shift();
   const out: { -readonly [K in keyof CliArgs]: CliArgs[K] } = { ...defaults(), command, subcommand };
+  // A value given as --flag=value is taken as written, even one that starts with "--" (a blob may be named so).
+  let literal: string | undefined;
   const value = (flag: string): string => {
+    if (literal !== undefined) {
+      const v = literal;
+      literal = undefined;
+      return v;
+    }
     const v = rest.shift();
-    if (v === undefined || v.startsWith("--")) throw new UsageError(`${flag} needs a value`);
+    if (v === undefined || v.startsWith("--")) throw new UsageError(`${flag} needs a value${v?.startsWith("--") ? ` (for a value that starts with "--", write ${flag}=${v})` : ""}`);
     return v;
   };
   while (rest.length) {
-    const a = rest.shift() as string;
+    let a = rest.shift() as string;
     const eq = a.indexOf("=");
     if (a.startsWith("--") && eq > 0) {
-      rest.unshift(a.slice(eq + 1));
-      rest.unshift(a.slice(0, eq));
-      continue;
+      literal = a.slice(eq + 1);
+      a = a.slice(0, eq);
     }
     switch (a) {
       case "--config": out.config = value(a); break;
       case "--json": out.json = true; break;
+      case "--allow-active-site": out.allowActiveSite = true; break;
       case "--deep": out.deep = true; break;
       case "--allow-mass-delete": out.allowMassDelete.push(value(a)); break;
       case "--container": out.container = value(a); break;
@@ -92,6 +103,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
       default:
         throw new UsageError(`unknown option "${a}"\n\n${USAGE}`);
     }
+    if (literal !== undefined) throw new UsageError(`${a} takes no value (got "${a}=${literal}")`);
   }
   if (!["help", "version"].includes(command) && !out.config) throw new UsageError(`${command} needs --config <file>`);
   if (command === "retention" && (subcommand ?? "list") !== "list") throw new UsageError(`unknown retention subcommand "${subcommand}" (only "list")`);
@@ -100,5 +112,5 @@ export function parseArgs(argv: readonly string[]): CliArgs {
 }
 
 function defaults(): { -readonly [K in keyof CliArgs]: CliArgs[K] } {
-  return { command: "", json: false, deep: false, logLevel: "info", allowMassDelete: [] };
+  return { command: "", json: false, deep: false, logLevel: "info", allowMassDelete: [], allowActiveSite: false };
 }

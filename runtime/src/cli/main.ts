@@ -8,12 +8,14 @@ import { Redactor } from "../report/redact";
 import { formatPlan, formatRunSummary, formatStatus, formatVerify } from "../report/summary";
 import { RunLock } from "../state/lock";
 import { StatusStore } from "../state/status";
+import { FENCED_EXIT_CODE, fencedMessage, readFence } from "../state/fence";
 import { ensurePrivateDir } from "../staging/atomic-file";
 import { siteKey } from "../staging/object-path";
 import { RetentionArea } from "../staging/retention";
 import { describeError, FatalError } from "../storage/errors";
 import { SiteClient } from "../storage/site-client";
 import { SyncContext } from "../sync/context";
+import { ServiceClock } from "../sync/service-clock";
 import { restoreRetained } from "../sync/restore";
 import { planSync, runSync, VERSION } from "../sync/run";
 import { verifySites } from "../verify/verify";
@@ -69,14 +71,16 @@ export async function main(io: Io): Promise<number> {
         await fs.chmod(dir, 0o700).catch((e) => events?.warn("dir.mode", `${dir} is mode ${mode.toString(8)} and could not be made 0700 (${describeError(e)}); other users may read it`));
       }
     }
+    const statusStore = new StatusStore(config.stateDir);
+    const previous = await statusStore.read();
+    const serviceClock = new ServiceClock(() => new Date(), previous?.clockSkewSeconds ?? null);
     const src = new SiteClient(config.source, loaded.sourceSas, config);
     const dst = new SiteClient(config.target, loaded.targetSas, config, "target");
     const ctx: SyncContext = {
       config, src, dst, srcKey: siteKey(config.source.blobEndpoint), dstKey: siteKey(config.target.blobEndpoint),
-      retention: new RetentionArea(config.stagingDir), events, signal: io.signal,
-      allowMassDelete: new Set(args.allowMassDelete), clock: () => new Date(),
+      retention: new RetentionArea(config.stagingDir, () => serviceClock.now()), events, signal: io.signal,
+      allowMassDelete: new Set(args.allowMassDelete), clock: () => new Date(), serviceClock,
     };
-    const statusStore = new StatusStore(config.stateDir);
 
     switch (args.command) {
       case "status": {
@@ -101,6 +105,17 @@ export async function main(io: Io): Promise<number> {
         const copies = await ctx.retention.list({ container: args.container, name: args.blob });
         const pick = args.retainedAt ? copies.find((c) => c.retainedAt === args.retainedAt) : copies[0];
         if (!pick) throw new FatalError(`no retained copy of ${JSON.stringify(args.blob)} in container "${args.container}"${args.retainedAt ? ` retained at ${args.retainedAt}` : ""}; see dr-sync retention list`);
+        if (!args.out) {
+          // A restore writes like a run does: under the lock, and never into the active site unless told so.
+          lock = await RunLock.acquire(config.stateDir, "restore");
+          const site = args.to === "source" ? src : dst;
+          const fenceContainer = config.statusContainer ?? "dr-sync-status";
+          const fence = await readFence(site, fenceContainer, io.signal);
+          if (fence?.role === "active" && !args.allowActiveSite) {
+            throw new FatalError(`${fencedMessage(site, fenceContainer, fence)}. To restore into the live site on purpose, add --allow-active-site ` +
+              "(what the restore replaces is kept in the retention area), or write the copy to a file with --out", FENCED_EXIT_CODE);
+          }
+        }
         out(await restoreRetained(ctx, pick, args.to, args.out));
         return 0;
       }

@@ -9,10 +9,13 @@ export interface LoadedConfig {
   readonly warnings: string[];
 }
 
-/** Permissions each side's SAS needs, by letter of `sp`. */
-export function requiredPermissions(side: "source" | "target", config: ResolvedConfig): string {
-  if (side === "source") return "rl";
-  return config.deleteDestination ? "rlwcd" : "rlwc";
+/**
+ * Permissions each side's SAS needs, by letter of `sp`. The target's includes delete even with
+ * `deleteDestination: false`: page and append blobs are written through a scratch blob that dr-sync deletes
+ * afterwards, and without it every change would leave a full-size copy behind.
+ */
+export function requiredPermissions(side: "source" | "target", _config: ResolvedConfig): string {
+  return side === "source" ? "rl" : "rlwcd";
 }
 
 /**
@@ -81,7 +84,8 @@ export function checkSas(side: string, varName: string, token: string, needed: s
     const missing = [...needed].filter((p) => !sp.includes(p));
     if (missing.length) {
       const names: Record<string, string> = { r: "read", l: "list", w: "write", c: "create", d: "delete", a: "add" };
-      problems.push(`${side}.sasEnv: the SAS in ${varName} lacks ${missing.map((m) => `${names[m]} (${m})`).join(", ")}; the ${side} side needs "${needed}" (nothing was touched)`);
+      const why = side === "target" && missing.includes("d") ? "; delete is needed even with deleteDestination false, to remove dr-sync's scratch copies of page and append blobs" : "";
+      problems.push(`${side}.sasEnv: the SAS in ${varName} lacks ${missing.map((m) => `${names[m]} (${m})`).join(", ")}; the ${side} side needs "${needed}"${why} (nothing was touched)`);
     }
   }
   return problems;

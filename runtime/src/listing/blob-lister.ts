@@ -5,8 +5,14 @@ import { describeError, explainAuthFailure, FatalError, isAuthFailure, isNotFoun
 
 /** When a listing began, by the service's clock and by ours. */
 export interface ListingStart {
-  /** The service's time at the first page, minus one second for the Date header's whole-second precision. */
+  /**
+   * A service time no later than the moment the first page's data was read: its Date header (whole seconds,
+   * rounded down, stamped when the answer left) minus the whole round trip of that request. Every change made
+   * before it is in the listing.
+   */
   readonly serviceTime: Date;
+  /** The first page's Date header. */
+  readonly date: Date;
   /** This machine's time when the first page arrived. */
   readonly localTime: Date;
 }
@@ -38,6 +44,7 @@ export async function* listBlobs(client: ContainerClient, container: string, opt
   do {
     if (opts.signal?.aborted) throw new FatalError(`listing of ${opts.side} container "${container}" was cancelled`);
     let page: FetchedListPage;
+    const sentAt = Date.now();
     try {
       page = await fetchListPage(client, { prefix: opts.prefix, marker, maxResults: opts.pageSize ?? 5000, signal: opts.signal });
     } catch (err) {
@@ -57,9 +64,23 @@ export async function* listBlobs(client: ContainerClient, container: string, opt
     if (first) {
       first = false;
       const local = new Date();
-      opts.onStart?.({ serviceTime: new Date((page.date ? page.date.getTime() : local.getTime()) - 1000), localTime: local });
+      // The data was read after the request left and before the answer's Date was stamped: Date minus the round
+      // trip is never later than that read, however slow the page was.
+      const date = page.date ?? local;
+      opts.onStart?.({ serviceTime: new Date(date.getTime() - (local.getTime() - sentAt)), date, localTime: local });
     }
     yield* page.blobs;
     marker = page.nextMarker;
   } while (marker);
+}
+
+/**
+ * One blob as a listing shows it now, or undefined when there is none: a listing keeps metadata keys' case and
+ * gives every property in the same form as the container's listing, where a HEAD does not.
+ */
+export async function listOne(client: ContainerClient, container: string, name: string, opts: Omit<ListOptions, "prefix" | "onStart">): Promise<RemoteBlob | undefined> {
+  for await (const b of listBlobs(client, container, { ...opts, prefix: name })) {
+    if (b.name === name) return b;
+  }
+  return undefined;
 }

@@ -142,7 +142,8 @@ function property(blob: BlobDraft, tag: string, value: string): void {
     blob.kind = value as BlobKind;
   } else {
     const key = PROP_ELEMENTS[tag];
-    if (key && value) blob.props[key] = own(value);
+    // An empty Content-Type is a value (Set Blob Properties can store one); left unset it would be written as application/octet-stream.
+    if (key && (value || key === "contentType")) blob.props[key] = own(value);
   }
 }
 

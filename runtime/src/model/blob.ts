@@ -37,6 +37,12 @@ export interface StagedEntry {
   readonly dataFile: string;
   /** Page blobs: the written ranges as [offset, length]; the rest of the file is a hole that reads as zeros. */
   readonly pageRanges?: readonly (readonly [number, number])[];
+  /**
+   * Base64 MD5 of the staged bytes as received (page blobs: of the written ranges), checked before every push so
+   * a file damaged on disk is never replicated. Absent in manifests of versions before 0.2, which fall back to the
+   * stored Content-MD5.
+   */
+  readonly stagedMd5?: string;
 }
 
 /** What the last successful push wrote for one blob: which staged version, and the ETag the target gave it. */

@@ -13,6 +13,12 @@ export function formatRunSummary(s: RunStatus): string {
     lines.push(`  ${c.container}: ${c.outcome}${parts.length ? ` | ${parts.join(" | ")}` : ""}`);
     if (c.error) lines.push(`    ${c.error}`);
     for (const f of [...(c.pull?.failures ?? []), ...(c.push?.failures ?? [])].slice(0, 10)) lines.push(`    failed: ${JSON.stringify(f.name)}: ${f.error}`);
+    if (c.exceptionCount) {
+      lines.push(`    recovery point ${c.recoveryPoint ?? "none"} covers every blob but ${c.exceptionCount}, which stand at the target as an earlier cycle left them:`);
+      for (const e of (c.exceptions ?? []).slice(0, 10)) lines.push(`      ${JSON.stringify(e.name)}: ${e.error}`);
+    }
+    const stale = c.pull?.staleMd5 ?? 0;
+    if (stale) lines.push(`    ${stale} source blob(s) carry a stale Content-MD5; replicated as served, the stored value as it is`);
     const held = (c.pull?.heldBack ?? 0) + (c.push?.heldBack ?? 0);
     if (held) lines.push(`    ${held} deletion(s) held back because transfers failed; the next clean run applies them`);
     const kept = c.push?.retainedFromDestination ?? 0;

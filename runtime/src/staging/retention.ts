@@ -9,7 +9,8 @@ export type RetentionReason =
   | "deleted at source"
   | "overwritten by a newer source version"
   | "destination copy deleted"
-  | "destination copy overwritten";
+  | "destination copy overwritten"
+  | "replaced by a restore";
 
 /** A retained copy, as `retention list` shows it. */
 export interface RetainedCopy {

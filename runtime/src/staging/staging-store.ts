@@ -6,6 +6,7 @@ import { StagedEntry } from "../model/blob";
 import { ensurePrivateDir, exists, writeFileAtomic } from "./atomic-file";
 import { dataFileName, objectStem } from "./object-path";
 import { RetentionArea, RetentionReason } from "./retention";
+import { clearPullMark } from "./pull-mark";
 
 /**
  * The staged copy of one source container: `<stagingDir>/<site>/<container>/`.
@@ -115,10 +116,15 @@ export class StagingStore {
     this.entries.delete(name);
   }
 
-  /** Drops a damaged staged copy without keeping it, so the next pull fetches the blob again. */
+  /**
+   * Drops a damaged staged copy without keeping it, so the next pull fetches the blob again. The pull mark goes
+   * too: without the entry, staging no longer says what the source has, and a push on it must not delete (the blob
+   * would look deleted at the source) or claim a recovery point.
+   */
   async forget(name: string): Promise<void> {
     const old = this.entries.get(name);
     if (!old) return;
+    await clearPullMark(this.dir);
     await this.markDirty();
     await fs.rm(join(this.dir, `${objectStem(name)}.json`), { force: true });
     await fs.rm(this.dataPath(old), { force: true });

@@ -15,6 +15,12 @@ export interface ContainerStatus {
   readonly pull?: HopSummary;
   readonly push?: HopSummary;
   readonly error?: string;
+  /**
+   * Blobs the recovery point does not cover: they failed (or can never replicate as they are) in the cycle that
+   * set it, and stand at the target as an earlier cycle left them. The first 100, with why.
+   */
+  readonly exceptions?: readonly { name: string; error: string }[];
+  readonly exceptionCount?: number;
 }
 
 export interface HopSummary {
@@ -26,7 +32,9 @@ export interface HopSummary {
   readonly bytes: number;
   readonly heldBack: number;
   readonly retainedFromDestination: number;
+  readonly staleMd5: number;
   readonly failed: number;
+  readonly refused: number;
   /** The first failures, name and reason. */
   readonly failures: { name: string; error: string }[];
 }
@@ -39,6 +47,8 @@ export interface RunStatus {
   readonly command: string;
   readonly source: { readonly name: string; readonly host: string };
   readonly target: { readonly name: string; readonly host: string };
+  /** Which way this run replicated (the two sites' keys): recovery points never carry over to the other direction. */
+  readonly direction?: string;
   readonly startedAt: string;
   readonly endedAt: string;
   readonly outcome: "ok" | "partial" | "failed" | "guard";
@@ -58,7 +68,7 @@ export interface RunStatus {
 export function summarizeHop(s: HopStats): HopSummary {
   return {
     listed: s.listed, copied: s.copied, adopted: s.adopted, skipped: s.skipped, deleted: s.deleted, bytes: s.bytes,
-    heldBack: s.heldBack, retainedFromDestination: s.retainedFromDestination, failed: s.failed.length,
+    heldBack: s.heldBack, retainedFromDestination: s.retainedFromDestination, staleMd5: s.staleMd5, failed: s.failed.length, refused: s.refused.length,
     failures: s.failed.slice(0, 20),
   };
 }
@@ -78,7 +88,7 @@ export class StatusStore {
   }
 
   async write(status: RunStatus): Promise<void> {
-    await writeFileAtomic(join(this.stateDir, "status.json"), JSON.stringify(status, null, 2) + "\n");
+    await writeFileAtomic(join(this.stateDir, "status.json"), JSON.stringify(status, null, 2) + "\n", 0o600, { durable: true });
     const historyPath = join(this.stateDir, "history.jsonl");
     let lines: string[] = [];
     try {
@@ -97,24 +107,4 @@ export class StatusStore {
       return [];
     }
   }
-}
-
-/** The container's last complete pull, kept beside its staged copy so a later `push` can vouch for it. */
-export interface PullMark {
-  /** Service time when the pull's listing began. */
-  readonly listingStart: string;
-  readonly clockSkewSeconds: number;
-}
-
-export async function readPullMark(containerDir: string): Promise<PullMark | undefined> {
-  try {
-    return JSON.parse(await fs.readFile(join(containerDir, "pull.json"), "utf8")) as PullMark;
-  } catch {
-    return undefined;
-  }
-}
-
-export async function writePullMark(containerDir: string, mark: PullMark | undefined): Promise<void> {
-  if (mark) await writeFileAtomic(join(containerDir, "pull.json"), JSON.stringify(mark));
-  else await fs.rm(join(containerDir, "pull.json"), { force: true });
 }

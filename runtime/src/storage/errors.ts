@@ -45,6 +45,15 @@ export function isNotFound(err: unknown): boolean {
   return statusOf(err) === 404;
 }
 
+/**
+ * A conditional write found the blob other than expected: 412 (If-Match), or 409 BlobAlreadyExists (If-None-Match *
+ * on a blob that appeared since it was listed).
+ */
+export function isConditionFailed(err: unknown): boolean {
+  const s = statusOf(err);
+  return s === 412 || (s === 409 && /BlobAlreadyExists/i.test(errorCodeOf(err) ?? ""));
+}
+
 /** 401/403: the SAS is wrong, expired, or lacks a permission. */
 export function isAuthFailure(err: unknown): boolean {
   const s = statusOf(err);

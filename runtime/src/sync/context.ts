@@ -2,6 +2,7 @@ import { ResolvedConfig } from "../config/schema";
 import { Events } from "../report/events";
 import { RetentionArea } from "../staging/retention";
 import { SiteClient } from "../storage/site-client";
+import { ServiceClock } from "./service-clock";
 
 /** Everything one hop needs; side effects (clients, clock, events) come in here so tests can record them. */
 export interface SyncContext {
@@ -17,6 +18,8 @@ export interface SyncContext {
   /** Containers whose delete guard is lifted for this run (`--allow-mass-delete`); "*" lifts all. */
   readonly allowMassDelete: ReadonlySet<string>;
   readonly clock: () => Date;
+  /** The storage service's clock: retention and recovery points are measured on it. */
+  readonly serviceClock: ServiceClock;
 }
 
 /** One planned or performed action on one blob. */
@@ -39,11 +42,15 @@ export interface HopStats {
   heldBack: number;
   /** Destination copies we held no copy of, saved to the retention area before being replaced or deleted. */
   retainedFromDestination: number;
+  /** Source blobs whose stored Content-MD5 is stale, replicated as served. */
+  staleMd5: number;
   failed: { name: string; error: string }[];
+  /** Blobs that can never replicate as they are (a reserved name), refused before any transfer. */
+  refused: { name: string; error: string }[];
 }
 
 export function newHopStats(): HopStats {
-  return { listed: 0, copied: 0, adopted: 0, skipped: 0, deleted: 0, bytes: 0, heldBack: 0, retainedFromDestination: 0, failed: [] };
+  return { listed: 0, copied: 0, adopted: 0, skipped: 0, deleted: 0, bytes: 0, heldBack: 0, retainedFromDestination: 0, staleMd5: 0, failed: [], refused: [] };
 }
 
 export function allowsMassDelete(ctx: SyncContext, container: string): boolean {

@@ -1,11 +1,12 @@
 import { promises as fs } from "node:fs";
-import { listBlobs, ListingStart } from "../listing/blob-lister";
+import { listBlobs, ListingStart, listOne } from "../listing/blob-lister";
 import { RemoteBlob, StagedEntry } from "../model/blob";
 import { formatBytes } from "../report/progress";
 import { StagingStore } from "../staging/staging-store";
 import { dataFileName } from "../staging/object-path";
 import { describeError, explainAuthFailure, FatalError, isAuthFailure, isNotFound, statusOf } from "../storage/errors";
 import { downloadToFile } from "../transfer/blob-to-file";
+import { SCRATCH_PREFIX } from "../transfer/file-to-page-or-append";
 import { WorkPool } from "../transfer/pool";
 import { allowsMassDelete, HopStats, ItemAction, MiB, newHopStats, SyncContext } from "./context";
 import { decidePull } from "./decide";
@@ -47,11 +48,14 @@ export async function pullContainer(ctx: SyncContext, container: string, store: 
   const free = dryRun ? Infinity : await freeBytes(ctx.config.stagingDir);
   let spaceWarned = false;
 
+  // Blobs deleted at the source while we fetched them: their staged versions go, through the delete guard.
+  const vanished: string[] = [];
   const pool = new WorkPool<RemoteBlob>(ctx.config.transferConcurrency, async (blob) => {
     try {
       if (fatal) return;
-      await fetchOne(ctx, container, store, blob, stats, () => progress());
-      stats.copied++;
+      if ((await fetchOne(ctx, container, store, blob, stats, () => progress())) === "vanished") {
+        if (store.get(blob.name)) vanished.push(blob.name);
+      } else stats.copied++;
     } catch (err) {
       if (isFatalLocal(err)) {
         fatal ??= new FatalError(`staging disk: ${describeError(err)} while pulling "${container}"; the run stopped, nothing was deleted, the target was not touched. Free space under ${ctx.config.stagingDir} and run again`);
@@ -74,13 +78,18 @@ export async function pullContainer(ctx: SyncContext, container: string, store: 
   const srcClient = ctx.src.container(container);
   const listing = listBlobs(srcClient, container, {
     side: ctx.src.label, sasEnv: ctx.config.source.sasEnv, signal: ctx.signal, missing: "error",
-    onStart: (s) => { listingStart = s; },
+    onStart: (s) => { listingStart = s; ctx.serviceClock.observe(s); },
   });
   try {
     for await (const blob of listing) {
       if (fatal) break;
       stats.listed++;
       seen.add(blob.name);
+      if (blob.name.startsWith(SCRATCH_PREFIX)) {
+        // The prefix is dr-sync's own at every destination: such a blob would be taken for a scratch copy and removed.
+        stats.refused.push({ name: blob.name, error: `names starting with "${SCRATCH_PREFIX}" are reserved by dr-sync; rename the blob to replicate it` });
+        continue;
+      }
       const decision = decidePull(blob, store.get(blob.name));
       if (decision.action !== "copy") {
         stats.skipped++;
@@ -134,6 +143,16 @@ export async function pullContainer(ctx: SyncContext, container: string, store: 
     if (!dryRun) await store.save();
     throw fatal;
   }
+  if (vanished.length > 0 && ctx.config.deleteDestination) {
+    // Deleted at the source after the listing: the staged version is stale, and the guard counts it as a deletion.
+    const guardInput = { hop: "pull" as const, container, where: "staging", existing: stagedBefore, deletes: deletes.length + vanished.length, empties: deferred.length };
+    const verdict = checkDeleteGuard(guardInput, ctx.config.guards);
+    if (!verdict.ok && !allowsMassDelete(ctx, container)) {
+      await store.save();
+      throw guardError(guardInput, verdict.reason);
+    }
+    deletes.push(...vanished);
+  }
 
   if (ctx.config.deleteDestination) {
     if (stats.failed.length > 0 && deletes.length > 0) {
@@ -152,13 +171,21 @@ export async function pullContainer(ctx: SyncContext, container: string, store: 
   return { stats, listingStart, actions, planned, guardStop };
 }
 
-async function fetchOne(ctx: SyncContext, container: string, store: StagingStore, listed: RemoteBlob, stats: HopStats, onProgress: () => void): Promise<void> {
+/**
+ * Stages one source blob. "vanished": it was deleted at the source after the listing (a 404, or gone when listed
+ * again after a 412), so nothing was staged and any staged version is stale.
+ */
+async function fetchOne(ctx: SyncContext, container: string, store: StagingStore, listed: RemoteBlob, stats: HopStats, onProgress: () => void): Promise<"staged" | "vanished"> {
   let blob = listed;
+  let outcome: "staged" | "vanished" = "staged";
   await withItemRetry(3, ctx.config.retry.retryDelayMs, ctx.signal, async (attempt) => {
     if (attempt > 1) {
       // The blob may have changed since it was listed (412): take its current version, as a listing shows it.
-      const fresh = await relist(ctx, container, blob.name);
-      if (!fresh) throw Object.assign(new Error("deleted at source during the transfer"), { statusCode: 404 });
+      const fresh = await listOne(ctx.src.container(container), container, blob.name, { side: ctx.src.label, sasEnv: ctx.config.source.sasEnv, missing: "error", signal: ctx.signal });
+      if (!fresh) {
+        outcome = "vanished";
+        return;
+      }
       blob = fresh;
     }
     const tmp = store.tmpPath();
@@ -171,25 +198,24 @@ async function fetchOne(ctx: SyncContext, container: string, store: StagingStore
         signal: ctx.signal,
         onBytes: (n) => { counted += n; stats.bytes += n; onProgress(); },
       }, blob.kind === "PageBlob" ? ctx.src.pageBlob(container, blob.name) : undefined);
-      await store.commit({ ...stagedFrom(blob), ...(got.pageRanges ? { pageRanges: got.pageRanges } : {}) }, tmp);
+      await store.commit({ ...stagedFrom(blob), ...(got.pageRanges ? { pageRanges: got.pageRanges } : {}), stagedMd5: got.md5 }, tmp);
+      if (got.staleStoredMd5) {
+        stats.staleMd5++;
+        ctx.events.warn("source.md5-stale", `"${blob.name}" in ${container}: its stored Content-MD5 ${blob.props.contentMD5} is not the MD5 of its bytes (${got.md5}; ` +
+          "read twice, the same both times); replicated as served, with the stored value as it is", { container, blob: blob.name });
+      }
     } catch (err) {
       stats.bytes -= counted;
       await fs.rm(tmp, { force: true });
-      if (isNotFound(err)) return; // Deleted at the source since the listing: nothing to stage; the next run deletes it.
+      if (isNotFound(err)) {
+        outcome = "vanished";
+        return;
+      }
       throw err;
     }
     ctx.events.debug("blob.pulled", `pulled "${blob.name}"`, { container, blob: blob.name, size: blob.size });
   });
-}
-
-/** The current listing entry of one blob (a listing keeps metadata keys' case; a HEAD does not). */
-async function relist(ctx: SyncContext, container: string, name: string): Promise<RemoteBlob | undefined> {
-  for await (const b of listBlobs(ctx.src.container(container), container, {
-    side: "source", sasEnv: ctx.config.source.sasEnv, missing: "error", prefix: name, signal: ctx.signal,
-  })) {
-    if (b.name === name) return b;
-  }
-  return undefined;
+  return outcome;
 }
 
 export function stagedFrom(blob: RemoteBlob): StagedEntry {

@@ -1,16 +1,15 @@
-import { promises as fs } from "node:fs";
-import { listBlobs } from "../listing/blob-lister";
+import { listBlobs, listOne } from "../listing/blob-lister";
 import { RemoteBlob, StagedEntry } from "../model/blob";
 import { PushRecords } from "../state/push-records";
-import { describeError, explainAuthFailure, FatalError, isAuthFailure, isNotFound } from "../storage/errors";
-import { downloadToFile } from "../transfer/blob-to-file";
-import { StagedCopyDamagedError, uploadEntry } from "../transfer/file-to-blob";
+import { describeError, explainAuthFailure, FatalError, isAuthFailure, isConditionFailed, isNotFound } from "../storage/errors";
+import { StagedCopyDamagedError, uploadEntry, WriteConditions } from "../transfer/file-to-blob";
 import { SCRATCH_PREFIX } from "../transfer/file-to-page-or-append";
 import { WorkPool } from "../transfer/pool";
 import { allowsMassDelete, HopStats, ItemAction, MiB, newHopStats, SyncContext } from "./context";
 import { decidePush } from "./decide";
 import { checkDeleteGuard, guardError } from "./delete-guard";
 import { withItemRetry } from "./item-retry";
+import { retainRemote } from "./retain-remote";
 
 /** The staged side of a push: the real staging store, or in plan mode the index as the pull would leave it. */
 export interface StagedSource {
@@ -19,7 +18,7 @@ export interface StagedSource {
   values(): IterableIterator<StagedEntry>;
   dataPath(entry: StagedEntry): string;
   tmpPath(): string;
-  /** Drops a damaged staged copy so the next pull fetches it again. */
+  /** Drops a damaged staged copy so the next pull fetches it again (and the staging is no longer complete). */
   forget?(name: string): Promise<void>;
 }
 
@@ -51,8 +50,9 @@ export interface DestinationListing {
 }
 
 /**
- * Lists the destination container. `run` starts this while the pull is still listing the source: the push is the
- * only writer of the destination, so a listing taken before the pull's transfers is as current as one taken after.
+ * Lists the destination container. `run` starts this while the pull lists the source, and lists again after a
+ * pull that moved anything: a listing as old as a long pull would hide what was written at the target meanwhile.
+ * Every write the push makes is conditional on what this listing saw, so nothing is overwritten unseen.
  */
 export async function listDestination(ctx: SyncContext, container: string, records?: PushRecords): Promise<DestinationListing> {
   const blobs = new Map<string, RemoteBlob>();
@@ -60,6 +60,7 @@ export async function listDestination(ctx: SyncContext, container: string, recor
   let exists = true;
   const listing = listBlobs(ctx.dst.container(container), container, {
     side: ctx.dst.label, sasEnv: ctx.config.target.sasEnv, signal: ctx.signal, missing: "empty", onMissing: () => { exists = false; },
+    onStart: (s) => ctx.serviceClock.observe(s),
   });
   for await (const b of listing) {
     if (b.name.startsWith(SCRATCH_PREFIX)) scratch.push(b.name);
@@ -151,23 +152,7 @@ export async function pushContainer(ctx: SyncContext, container: string, staged:
   const pool = new WorkPool<Job>(ctx.config.transferConcurrency, async (job) => {
     try {
       if (fatal) return;
-      if (job.dst && job.dst.etag !== records.get(job.entry.name)?.dstEtag) {
-        if (await retainDestination(ctx, container, staged, job.dst)) stats.retainedFromDestination++;
-      }
-      await withItemRetry(3, ctx.config.retry.retryDelayMs, ctx.signal, async () => {
-        let counted = 0;
-        try {
-          const etag = await uploadEntry(ctx.dst, container, job.entry, staged.dataPath(job.entry), {
-            singleShotMax: ctx.config.singleShotMaxMiB * MiB, blockSize: ctx.config.blockSizeMiB * MiB,
-            blockConcurrency: ctx.config.blockConcurrency, signal: ctx.signal,
-            onBytes: (n) => { counted += n; stats.bytes += n; progress(); },
-          });
-          records.set(job.entry.name, { srcEtag: job.entry.srcEtag, dstEtag: etag });
-        } catch (err) {
-          stats.bytes -= counted;
-          throw err;
-        }
-      });
+      await pushOne(ctx, container, staged, records, job, stats, progress);
       stats.copied++;
       ctx.events.debug("blob.pushed", `pushed "${job.entry.name}"`, { container, blob: job.entry.name, size: job.entry.size });
     } catch (err) {
@@ -228,28 +213,64 @@ export async function pushContainer(ctx: SyncContext, container: string, staged:
 }
 
 /**
- * Saves a destination blob we hold no copy of into the retention area. Returns false when it vanished first.
+ * Writes one staged blob over what the listing saw at the destination. The write is conditional on that version
+ * (If-Match its ETag, or If-None-Match * where there was none): when someone wrote the blob since, the write
+ * fails, the blob's current version is read, kept in the retention area, and the write is tried once more on it.
+ * A destination blob of another type (a page blob replaced by a block blob at the source) is deleted first: the
+ * service does not turn one type into another.
  */
-async function retainDestination(ctx: SyncContext, container: string, staged: StagedSource, dst: RemoteBlob): Promise<boolean> {
-  const tmp = staged.tmpPath();
-  try {
-    await downloadToFile(ctx.dst.blob(container, dst.name), dst, tmp, {
-      singleShotMax: ctx.config.singleShotMaxMiB * MiB, rangeSize: ctx.config.blockSizeMiB * MiB,
-      rangeConcurrency: ctx.config.blockConcurrency, signal: ctx.signal,
-    }, dst.kind === "PageBlob" ? ctx.dst.pageBlob(container, dst.name) : undefined);
-  } catch (err) {
-    await fs.rm(tmp, { force: true });
-    if (isNotFound(err)) return false;
-    throw err;
+async function pushOne(ctx: SyncContext, container: string, staged: StagedSource, records: PushRecords, job: Job, stats: HopStats, progress: () => void): Promise<void> {
+  const { entry } = job;
+  let dst = job.dst;
+  for (let round = 1; ; round++) {
+    if (dst && dst.etag !== records.get(entry.name)?.dstEtag) {
+      if (await retainDestination(ctx, container, staged, dst)) stats.retainedFromDestination++;
+    }
+    let conditions: WriteConditions = dst ? { ifMatch: dst.etag } : { ifNoneMatch: "*" };
+    try {
+      if (dst && dst.kind !== entry.kind) {
+        await ctx.dst.blob(container, entry.name).delete({ conditions: { ifMatch: dst.etag }, abortSignal: ctx.signal }).catch((err) => {
+          if (!isNotFound(err)) throw err;
+        });
+        conditions = { ifNoneMatch: "*" };
+      }
+      await withItemRetry(3, ctx.config.retry.retryDelayMs, ctx.signal, async () => {
+        let counted = 0;
+        try {
+          const etag = await uploadEntry(ctx.dst, container, entry, staged.dataPath(entry), {
+            singleShotMax: ctx.config.singleShotMaxMiB * MiB, blockSize: ctx.config.blockSizeMiB * MiB,
+            blockConcurrency: ctx.config.blockConcurrency, signal: ctx.signal, conditions,
+            onBytes: (n) => { counted += n; stats.bytes += n; progress(); },
+            onWarning: (m) => ctx.events.warn("scratch.left", m, { container }),
+          });
+          records.set(entry.name, { srcEtag: entry.srcEtag, dstEtag: etag });
+        } catch (err) {
+          stats.bytes -= counted;
+          // Not retried as it is: the destination changed, and its new version must be seen first.
+          if (isConditionFailed(err)) throw new DestinationChanged(err);
+          throw err;
+        }
+      });
+      return;
+    } catch (err) {
+      if (!(err instanceof DestinationChanged) || round === 2) throw err instanceof DestinationChanged ? new Error(`changed at ${ctx.dst.label} twice while being replaced; left as it is (${describeError(err.cause)})`) : err;
+      dst = await listOne(ctx.dst.container(container), container, entry.name, { side: ctx.dst.label, sasEnv: ctx.config.target.sasEnv, missing: "empty", signal: ctx.signal });
+      ctx.events.info("destination.changed", `"${entry.name}" in ${container} was written at ${ctx.dst.label} after it was listed; its new version is kept before it is replaced`, { container, blob: entry.name });
+    }
   }
-  const entry: StagedEntry = {
-    name: dst.name, srcEtag: dst.etag, size: dst.size, lastModified: dst.lastModified, kind: dst.kind,
-    props: dst.props, metadata: dst.metadata, dataFile: "",
-  };
-  const reason = staged.get(dst.name) ? "destination copy overwritten" : "destination copy deleted";
-  await ctx.retention.keepMoved(ctx.dstKey, container, entry, tmp, reason);
-  ctx.events.info("retained.destination", `kept the target's copy of "${dst.name}" (${reason}) in the retention area`, { container, blob: dst.name });
-  return true;
+}
+
+/** A conditional write found the destination blob changed since it was listed. */
+class DestinationChanged extends Error {
+  constructor(readonly cause: unknown) {
+    super("the destination blob changed since it was listed");
+    this.name = "DestinationChanged";
+  }
+}
+
+/** Saves a destination blob we hold no copy of into the retention area. Returns false when it vanished first. */
+function retainDestination(ctx: SyncContext, container: string, staged: StagedSource, dst: RemoteBlob): Promise<boolean> {
+  return retainRemote(ctx, ctx.dst, ctx.dstKey, container, dst, staged.get(dst.name) ? "destination copy overwritten" : "destination copy deleted", staged.tmpPath());
 }
 
 function isDiskFull(err: unknown): boolean {

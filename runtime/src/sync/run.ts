@@ -1,7 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { StagedEntry } from "../model/blob";
 import { PushRecords } from "../state/push-records";
-import { ContainerStatus, readPullMark, RunStatus, StatusStore, summarizeHop, writePullMark } from "../state/status";
+import { ContainerStatus, RunStatus, StatusStore, summarizeHop } from "../state/status";
+import { syncFileSystem } from "../staging/atomic-file";
+import { readPullMark, writePullMark } from "../staging/pull-mark";
 import { StagingStore } from "../staging/staging-store";
 import { describeError, FatalError, GuardError } from "../storage/errors";
 import { FENCED_EXIT_CODE, fencedMessage, readFence } from "../state/fence";
@@ -25,10 +27,12 @@ import { VERSION } from "../version"; export { VERSION };
 export async function runSync(ctx: SyncContext, command: Exclude<SyncCommand, "plan">, statusStore: StatusStore): Promise<RunStatus> {
   const startedAt = ctx.clock();
   const previous = await statusStore.read();
-  const prevRp = new Map((previous?.containers ?? []).map((c) => [c.container, c.recoveryPoint]));
+  // A recovery point belongs to one direction: after a failover flips it, the new direction has none until a cycle
+  // in that direction completes.
+  const direction = `${ctx.srcKey} -> ${ctx.dstKey}`;
+  const prevRp = new Map(previous?.direction === direction ? previous.containers.map((c) => [c.container, c.recoveryPoint]) : []);
   const containers: ContainerStatus[] = [];
   let runError: string | undefined;
-  let skew: number | null = null;
 
   ctx.events.info("run.start", `dr-sync ${command}: ${ctx.src.label} -> ${ctx.dst.label}, ${ctx.config.containers.length} container(s)`, { command });
   let exitCode = 0;
@@ -56,20 +60,32 @@ export async function runSync(ctx: SyncContext, command: Exclude<SyncCommand, "p
     let pullStats: HopStats | undefined;
     let pushStats: HopStats | undefined;
     let rp = prevRp.get(container) ?? null;
+    let exceptions: { name: string; error: string }[] = [];
     try {
       const store = await StagingStore.open(ctx.config.stagingDir, ctx.srcKey, container, ctx.retention);
       // Both listings at once: on a quiet cycle they are nearly all the run costs. The pull never touches the push records.
       const records = command !== "pull" ? await PushRecords.open(store.dir, ctx.dstKey) : undefined;
-      const dstListing = command === "run" ? listDestination(ctx, container, records) : undefined;
+      let dstListing = command === "run" ? listDestination(ctx, container, records) : undefined;
       dstListing?.catch(() => undefined);
       if (command !== "push") {
         const pulled = await pullContainer(ctx, container, store);
         pullStats = pulled.stats;
-        if (pulled.listingStart) skew = (pulled.listingStart.localTime.getTime() - pulled.listingStart.serviceTime.getTime() - 1000) / 1000;
-        if (pulled.stats.failed.length === 0 && pulled.listingStart) {
-          await writePullMark(store.dir, { listingStart: pulled.listingStart.serviceTime.toISOString(), clockSkewSeconds: skew ?? 0 });
+        if (pulled.listingStart) {
+          if (pulled.stats.copied + pulled.stats.deleted > 0) {
+            // The mark vouches for what was staged: it must not reach the disk before the staged files do.
+            await syncFileSystem(store.dir).catch((e) => ctx.events.warn("staging.sync", `${describeError(e)}; staged copies are checked by their MD5 before any push`));
+          }
+          await writePullMark(store.dir, {
+            listingStart: pulled.listingStart.serviceTime.toISOString(), clockSkewSeconds: ctx.serviceClock.skewSeconds ?? 0,
+            failed: [...pulled.stats.failed, ...pulled.stats.refused],
+          });
         }
         hopEnd(ctx, "pull", container, pulled.stats);
+        // A listing as old as a pull that moved data would hide what was written at the target meanwhile.
+        if (dstListing && pulled.stats.copied + pulled.stats.deleted > 0) {
+          dstListing = listDestination(ctx, container, records);
+          dstListing.catch(() => undefined);
+        }
       }
       if (records) {
         const markBefore = await readPullMark(store.dir);
@@ -80,10 +96,21 @@ export async function runSync(ctx: SyncContext, command: Exclude<SyncCommand, "p
           await records.compact((n) => store.get(n) !== undefined);
         }
         hopEnd(ctx, "push", container, pushStats);
-        if (pushStats.failed.length === 0 && (pullStats?.failed.length ?? 0) === 0 && markBefore) rp = markBefore.listingStart;
+        // Blobs that failed are named, not allowed to hold the rest of the container back; a staging the mark no
+        // longer vouches for (a damaged copy dropped since) advances nothing.
+        const mark = await readPullMark(store.dir);
+        if (markBefore && mark) {
+          rp = markBefore.listingStart;
+          exceptions = [...(markBefore.failed ?? []), ...pushStats.failed];
+        }
+      } else if (pullStats) {
+        exceptions = [...pullStats.failed, ...pullStats.refused];
       }
       const failed = (pullStats?.failed.length ?? 0) + (pushStats?.failed.length ?? 0) > 0;
-      containers.push({ container, recoveryPoint: rp, outcome: failed ? "failed" : "ok", pull: pullStats && summarizeHop(pullStats), push: pushStats && summarizeHop(pushStats) });
+      containers.push({
+        container, recoveryPoint: rp, outcome: failed ? "failed" : "ok", pull: pullStats && summarizeHop(pullStats), push: pushStats && summarizeHop(pushStats),
+        ...(exceptions.length ? { exceptions: exceptions.slice(0, MAX_EXCEPTIONS), exceptionCount: exceptions.length } : {}),
+      });
     } catch (err) {
       const guard = err instanceof GuardError;
       const message = err instanceof FatalError ? err.message : `unexpected error: ${describeError(err)}`;
@@ -98,11 +125,11 @@ export async function runSync(ctx: SyncContext, command: Exclude<SyncCommand, "p
   const endedAt = ctx.clock();
   const rps = containers.map((c) => c.recoveryPoint);
   const recoveryPoint = rps.some((r) => r === null) ? null : rps.reduce<string | null>((min, r) => (min === null || (r as string) < min ? r : min), null);
-  const serviceNow = endedAt.getTime() - (skew ?? 0) * 1000;
-  if (command !== "push" && skew !== null) {
-    // Purged by the earlier of the two clocks, and only once a listing told us the service's: a VM clock that
-    // jumped ahead must not purge kept copies early.
-    const purged = await ctx.retention.purge(ctx.config.retentionDays, new Date(Math.min(endedAt.getTime(), serviceNow)));
+  const serviceNow = ctx.serviceClock.now().getTime();
+  if (command !== "push" && ctx.serviceClock.measured) {
+    // Copies are filed by the service's clock, so they are purged by it, and only once a listing of this run told
+    // us that clock: a VM clock that jumped either way neither purges early nor keeps forever.
+    const purged = await ctx.retention.purge(ctx.config.retentionDays, new Date(serviceNow));
     if (purged) ctx.events.info("retention.purged", `purged ${purged} retention day folder(s) older than ${ctx.config.retentionDays} days`);
   }
   const anyGuard = containers.some((c) => c.outcome === "guard");
@@ -116,6 +143,7 @@ export async function runSync(ctx: SyncContext, command: Exclude<SyncCommand, "p
     command,
     source: { name: ctx.config.source.name, host: new URL(ctx.config.source.blobEndpoint).host },
     target: { name: ctx.config.target.name, host: new URL(ctx.config.target.blobEndpoint).host },
+    direction,
     startedAt: startedAt.toISOString(),
     endedAt: endedAt.toISOString(),
     outcome: exitCode === 0 ? "ok" : anyGuard && !anyFailed ? "guard" : allFailed ? "failed" : "partial",
@@ -123,7 +151,7 @@ export async function runSync(ctx: SyncContext, command: Exclude<SyncCommand, "p
     recoveryPoint,
     rpoAchievedSeconds: recoveryPoint ? Math.max(0, Math.round((serviceNow - Date.parse(recoveryPoint)) / 1000)) : null,
     rpoObjectiveMinutes: ctx.config.rpoObjectiveMinutes,
-    clockSkewSeconds: skew ?? previous?.clockSkewSeconds ?? null,
+    clockSkewSeconds: ctx.serviceClock.skewSeconds,
     containers,
     totals: {
       copied: containers.reduce((s, c) => s + (c.push?.copied ?? c.pull?.copied ?? 0), 0),
@@ -149,6 +177,11 @@ export async function planSync(ctx: SyncContext): Promise<PlanResult> {
     try {
       const store = await StagingStore.open(ctx.config.stagingDir, ctx.srcKey, container, ctx.retention);
       const pulled = await pullContainer(ctx, container, store, true);
+      if (pulled.guardStop) {
+        // The run would stop this container at the pull: there is no push to plan.
+        out.push({ container, pull: pulled.actions, push: [], guardStops: [pulled.guardStop] });
+        continue;
+      }
       const planned = pulled.planned!;
       const virtual: StagedSource = {
         size: planned.size,
@@ -161,14 +194,16 @@ export async function planSync(ctx: SyncContext): Promise<PlanResult> {
       const records = await PushRecords.open(store.dir, ctx.dstKey);
       const pushed = await pushContainer(ctx, container, virtual, records, true);
       await records.close();
-      const guardStops = [pulled.guardStop, pushed.guardStop].filter((g): g is string => !!g);
-      out.push({ container, pull: pulled.actions, push: pushed.actions, ...(guardStops.length ? { guardStops } : {}) });
+      out.push({ container, pull: pulled.actions, push: pushed.actions, ...(pushed.guardStop ? { guardStops: [pushed.guardStop] } : {}) });
     } catch (err) {
       out.push({ container, pull: [], push: [], error: err instanceof FatalError ? err.message : describeError(err) });
     }
   }
   return { containers: out };
 }
+
+/** Failed or refused blobs named per container in the status record. */
+const MAX_EXCEPTIONS = 100;
 
 function hopEnd(ctx: SyncContext, hop: string, container: string, s: HopStats): void {
   ctx.events.info("hop.end", `${hop} ${container}: ${s.copied} copied, ${s.adopted ? `${s.adopted} adopted, ` : ""}${s.deleted} deleted, ` +

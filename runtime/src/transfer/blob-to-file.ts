@@ -1,12 +1,16 @@
 import { createHash } from "node:crypto";
 import { createReadStream, promises as fs } from "node:fs";
-import { BlockBlobClient, PageBlobClient } from "@azure/storage-blob";
+import { BlobDownloadResponseParsed, BlockBlobClient, PageBlobClient } from "@azure/storage-blob";
 import { RemoteBlob } from "../model/blob";
 import { forEachLimited } from "./pool";
 
 export interface DownloadResult {
   /** Page blobs: the written ranges, which are all that was fetched. */
   readonly pageRanges?: [number, number][];
+  /** Base64 MD5 of the bytes as written to `path` (page blobs: of the written ranges, in order). */
+  readonly md5: string;
+  /** The blob's stored Content-MD5 does not match its bytes, and two reads gave the same bytes: the property is stale. */
+  readonly staleStoredMd5: boolean;
 }
 
 export interface DownloadOptions {
@@ -26,34 +30,73 @@ export class IntegrityError extends Error {
   }
 }
 
+/** The largest range for which the service returns a transactional MD5 (x-ms-range-get-content-md5, 2017-11-09). */
+export const RANGE_MD5_MAX = 4 * 1024 * 1024;
+
 /**
- * Streams one blob version into `path` (a temp file). Every request is conditional on the listed ETag, so a blob
- * rewritten mid-download fails with 412 instead of producing a file that mixes two versions. Large blobs come in
- * parallel ranges written at their offsets; memory stays at a few stream buffers per range.
+ * Streams one blob version into `path` (a temp file). Block and page blobs are read conditional on the listed
+ * ETag, so a blob rewritten mid-download fails with 412 instead of producing a file that mixes two versions. An
+ * append blob is read without that condition, up to its listed length: appends only add bytes after it, so that
+ * prefix is a consistent copy of the listed version even while a writer keeps appending.
+ *
+ * Integrity: every partial range comes with the service's MD5 of that range, checked as it arrives. The blob's
+ * stored Content-MD5 is checked too, but writers can leave it stale (page writes, appends, a block list committed
+ * with a wrong MD5; the service checks none of these): on a mismatch the blob is read a second time, and when both
+ * reads agree the bytes as served are the truth and the stale property is reported, not treated as damage.
  */
 export async function downloadToFile(client: BlockBlobClient, blob: RemoteBlob, path: string, opts: DownloadOptions,
   pageClient?: PageBlobClient): Promise<DownloadResult> {
-  if (blob.kind !== "PageBlob" && blob.size <= SMALL_IN_MEMORY) {
-    await downloadSmall(client, blob, path, opts);
-    return {};
+  const first = await readOnce(client, blob, path, opts, pageClient);
+  if (!blob.props.contentMD5 || first.storedMd5Candidate === blob.props.contentMD5) {
+    return { pageRanges: first.pageRanges, md5: first.md5, staleStoredMd5: false };
   }
+  const confirmPath = `${path}.confirm`;
+  try {
+    const second = await readOnce(client, blob, confirmPath, { ...opts, onBytes: undefined }, pageClient);
+    if (second.storedMd5Candidate !== first.storedMd5Candidate) {
+      throw new IntegrityError(`Content-MD5 mismatch: the service says ${blob.props.contentMD5}, two reads of the bytes hash to ${first.storedMd5Candidate} and ${second.storedMd5Candidate}`);
+    }
+  } finally {
+    await fs.rm(confirmPath, { force: true });
+  }
+  return { pageRanges: first.pageRanges, md5: first.md5, staleStoredMd5: true };
+}
+
+interface OneRead {
+  readonly pageRanges?: [number, number][];
+  readonly md5: string;
+  /** What to compare with the stored Content-MD5: the MD5 of the blob's whole content, holes included. */
+  readonly storedMd5Candidate: string;
+}
+
+async function readOnce(client: BlockBlobClient, blob: RemoteBlob, path: string, opts: DownloadOptions, pageClient?: PageBlobClient): Promise<OneRead> {
+  const conditions = blob.kind === "AppendBlob" ? {} : { ifMatch: blob.etag };
+  if (blob.kind !== "PageBlob" && blob.size <= SMALL_IN_MEMORY) {
+    const body = await downloadSmall(client, blob, conditions, opts);
+    await fs.writeFile(path, body, { mode: 0o600 });
+    const md5 = createHash("md5").update(body).digest("base64");
+    return { md5, storedMd5Candidate: md5 };
+  }
+  const rangeSize = Math.min(opts.rangeSize, RANGE_MD5_MAX);
   const fh = await fs.open(path, "w", 0o600);
   let pageRanges: [number, number][] | undefined;
   try {
-    const conditions = { ifMatch: blob.etag };
-    const fetchRange = async (offset: number, count: number | undefined): Promise<void> => {
-      const res = await client.download(offset, count, { conditions, abortSignal: opts.signal, maxRetryRequests: 3 });
-      const body = res.readableStreamBody;
+    const fetchRange = async (offset: number, count: number): Promise<void> => {
+      const partial = offset > 0 || count < blob.size;
+      const res = await client.download(offset, count, {
+        conditions, abortSignal: opts.signal, maxRetryRequests: 3, rangeGetContentMD5: (partial || blob.kind === "AppendBlob") && count <= RANGE_MD5_MAX,
+      });
+      checkKind(blob, res);
+      const h = createHash("md5");
       let pos = offset;
-      if (body) {
-        for await (const chunk of body as AsyncIterable<Buffer>) {
-          await fh.write(chunk, 0, chunk.length, pos);
-          pos += chunk.length;
-          opts.onBytes?.(chunk.length);
-        }
+      for await (const chunk of (res.readableStreamBody ?? []) as AsyncIterable<Buffer>) {
+        await fh.write(chunk, 0, chunk.length, pos);
+        h.update(chunk);
+        pos += chunk.length;
+        opts.onBytes?.(chunk.length);
       }
-      const expected = count ?? blob.size;
-      if (pos - offset !== expected) throw new IntegrityError(`body truncated: got ${pos - offset} of ${expected} bytes at offset ${offset}`);
+      if (pos - offset !== count) throw new IntegrityError(`body truncated: got ${pos - offset} of ${count} bytes at offset ${offset}`);
+      checkRangeMd5(res, h.digest("base64"), offset);
     };
     if (blob.kind === "PageBlob" && pageClient && blob.size > 0) {
       // A page blob (a VM disk) is mostly holes: fetch only the written pages into a sparse file.
@@ -62,64 +105,96 @@ export async function downloadToFile(client: BlockBlobClient, blob: RemoteBlob, 
       // The SDK reports count as end - start of the inclusive REST range, one byte short; pages are 512-byte
       // aligned, so rounding up gives the true length whether or not the SDK ever corrects that.
       pageRanges = (res.pageRange ?? []).map((r) => [r.offset, Math.ceil((r.count ?? 0) / 512) * 512] as [number, number]);
-      const pieces: [number, number][] = [];
-      for (const [off, len] of pageRanges) {
-        for (let o = off; o < off + len; o += opts.rangeSize) pieces.push([o, Math.min(opts.rangeSize, off + len - o)]);
-      }
-      await forEachLimited(pieces, opts.rangeConcurrency, ([off, len]) => fetchRange(off, len));
+      await forEachLimited(pieces(pageRanges, rangeSize), opts.rangeConcurrency, ([off, len]) => fetchRange(off, len));
     } else if (blob.size === 0) {
       // One request still, so a blob deleted or rewritten since the listing is noticed.
       await client.getProperties({ conditions, abortSignal: opts.signal });
-    } else if (blob.size <= opts.singleShotMax) {
-      await fetchRange(0, undefined);
     } else {
-      const ranges: [number, number][] = [];
-      for (let off = 0; off < blob.size; off += opts.rangeSize) ranges.push([off, Math.min(opts.rangeSize, blob.size - off)]);
-      await forEachLimited(ranges, opts.rangeConcurrency, ([off, len]) => fetchRange(off, len));
+      await forEachLimited(pieces([[0, blob.size]], rangeSize), opts.rangeConcurrency, ([off, len]) => fetchRange(off, len));
     }
   } finally {
     await fh.close();
   }
-  if (blob.props.contentMD5) {
-    const md5 = await md5OfFile(path);
-    if (md5 !== blob.props.contentMD5) throw new IntegrityError(`Content-MD5 mismatch: the service says ${blob.props.contentMD5}, the bytes hash to ${md5}`);
-  }
-  return { pageRanges };
+  const md5 = await md5OfStaged(path, pageRanges);
+  const storedMd5Candidate = pageRanges && blob.props.contentMD5 ? await md5OfFile(path) : md5;
+  return { pageRanges, md5, storedMd5Candidate };
 }
 
 /** Blobs up to this size are received into memory and written with one call: most blobs are small, and per-chunk
  *  file writes and a second read for the MD5 check were most of their cost. */
 const SMALL_IN_MEMORY = 1024 * 1024;
 
-async function downloadSmall(client: BlockBlobClient, blob: RemoteBlob, path: string, opts: DownloadOptions): Promise<void> {
-  const conditions = { ifMatch: blob.etag };
-  let body: Buffer;
+async function downloadSmall(client: BlockBlobClient, blob: RemoteBlob, conditions: { ifMatch?: string }, opts: DownloadOptions): Promise<Buffer> {
   if (blob.size === 0) {
     // One request still, so a blob deleted or rewritten since the listing is noticed.
     await client.getProperties({ conditions, abortSignal: opts.signal });
-    body = Buffer.alloc(0);
-  } else {
-    const res = await client.download(0, undefined, { conditions, abortSignal: opts.signal, maxRetryRequests: 3 });
-    const chunks: Buffer[] = [];
-    let got = 0;
-    for await (const chunk of (res.readableStreamBody ?? []) as AsyncIterable<Buffer>) {
-      chunks.push(chunk);
-      got += chunk.length;
-      opts.onBytes?.(chunk.length);
-    }
-    if (got !== blob.size) throw new IntegrityError(`body truncated: got ${got} of ${blob.size} bytes at offset 0`);
-    body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, got);
+    return Buffer.alloc(0);
   }
-  if (blob.props.contentMD5) {
-    const md5 = createHash("md5").update(body).digest("base64");
-    if (md5 !== blob.props.contentMD5) throw new IntegrityError(`Content-MD5 mismatch: the service says ${blob.props.contentMD5}, the bytes hash to ${md5}`);
+  // The exact listed length: an append blob may have grown since. Asked as a range, the service answers with
+  // the range's own MD5; a range covering the whole blob gets the stored one, which is checked by the caller.
+  const partial = blob.kind === "AppendBlob";
+  const res = await client.download(0, blob.size, { conditions, abortSignal: opts.signal, maxRetryRequests: 3, rangeGetContentMD5: partial });
+  checkKind(blob, res);
+  const chunks: Buffer[] = [];
+  let got = 0;
+  for await (const chunk of (res.readableStreamBody ?? []) as AsyncIterable<Buffer>) {
+    chunks.push(chunk);
+    got += chunk.length;
+    opts.onBytes?.(chunk.length);
   }
-  await fs.writeFile(path, body, { mode: 0o600 });
+  if (got !== blob.size) throw new IntegrityError(`body truncated: got ${got} of ${blob.size} bytes at offset 0`);
+  const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, got);
+  if (partial) checkRangeMd5(res, createHash("md5").update(body).digest("base64"), 0);
+  return body;
+}
+
+/** A range's transactional MD5, when the service sent one for a partial range, must match the bytes received. */
+function checkRangeMd5(res: BlobDownloadResponseParsed, got: string, offset: number): void {
+  // A response covering the whole blob may carry the stored Content-MD5 (possibly stale), not one of the range.
+  if (!res.contentMD5 || !coversPart(res.contentRange)) return;
+  const sent = Buffer.from(res.contentMD5).toString("base64");
+  if (sent !== got) throw new IntegrityError(`range at offset ${offset} arrived damaged: the service's MD5 of it is ${sent}, the bytes hash to ${got}`);
+}
+
+/** True for a Content-Range ("bytes 0-99/200") that covers less than the whole blob. */
+function coversPart(contentRange: string | undefined): boolean {
+  const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(contentRange ?? "");
+  return !!m && Number(m[2]) - Number(m[1]) + 1 < Number(m[3]);
+}
+
+/** Without the ETag condition (append blobs), a blob replaced by one of another type is caught here. */
+function checkKind(blob: RemoteBlob, res: BlobDownloadResponseParsed): void {
+  if (res.blobType && res.blobType !== blob.kind) {
+    throw new IntegrityError(`"${blob.name}" is now a ${res.blobType}, listed as a ${blob.kind}`);
+  }
+}
+
+/** Splits ranges into pieces of at most `size` bytes. */
+export function pieces(ranges: readonly (readonly [number, number])[], size: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (const [off, len] of ranges) {
+    for (let o = off; o < off + len; o += size) out.push([o, Math.min(size, off + len - o)]);
+  }
+  return out;
 }
 
 /** Base64 MD5 of a file, streamed. */
 export async function md5OfFile(path: string): Promise<string> {
   const h = createHash("md5");
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
+  return h.digest("base64");
+}
+
+/**
+ * The MD5 recorded for a staged copy and checked before every push: of the whole file, or for a page blob of its
+ * written ranges in order (a VM disk's holes are not read twice).
+ */
+export async function md5OfStaged(path: string, pageRanges?: readonly (readonly [number, number])[]): Promise<string> {
+  if (!pageRanges) return md5OfFile(path);
+  const h = createHash("md5");
+  for (const [off, len] of pageRanges) {
+    if (len === 0) continue;
+    for await (const chunk of createReadStream(path, { start: off, end: off + len - 1, highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
+  }
   return h.digest("base64");
 }

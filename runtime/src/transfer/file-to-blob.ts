@@ -4,9 +4,17 @@ import { readFile } from "node:fs/promises";
 import { BlockBlobClient, BlobHTTPHeaders } from "@azure/storage-blob";
 import { normalizeEtag, StagedEntry } from "../model/blob";
 import { SiteClient } from "../storage/site-client";
-import { md5OfFile } from "./blob-to-file";
+import { md5OfStaged } from "./blob-to-file";
 import { uploadViaScratch } from "./file-to-page-or-append";
 import { forEachLimited } from "./pool";
+
+/** What the destination must still be for the write to land: the version our listing saw, or nothing. */
+export interface WriteConditions {
+  /** Replace only this version (its ETag). */
+  readonly ifMatch?: string;
+  /** "*": create only; fail if a blob of that name appeared. */
+  readonly ifNoneMatch?: string;
+}
 
 export interface UploadOptions {
   /** Blobs up to this many bytes go in one Put Blob; larger ones as blocks and one Put Block List. */
@@ -15,13 +23,27 @@ export interface UploadOptions {
   readonly blockConcurrency: number;
   readonly signal?: AbortSignal;
   readonly onBytes?: (n: number) => void;
+  /** Conditions on the step that makes the blob appear (Put Blob, Put Block List, Copy Blob).
+   *  @default none: overwrite whatever is there */
+  readonly conditions?: WriteConditions;
+  /** Told when something was left behind that a later run cleans up (a scratch blob whose delete failed). */
+  readonly onWarning?: (message: string) => void;
 }
 
 /** Writes a staged blob of any type to `container` at `site`; returns the new ETag. */
 export async function uploadEntry(site: SiteClient, container: string, entry: StagedEntry, path: string, opts: UploadOptions): Promise<string> {
-  if (entry.kind === "BlockBlob") return uploadFromFile(site.blob(container, entry.name), entry, path, opts);
-  if (entry.props.contentMD5) checkMd5(entry, await md5OfFile(path));
-  return uploadViaScratch(site, container, entry, path, opts);
+  let etag: string;
+  if (entry.kind === "BlockBlob") etag = await uploadFromFile(site.blob(container, entry.name), entry, path, opts);
+  else {
+    await verifyStaged(entry, path);
+    etag = await uploadViaScratch(site, container, entry, path, opts);
+  }
+  if (entry.props.contentType === "") {
+    // Every write stores application/octet-stream for an empty Content-Type; only Set Blob Properties keeps it empty.
+    const res = await site.blob(container, entry.name).setHTTPHeaders(headersOf(entry), { conditions: { ifMatch: etag }, abortSignal: opts.signal });
+    etag = normalizeEtag(res.etag);
+  }
+  return etag;
 }
 
 /** Blobs up to this size are uploaded from memory. */
@@ -35,13 +57,35 @@ export class StagedCopyDamagedError extends Error {
   }
 }
 
+/** The hash a staged copy must have: the one taken when it was received, or (older manifests) the stored Content-MD5. */
+function expectedMd5(entry: StagedEntry): string | undefined {
+  return entry.stagedMd5 ?? entry.props.contentMD5;
+}
+
 function checkMd5(entry: StagedEntry, md5: string): void {
-  if (entry.props.contentMD5 && md5 !== entry.props.contentMD5) {
-    throw new StagedCopyDamagedError(`staged copy is damaged: its MD5 is ${md5}, the source's ${entry.props.contentMD5}; it was dropped from staging and the next pull re-fetches it`);
+  const want = expectedMd5(entry);
+  if (want && md5 !== want) {
+    throw new StagedCopyDamagedError(`staged copy is damaged: its MD5 is ${md5}, it was ${want} when received; it was dropped from staging and the next pull re-fetches it`);
   }
 }
 
-/** The source's properties as upload headers, Content-MD5 included. */
+/** Refuses a staged file whose bytes are not those received from the source. */
+export async function verifyStaged(entry: StagedEntry, path: string): Promise<void> {
+  if (expectedMd5(entry)) checkMd5(entry, await md5OfStaged(path, entry.stagedMd5 ? entry.pageRanges : undefined));
+}
+
+/**
+ * True when the source's stored Content-MD5 is not the MD5 of its bytes: replicated as it is, which only a block
+ * list can carry (the service checks a Put Blob's x-ms-blob-content-md5 against the body).
+ */
+export function storedMd5IsStale(entry: StagedEntry): boolean {
+  return !!entry.props.contentMD5 && !!entry.stagedMd5 && entry.props.contentMD5 !== entry.stagedMd5;
+}
+
+/**
+ * The source's properties as upload headers, Content-MD5 included. An empty Content-Type is sent as empty, not
+ * left out: left out, the service would store application/octet-stream.
+ */
 export function headersOf(entry: StagedEntry): BlobHTTPHeaders {
   const p = entry.props;
   return {
@@ -57,14 +101,15 @@ export function headersOf(entry: StagedEntry): BlobHTTPHeaders {
 /**
  * Writes a staged blob to the destination with its properties and metadata, and returns the new ETag. Either
  * way the new blob appears in one step (Put Blob, or Put Block List after all blocks are staged), so readers
- * never see a half-written blob. When the source had a Content-MD5, the staged bytes are checked against it
- * first: a damaged staged file is refused instead of replicated.
+ * never see a half-written blob; that step carries `conditions`, so a blob changed at the destination since it
+ * was listed is never overwritten unseen (412). The staged bytes are checked against the MD5 taken when they
+ * were received, and every block travels with its own MD5, which the service checks.
  */
 export async function uploadFromFile(client: BlockBlobClient, entry: StagedEntry, path: string, opts: UploadOptions): Promise<string> {
-  const common = { blobHTTPHeaders: headersOf(entry), metadata: { ...entry.metadata }, abortSignal: opts.signal };
-  // Put Blob makes the service compute a Content-MD5; a source blob without one must arrive without one, so it
-  // goes as blocks (a block list gets no computed MD5).
-  const singleShot = !!entry.props.contentMD5;
+  const common = { blobHTTPHeaders: headersOf(entry), metadata: { ...entry.metadata }, abortSignal: opts.signal, conditions: opts.conditions };
+  // Put Blob makes the service compute a Content-MD5, and checks one we send; a source blob without one, or with a
+  // stale one, must arrive as it is, so it goes as blocks (a block list gets no computed or checked MD5).
+  const singleShot = !!entry.props.contentMD5 && !storedMd5IsStale(entry);
   if (singleShot && entry.size <= BUFFERED_MAX) {
     // Small blobs are read once into memory: one read serves both the integrity check and the upload.
     const body = entry.size === 0 ? Buffer.alloc(0) : await readFile(path);
@@ -74,7 +119,7 @@ export async function uploadFromFile(client: BlockBlobClient, entry: StagedEntry
     opts.onBytes?.(entry.size);
     return normalizeEtag(res.etag);
   }
-  if (entry.props.contentMD5) checkMd5(entry, await md5OfFile(path));
+  await verifyStaged(entry, path);
   if (singleShot && entry.size <= opts.singleShotMax) {
     const res = await client.upload(() => createReadStream(path), entry.size, common);
     opts.onBytes?.(entry.size);
@@ -86,9 +131,20 @@ export async function uploadFromFile(client: BlockBlobClient, entry: StagedEntry
   await forEachLimited(ids, opts.blockConcurrency, async (id, i) => {
     const start = i * opts.blockSize;
     const len = Math.min(opts.blockSize, entry.size - start);
-    await client.stageBlock(id, () => createReadStream(path, { start, end: start + len - 1 }), len, { abortSignal: opts.signal });
+    const md5 = await md5OfRange(path, start, len);
+    await client.stageBlock(id, () => createReadStream(path, { start, end: start + len - 1 }), len, {
+      abortSignal: opts.signal, transactionalContentMD5: Buffer.from(md5, "base64"),
+    });
     opts.onBytes?.(len);
   });
   const res = await client.commitBlockList(ids, common);
   return normalizeEtag(res.etag);
+}
+
+/** Base64 MD5 of `len` bytes of a file from `start`, streamed (the page cache then serves the upload's read). */
+export async function md5OfRange(path: string, start: number, len: number): Promise<string> {
+  if (len === 0) return createHash("md5").digest("base64");
+  const h = createHash("md5");
+  for await (const chunk of createReadStream(path, { start, end: start + len - 1, highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
+  return h.digest("base64");
 }

@@ -5,6 +5,8 @@ import { describeError } from "../storage/errors";
 import { forEachLimited } from "../transfer/pool";
 import { SCRATCH_PREFIX } from "../transfer/file-to-page-or-append";
 import { SyncContext } from "../sync/context";
+import { PushRecords } from "../state/push-records";
+import { join } from "node:path";
 
 export interface Difference {
   readonly container: string;
@@ -37,6 +39,9 @@ export async function verifySites(ctx: SyncContext, opts: { deep?: boolean } = {
       containers.push({ container, source: 0, target: 0, compared: 0, differences: 1 });
       continue;
     }
+    // What the last push wrote, when this machine pushed: a target ETag other than it is a change made behind our
+    // back, even where listings cannot show one (page writes keep size and stored Content-MD5).
+    const records = await PushRecords.open(join(ctx.config.stagingDir, ctx.srcKey, container), ctx.dstKey);
     let targetCount = 0;
     let compared = 0;
     const before = differences.length;
@@ -47,7 +52,10 @@ export async function verifySites(ctx: SyncContext, opts: { deep?: boolean } = {
         side: ctx.dst.label, sasEnv: ctx.config.target.sasEnv, missing: "empty", signal: ctx.signal,
         onMissing: () => { missingContainer = true; },
       })) {
-        if (t.name.startsWith(SCRATCH_PREFIX)) continue;
+        if (t.name.startsWith(SCRATCH_PREFIX)) {
+          add({ container, name: t.name, problem: "scratch blob left at the target (a run in progress, or a delete that failed); the next run removes it" });
+          continue;
+        }
         targetCount++;
         const s = src.get(t.name);
         if (!s) {
@@ -57,6 +65,8 @@ export async function verifySites(ctx: SyncContext, opts: { deep?: boolean } = {
         src.delete(t.name);
         compared++;
         const problems = compareBlobs(s, t);
+        const rec = records.get(t.name);
+        if (rec && rec.srcEtag === s.etag && rec.dstEtag !== t.etag) problems.push("changed at the target since dr-sync wrote it (ETag); the next run replaces it and keeps the changed version");
         for (const p of problems) add({ container, name: t.name, problem: p });
         if (opts.deep && problems.length === 0) deepPairs.push([s, t]);
       }
@@ -64,7 +74,9 @@ export async function verifySites(ctx: SyncContext, opts: { deep?: boolean } = {
       add({ container, name: "", problem: `target not readable: ${(err as Error).message}` });
     }
     if (missingContainer && src.size > 0) add({ container, name: "", problem: "container missing at target" });
-    for (const name of src.keys()) add({ container, name, problem: "missing at target" });
+    for (const name of src.keys()) {
+      add({ container, name, problem: name.startsWith(SCRATCH_PREFIX) ? `cannot be replicated: names starting with "${SCRATCH_PREFIX}" are reserved by dr-sync` : "missing at target" });
+    }
     const sourceCount = compared + src.size;
     await forEachLimited(deepPairs, ctx.config.transferConcurrency, async ([s, t]) => {
       try {

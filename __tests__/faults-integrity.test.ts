@@ -1,0 +1,434 @@
+import { createHash, randomBytes } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { renderFence } from "../runtime/src/state/fence";
+import { FaultProxy, startFaultProxy } from "../tools/fault-proxy/fault-proxy";
+import { Drill, expectSitesEqual, RunResult, seed, snapshot, startDrill, walk } from "./support/harness";
+import { eventsOf, Figures } from "./support/faults";
+
+/**
+ * The defects a hostile pass over dr-sync found (retention and clocks, damaged staging, writes at the DR site
+ * during a run, stale Content-MD5s, busy append blobs, blob types that change, the fence on restore, recovery
+ * points across a failover, scratch blobs, empty Content-Types, reserved names), each as a scenario against real
+ * Azurite with the built runtime as a process. Each test failed on the runtime before the fix. The clock case is
+ * in faults-clock.test.ts (it needs libfaketime).
+ */
+const json = (r: { stdout: string }) => JSON.parse(r.stdout);
+const container = (s: { containers: { container: string }[] }, c: string) => s.containers.find((x) => x.container === c) as Record<string, any>;
+const md5 = (b: Buffer | string) => createHash("md5").update(b).digest("base64");
+const figures = new Figures("faults-integrity");
+afterAll(() => figures.write());
+
+/** Polls until `cond` holds; fails the test, naming what never happened, after `timeoutMs`. */
+async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 20000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The staged manifest and data file of one blob. */
+function stagedFiles(drill: Drill, name: string): { manifest: string; data: string; entry: Record<string, any> } {
+  for (const f of walk(drill.config.stagingDir)) {
+    if (!f.endsWith(".json") || !f.includes("/objects/")) continue;
+    const entry = JSON.parse(readFileSync(f, "utf8"));
+    if (entry.name === name) return { manifest: f, data: join(f, "..", entry.dataFile), entry };
+  }
+  throw new Error(`no staged manifest for ${name}`);
+}
+
+function spawnRun(drill: Drill, args: string[]): { done: Promise<RunResult>; stderr: () => string } {
+  const child = drill.spawn(args);
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (d) => { stdout += d; });
+  child.stderr!.on("data", (d) => { stderr += d; });
+  return { done: new Promise((resolve) => child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }))), stderr: () => stderr };
+}
+
+describe("a staged copy damaged on disk", () => {
+  test("is refused by the push, and a second push without a pull deletes nothing and claims no recovery point", async () => {
+    const drill = await startDrill(["docs"]);
+    try {
+      await seed(drill.sites.source, "docs", Array.from({ length: 6 }, (_, i) => ({ name: `d/${i}.txt`, body: `version 1 of ${i}` })));
+      const first = await drill.run(["run", "--json"]);
+      expect(first.code).toBe(0);
+      const rpBefore = json(first).recoveryPoint as string;
+      await seed(drill.sites.source, "docs", [{ name: "d/1.txt", body: "version 2 of 1" }]);
+      expect((await drill.run(["pull"])).code).toBe(0);
+      const { data } = stagedFiles(drill, "d/1.txt");
+      writeFileSync(data, "VERSION 2 OF 1"); // same size, other bytes
+      const refused = await drill.run(["push", "--json"]);
+      expect(refused.code).toBe(1);
+      expect(container(json(refused), "docs").push.failures[0]).toMatchObject({ name: "d/1.txt", error: expect.stringMatching(/staged copy is damaged/) });
+      const again = await drill.run(["push", "--json"]);
+      const c = container(json(again), "docs");
+      expect(c.push.deleted).toBe(0);
+      expect(c.recoveryPoint).toBe(rpBefore);
+      const target = await snapshot(drill.sites.target.container("docs"));
+      expect(Object.keys(target).sort()).toEqual(["d/0.txt", "d/1.txt", "d/2.txt", "d/3.txt", "d/4.txt", "d/5.txt"]);
+      expect((await drill.sites.target.container("docs").getBlockBlobClient("d/1.txt").downloadToBuffer()).toString()).toBe("version 1 of 1");
+      // The next full run fetches it again and converges.
+      const healed = await drill.run(["run", "--json"]);
+      expect(healed.code).toBe(0);
+      expect(Date.parse(json(healed).recoveryPoint)).toBeGreaterThan(Date.parse(rpBefore));
+      await expectSitesEqual(drill);
+      figures.add("scenarios");
+    } finally {
+      await drill.stop();
+    }
+  });
+});
+
+describe("writes at the target while a run is pulling", () => {
+  let drill: Drill;
+  let proxy: FaultProxy;
+  beforeAll(async () => {
+    drill = await startDrill(["live"]);
+    proxy = await startFaultProxy({ upstreamPort: () => drill.sites.port, seed: 3 });
+    // Only the source goes through the proxy: a stalled download holds the pull open while the test writes at the target.
+    drill.writeConfig({ containers: ["live"], source: { blobEndpoint: `${proxy.url}/source/`, sasEnv: "DR_SOURCE_SAS" },
+      retry: { maxTries: 4, retryDelayMs: 50, maxRetryDelayMs: 400, tryTimeoutSeconds: 30 } });
+    await seed(drill.sites.source, "live", Array.from({ length: 8 }, (_, i) => ({ name: `f/${i}.txt`, body: `source v1 of ${i}`, contentType: "text/plain" })));
+    expect((await drill.run(["run"])).code).toBe(0);
+  });
+  afterAll(async () => {
+    await proxy?.stop();
+    await drill?.stop();
+  });
+
+  test("are repaired in the same run, and a target version the run overwrites is kept in the retention area", async () => {
+    // f/0 changes at the source and is held mid-download; f/1 (source unchanged) and f/2 (source changed too) are
+    // written at the target once the run has listed both sides.
+    await seed(drill.sites.source, "live", [{ name: "f/0.txt", body: "source v2 of 0" }, { name: "f/2.txt", body: "source v2 of 2" }]);
+    proxy.setRules([{ fault: "stall", method: "GET", path: /\/f%2F0\.txt$/, times: 1, stallMs: 2500 }]);
+    const run = spawnRun(drill, ["run", "--json"]);
+    await waitFor("the download of f/0.txt to stall", () => proxy.injected.stall >= 1);
+    await new Promise((r) => setTimeout(r, 300)); // the target listing, started with the source's, has finished
+    const t = drill.sites.target.container("live");
+    await t.getBlockBlobClient("f/1.txt").upload("written at the DR site", 22);
+    await t.getBlockBlobClient("f/2.txt").upload("also written at the DR site", 27);
+    const res = await run.done;
+    proxy.setRules([]);
+    expect({ code: res.code, stderr: res.code === 0 ? "" : res.stderr.slice(-1500) }).toEqual({ code: 0, stderr: "" });
+    await expectSitesEqual(drill);
+    const kept = json(await drill.run(["retention", "list", "--json", "--container", "live"])) as { name: string; reason: string; dataPath: string }[];
+    const keptBodies = kept.filter((k) => k.reason.startsWith("destination copy")).map((k) => readFileSync(k.dataPath, "utf8")).sort();
+    expect(keptBodies).toEqual(["also written at the DR site", "written at the DR site"]);
+    figures.add("scenarios");
+  });
+});
+
+describe("a target page blob changed in place behind our back (a drill booted from the replica disk)", () => {
+  test("is found by verify, repaired by the next run, and its changed version kept", async () => {
+    const drill = await startDrill(["disks"]);
+    try {
+      const src = drill.sites.source.container("disks");
+      await src.createIfNotExists();
+      const disk = src.getPageBlobClient("vm/os.vhd");
+      const pages = randomBytes(8192);
+      await disk.create(64 * 1024, { blobHTTPHeaders: { blobContentMD5: Buffer.from(md5(Buffer.concat([pages, Buffer.alloc(64 * 1024 - 8192)])), "base64") } });
+      await disk.uploadPages(pages, 0, 8192);
+      expect((await drill.run(["run"])).code).toBe(0);
+      // Page writes at the target change the ETag, not the stored Content-MD5.
+      await drill.sites.target.container("disks").getPageBlobClient("vm/os.vhd").uploadPages(Buffer.alloc(512, 7), 16384, 512);
+      const v = await drill.run(["verify", "--json"]);
+      expect(v.code).toBe(1);
+      expect(json(v).differences).toEqual([expect.objectContaining({ name: "vm/os.vhd", problem: expect.stringMatching(/changed at the target since dr-sync wrote it/) })]);
+      const fixed = await drill.run(["run", "--json"]);
+      expect({ code: fixed.code, out: fixed.code === 0 ? "" : fixed.stdout }).toEqual({ code: 0, out: "" });
+      expect(container(json(fixed), "disks").push.retainedFromDestination).toBe(1);
+      await expectSitesEqual(drill);
+      expect((await drill.run(["verify"])).code).toBe(0);
+      figures.add("scenarios");
+    } finally {
+      await drill.stop();
+    }
+  });
+});
+
+describe("blobs that could never replicate", () => {
+  let drill: Drill;
+  beforeAll(async () => {
+    drill = await startDrill(["odd"]);
+    await seed(drill.sites.source, "odd", Array.from({ length: 4 }, (_, i) => ({ name: `plain/${i}.txt`, body: `plain ${i}` })));
+  });
+  afterAll(() => drill?.stop());
+
+  test("stale stored Content-MD5s (block list, append blob, page blob) are replicated as served, with the stored value as it is", async () => {
+    const cc = drill.sites.source.container("odd");
+    const wrong = Buffer.alloc(16, 9);
+    const block = cc.getBlockBlobClient("stale/committed.bin");
+    await block.stageBlock(Buffer.from("YmxvY2stMDAwMDAx", "utf8").toString("base64"), randomBytes(3000), 3000);
+    await block.commitBlockList([Buffer.from("YmxvY2stMDAwMDAx", "utf8").toString("base64")], { blobHTTPHeaders: { blobContentMD5: wrong, blobContentType: "application/x-test" } });
+    const log = cc.getAppendBlobClient("stale/appended.log");
+    await log.create({ blobHTTPHeaders: { blobContentMD5: Buffer.from(md5(""), "base64") } });
+    await log.appendBlock("line 1\n", 7);
+    const disk = cc.getPageBlobClient("stale/disk.vhd");
+    await disk.create(4096, { blobHTTPHeaders: { blobContentMD5: Buffer.from(md5(Buffer.alloc(4096)), "base64") } });
+    await disk.uploadPages(randomBytes(1024), 1024, 1024);
+    const res = await drill.run(["run", "--json"]);
+    expect({ code: res.code, out: res.code === 0 ? "" : res.stdout }).toEqual({ code: 0, out: "" });
+    const s = json(res);
+    expect(container(s, "odd").pull.staleMd5).toBe(3);
+    expect(container(s, "odd").recoveryPoint).not.toBeNull();
+    expect(eventsOf(res.stderr).filter((e) => e.event === "source.md5-stale").length).toBe(3);
+    await expectSitesEqual(drill); // bytes, and the stale stored Content-MD5 itself
+    figures.add("scenarios");
+  });
+
+  test("an append blob appended to throughout the run is copied up to its listed length, every run", async () => {
+    const log = drill.sites.source.container("odd").getAppendBlobClient("busy/app.log");
+    await log.create({ blobHTTPHeaders: { blobContentType: "text/plain" } });
+    for (let i = 0; i < 200; i++) await log.appendBlock(`seed line ${i}\n`, `seed line ${i}\n`.length);
+    let appending = true;
+    let lines = 0;
+    const appender = (async () => {
+      while (appending) {
+        const line = `live line ${lines++} ${"x".repeat(2000)}\n`;
+        await log.appendBlock(line, line.length);
+      }
+    })();
+    try {
+      for (let cycle = 0; cycle < 2; cycle++) {
+        const res = await drill.run(["run", "--json"]);
+        expect({ code: res.code, out: res.code === 0 ? "" : res.stdout }).toEqual({ code: 0, out: "" });
+        const copy = await drill.sites.target.container("odd").getBlockBlobClient("busy/app.log").downloadToBuffer();
+        const now = await drill.sites.source.container("odd").getBlockBlobClient("busy/app.log").downloadToBuffer();
+        expect(copy.length).toBeGreaterThan(0);
+        expect(now.subarray(0, copy.length).equals(copy)).toBe(true); // a consistent prefix of what the source holds
+      }
+      expect(lines).toBeGreaterThan(5); // the writer really was busy during the runs
+    } finally {
+      appending = false;
+      await appender;
+    }
+    figures.add("scenarios");
+  });
+
+  test("a page blob replaced at the source by a block blob is replaced at the target too, its old version kept", async () => {
+    const cc = drill.sites.source.container("odd");
+    const disk = cc.getPageBlobClient("swap/data.bin");
+    await disk.create(2048);
+    await disk.uploadPages(randomBytes(512), 0, 512);
+    expect((await drill.run(["run"])).code).toBe(0);
+    await cc.deleteBlob("swap/data.bin");
+    await cc.getBlockBlobClient("swap/data.bin").upload("now a block blob", 16);
+    const res = await drill.run(["run", "--json"]);
+    expect({ code: res.code, out: res.code === 0 ? "" : res.stdout }).toEqual({ code: 0, out: "" });
+    const props = await drill.sites.target.container("odd").getBlockBlobClient("swap/data.bin").getProperties();
+    expect(props.blobType).toBe("BlockBlob");
+    await expectSitesEqual(drill);
+    const kept = json(await drill.run(["retention", "list", "--json", "--container", "odd", "--blob", "swap/data.bin"])) as { size: number }[];
+    expect(kept.map((k) => k.size)).toContain(2048);
+    figures.add("scenarios");
+  });
+
+  test("a blob that keeps failing is named in the status, and the rest of the container still earns its recovery point", async () => {
+    const proxy = await startFaultProxy({ upstreamPort: () => drill.sites.port, seed: 5 });
+    try {
+      drill.writeConfig({ containers: ["odd"], source: { blobEndpoint: `${proxy.url}/source/`, sasEnv: "DR_SOURCE_SAS" },
+        retry: { maxTries: 2, retryDelayMs: 20, maxRetryDelayMs: 100, tryTimeoutSeconds: 10 } });
+      await seed(drill.sites.source, "odd", [{ name: "plain/0.txt", body: "plain 0, new" }, { name: "broken/one.bin", body: "never readable" }]);
+      proxy.setRules([{ fault: "status", status: 500, method: "GET", path: /broken%2Fone\.bin$/ }]);
+      const before = Date.now();
+      const res = await drill.run(["run", "--json"]);
+      expect(res.code).toBe(1);
+      const c = container(json(res), "odd");
+      expect(c.outcome).toBe("failed");
+      expect(Date.parse(c.recoveryPoint)).toBeGreaterThanOrEqual(before - 2000);
+      expect(c.exceptions).toEqual([expect.objectContaining({ name: "broken/one.bin", error: expect.stringMatching(/HTTP 500/) })]);
+      expect((await drill.sites.target.container("odd").getBlockBlobClient("plain/0.txt").downloadToBuffer()).toString()).toBe("plain 0, new");
+      const st = await drill.run(["status"]);
+      expect(st.stdout).toMatch(/broken\/one\.bin/);
+      proxy.setRules([]);
+      expect((await drill.run(["run"])).code).toBe(0);
+      await expectSitesEqual(drill);
+    } finally {
+      drill.writeConfig({ containers: ["odd"] });
+      await proxy.stop();
+    }
+    figures.add("scenarios");
+  });
+});
+
+describe("restore writes like a run does", () => {
+  let drill: Drill;
+  beforeAll(async () => {
+    drill = await startDrill(["keep"]);
+    await seed(drill.sites.source, "keep", [{ name: "a.txt", body: "first" }, { name: "b.txt", body: "bee" }, { name: "--x", body: "dashes" }]);
+    expect((await drill.run(["run"])).code).toBe(0);
+    await seed(drill.sites.source, "keep", [{ name: "a.txt", body: "second" }, { name: "--x", body: "dashes 2" }]);
+    expect((await drill.run(["run"])).code).toBe(0);
+  });
+  afterAll(() => drill?.stop());
+  const fence = (role: "active" | "passive") => drill.sites.target.container("dr-sync-status").createIfNotExists()
+    .then(() => drill.sites.target.container("dr-sync-status").getBlockBlobClient("fence.json").upload(renderFence({ role }), renderFence({ role }).length));
+
+  test("into a site whose fence says active: refused (exit 5) unless --allow-active-site, and what it replaces is kept", async () => {
+    await fence("active");
+    try {
+      const refused = await drill.run(["restore", "--container", "keep", "--blob", "a.txt", "--to", "target"]);
+      expect(refused.code).toBe(5);
+      expect(refused.stderr).toMatch(/active site.*--allow-active-site/s);
+      expect((await drill.sites.target.container("keep").getBlockBlobClient("a.txt").downloadToBuffer()).toString()).toBe("second");
+      const ok = await drill.run(["restore", "--container", "keep", "--blob", "a.txt", "--to", "target", "--allow-active-site"]);
+      expect(ok.code).toBe(0);
+      expect(ok.stdout).toMatch(/the version it replaced is in the retention area/);
+      expect((await drill.sites.target.container("keep").getBlockBlobClient("a.txt").downloadToBuffer()).toString()).toBe("first");
+      const kept = json(await drill.run(["retention", "list", "--json", "--blob", "a.txt"])) as { reason: string; dataPath: string }[];
+      expect(kept.filter((k) => k.reason === "replaced by a restore").map((k) => readFileSync(k.dataPath, "utf8"))).toEqual(["second"]);
+    } finally {
+      await fence("passive");
+    }
+    figures.add("scenarios");
+  });
+
+  test("takes the run lock: with a run holding it, a restore exits 3 and writes nothing", async () => {
+    const lock = join(drill.config.stateDir, "lock");
+    writeFileSync(lock, JSON.stringify({ pid: process.pid, host: hostname(), command: "run", startedAt: new Date().toISOString() }));
+    try {
+      const res = await drill.run(["restore", "--container", "keep", "--blob", "a.txt", "--to", "target"]);
+      expect(res.code).toBe(3);
+    } finally {
+      writeFileSync(lock, "");
+      require("node:fs").rmSync(lock, { force: true });
+    }
+  });
+
+  test("a blob whose name starts with -- can be named as --blob=--x", async () => {
+    const out = join(drill.dir, "dashes.out");
+    const res = await drill.run(["restore", "--container", "keep", "--blob=--x", "--out", out]);
+    expect({ code: res.code, err: res.stderr }).toEqual({ code: 0, err: "" });
+    expect(readFileSync(out, "utf8")).toBe("dashes");
+  });
+});
+
+describe("recovery points after a failover flips the direction", () => {
+  test("the new direction has none until one of its own cycles completes", async () => {
+    const drill = await startDrill(["flip"]);
+    try {
+      await seed(drill.sites.source, "flip", [{ name: "x.txt", body: "x" }]);
+      const forward = await drill.run(["run", "--json"]);
+      expect(json(forward).recoveryPoint).not.toBeNull();
+      // Failover: the DR site becomes the source; the old source's SAS for writing, the new source's for reading.
+      drill.writeConfig({ containers: ["flip"], source: { blobEndpoint: drill.sites.target.blobEndpoint, sasEnv: "DR_SOURCE_SAS" },
+        target: { blobEndpoint: drill.sites.source.blobEndpoint, sasEnv: "DR_TARGET_SAS" } });
+      const env = { ...drill.env, DR_SOURCE_SAS: drill.sites.target.sas("rl"), DR_TARGET_SAS: drill.sites.source.sas("rwdlac") };
+      // The first cycle back is stopped by the guard (the new source lacks most of what the old one has).
+      await drill.sites.target.container("flip").deleteBlob("x.txt");
+      const back = await drill.run(["run", "--json"], { env });
+      expect(back.code).toBe(4);
+      expect(container(json(back), "flip").recoveryPoint).toBeNull();
+      expect(json(back).recoveryPoint).toBeNull();
+      const st = await drill.run(["status", "--json"], { env });
+      expect(json(st).recoveryPoint).toBeNull();
+      figures.add("scenarios");
+    } finally {
+      await drill.stop();
+    }
+  });
+});
+
+describe("page and append blobs with deleteDestination false", () => {
+  test("a target SAS without delete is refused up front, naming the scratch copies; with it, no scratch blob is left", async () => {
+    const drill = await startDrill(["pages"], { deleteDestination: false });
+    try {
+      const cc = drill.sites.source.container("pages");
+      await cc.createIfNotExists();
+      const log = cc.getAppendBlobClient("a.log");
+      await log.create();
+      await log.appendBlock("one\n", 4);
+      const noDelete = await drill.run(["run"], { env: { ...drill.env, DR_TARGET_SAS: drill.sites.target.sas("rwlac") } });
+      expect(noDelete.code).toBe(2);
+      expect(noDelete.stderr).toMatch(/lacks delete \(d\).*even with deleteDestination false.*scratch/);
+      for (let i = 0; i < 3; i++) {
+        await log.appendBlock(`more ${i}\n`, 7);
+        expect((await drill.run(["run"])).code).toBe(0);
+      }
+      const left: string[] = [];
+      for await (const b of drill.sites.target.container("pages").listBlobsFlat()) left.push(b.name);
+      expect(left).toEqual(["a.log"]);
+      // A scratch blob left by someone (a failed delete) is reported by verify, not hidden.
+      await drill.sites.target.container("pages").getBlockBlobClient(".dr-sync-tmp/leftover").upload("x", 1);
+      const v = await drill.run(["verify", "--json"]);
+      expect(v.code).toBe(1);
+      expect(json(v).differences).toEqual([expect.objectContaining({ name: ".dr-sync-tmp/leftover", problem: expect.stringMatching(/scratch blob left at the target/) })]);
+      figures.add("scenarios");
+    } finally {
+      await drill.stop();
+    }
+  });
+});
+
+describe("odd properties and names", () => {
+  let drill: Drill;
+  beforeAll(async () => {
+    drill = await startDrill(["props"]);
+  });
+  afterAll(() => drill?.stop());
+
+  test("an empty source Content-Type is replicated empty, and verify agrees", async () => {
+    await seed(drill.sites.source, "props", [{ name: "untyped", body: "no type" }, { name: "typed", body: "typed", contentType: "text/plain" }]);
+    await drill.sites.source.container("props").getBlockBlobClient("untyped").setHTTPHeaders({ blobContentType: "" });
+    expect((await drill.run(["run"])).code).toBe(0);
+    const v = await drill.run(["verify"]);
+    expect({ code: v.code, out: v.stdout }).toEqual({ code: 0, out: expect.stringMatching(/target matches source/) });
+    expect((await drill.run(["run", "--json"])).stdout).toMatch(/"copied": 0/);
+    figures.add("scenarios");
+  });
+
+  test("a source blob under the reserved .dr-sync-tmp/ prefix is refused by name, every run, and nothing else suffers", async () => {
+    await seed(drill.sites.source, "props", [{ name: ".dr-sync-tmp/mine.txt", body: "a user's blob" }]);
+    for (let i = 0; i < 2; i++) {
+      const res = await drill.run(["run", "--json"]);
+      expect(res.code).toBe(0);
+      const c = container(json(res), "props");
+      expect(c.exceptions).toEqual([expect.objectContaining({ name: ".dr-sync-tmp/mine.txt", error: expect.stringMatching(/reserved by dr-sync/) })]);
+      expect(c.push.copied + c.push.deleted).toBe(0);
+    }
+    const v = json(await drill.run(["verify", "--json"]));
+    expect(v.differences).toEqual([expect.objectContaining({ name: ".dr-sync-tmp/mine.txt", problem: expect.stringMatching(/reserved/) })]);
+    await drill.sites.source.container("props").deleteBlob(".dr-sync-tmp/mine.txt");
+  });
+
+  test("plan names the pull as the hop that would stop when the pull's guard trips", async () => {
+    await seed(drill.sites.source, "props", Array.from({ length: 8 }, (_, i) => ({ name: `many/${i}`, body: `m${i}` })));
+    expect((await drill.run(["run"])).code).toBe(0);
+    for (let i = 0; i < 8; i++) await drill.sites.source.container("props").deleteBlob(`many/${i}`);
+    const plan = await drill.run(["plan"]);
+    expect(plan.stdout).toMatch(/run would stop here: delete guard stopped the pull of container "props"/);
+    expect(plan.stdout).not.toMatch(/stopped the push/);
+    expect(plan.stdout).not.toMatch(/push delete/);
+  });
+});
+
+describe("a blob deleted at the source while it is being fetched", () => {
+  test("answered 404 mid-download: its stale staged version is dropped (through the guard) instead of vouched for", async () => {
+    const drill = await startDrill(["gone"]);
+    const proxy = await startFaultProxy({ upstreamPort: () => drill.sites.port, seed: 9 });
+    try {
+      drill.writeConfig({ containers: ["gone"], source: { blobEndpoint: `${proxy.url}/source/`, sasEnv: "DR_SOURCE_SAS" },
+        retry: { maxTries: 3, retryDelayMs: 20, maxRetryDelayMs: 100, tryTimeoutSeconds: 10 } });
+      await seed(drill.sites.source, "gone", Array.from({ length: 6 }, (_, i) => ({ name: `g/${i}`, body: `v1 ${i}` })));
+      expect((await drill.run(["run"])).code).toBe(0);
+      await seed(drill.sites.source, "gone", [{ name: "g/3", body: "v2 3" }]);
+      // The download stalls; meanwhile the blob is deleted, and the service answers the retry 404 (as the real one may).
+      proxy.setRules([{ fault: "stall", method: "GET", path: /g%2F3$/, times: 1, stallMs: 1500 }, { fault: "status", status: 404, method: "GET", path: /g%2F3$/ }]);
+      const run = spawnRun(drill, ["run", "--json"]);
+      await waitFor("the download of g/3 to stall", () => proxy.injected.stall >= 1);
+      await drill.sites.source.container("gone").deleteBlob("g/3");
+      const res = await run.done;
+      proxy.setRules([]);
+      expect({ code: res.code, out: res.code === 0 ? "" : res.stdout }).toEqual({ code: 0, out: "" });
+      await expectSitesEqual(drill);
+      expect(container(json(res), "gone").pull.deleted).toBe(1);
+      figures.add("scenarios");
+    } finally {
+      await proxy.stop();
+      await drill.stop();
+    }
+  });
+});
