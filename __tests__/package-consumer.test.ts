@@ -35,7 +35,7 @@ function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = 
 /** What may be in the tarball: the built library, the runtime bundle, the signing script, docs, the pinned Node. */
 const ALLOWED = [
   /^package\.json$/, /^README\.md$/, /^CHANGELOG\.md$/, /^docs\/(upgrading|cdk-future)\.md$/,
-  /^dist\/(lib|runtime\/src)\/.+\.(js|d\.ts)$/, /^runtime\/dist\/dr-sync\.js(\.sha256)?$/, /^scripts\/sas\/sign-sas\.js$/,
+  /^dist\/(lib|client|runtime\/src)\/.+\.(js|d\.ts)$/, /^runtime\/dist\/dr-sync\.js(\.sha256)?$/, /^scripts\/sas\/sign-sas\.js$/,
   new RegExp(`^node_modules/${PINNED_NODE_PACKAGE}/`),
 ];
 const FORBIDDEN = [/__tests__|\.test\.|(^|\/)bench\/|(^|\/)tools\//, /(^|\/)environments\//, /\.(pem|key|pfx|tfstate|tfvars)$|(^|\/)\.env|id_rsa|\.npmrc/];
