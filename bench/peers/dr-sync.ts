@@ -6,6 +6,7 @@ import { promisify } from "node:util";
 import { parseDrSyncStatus } from "./output-parsers";
 import { Hop, PeerContext, PeerFactory, redactor, runHops } from "./peer";
 import { RUNTIME_NODE_FLAGS } from "../../runtime/src/config/node-flags";
+import { pinnedNodeBinary } from "../../lib/artifact/pinned-node";
 
 /** The bundle the VM runs; `npm run build` makes it. */
 export const DR_SYNC_BUNDLE = join(projectRoot(), "runtime", "dist", "dr-sync.js");
@@ -18,7 +19,7 @@ export const drSync: PeerFactory = {
     return existsSync(DR_SYNC_BUNDLE) ? null : `${DR_SYNC_BUNDLE} not built (npm run build)`;
   },
   async version() {
-    const { stdout } = await promisify(execFile)(process.execPath, [DR_SYNC_BUNDLE, "version"]);
+    const { stdout } = await promisify(execFile)(pinnedNodeBinary(), [DR_SYNC_BUNDLE, "version"]);
     return `dr-sync ${stdout.trim()}`;
   },
   async create(ctx: PeerContext) {
@@ -35,7 +36,7 @@ export const drSync: PeerFactory = {
     writeFileSync(configPath, JSON.stringify(config, null, 2), { mode: 0o600 });
     const env = { ...process.env, DR_SOURCE_SAS: ctx.srcSas, DR_TARGET_SAS: ctx.dstSas };
     const hops: Hop[] = [{
-      cmd: process.execPath, args: [...RUNTIME_NODE_FLAGS, DR_SYNC_BUNDLE, "run", "--config", configPath, "--json", "--log-level", "warn"], env,
+      cmd: pinnedNodeBinary(), args: [...RUNTIME_NODE_FLAGS, DR_SYNC_BUNDLE, "run", "--config", configPath, "--json", "--log-level", "warn"], env,
       counts: (m) => parseDrSyncStatus(m.stdout),
     }];
     const redact = redactor(ctx.srcSas, ctx.dstSas);

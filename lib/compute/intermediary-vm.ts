@@ -22,6 +22,7 @@ import { VirtualMachineExtension as AsExtension } from "@cdktf/provider-azuresta
 import { VirtualNetwork as AsVnet } from "@cdktf/provider-azurestack/lib/virtual-network";
 import { SiteCloud } from "../cloud/site-provider";
 import { renderCloudInit } from "./cloud-init";
+import { PropProblems, RULES } from "../validation/prop-rules";
 
 export interface VmImage {
   readonly publisher: string;
@@ -69,6 +70,21 @@ export interface IntermediaryVmProps {
   readonly tags?: Readonly<Record<string, string>>;
 }
 
+/** The checks of the VM's own props, also applied to the `vm` object of an environment file. */
+export function checkVmProps(props: Partial<Omit<IntermediaryVmProps, "site" | "settingsScript" | "namePrefix">>, problems: PropProblems): void {
+  problems.check("resourceGroupName", props.resourceGroupName, RULES.resourceGroupName);
+  problems.check("size", props.size, RULES.vmSize);
+  problems.check("adminUsername", props.adminUsername, RULES.adminUsername);
+  problems.check("sshPublicKey", props.sshPublicKey, RULES.sshPublicKey);
+  problems.check("sshSourceCidr", props.sshSourceCidr, RULES.sshSourceCidr);
+  problems.check("addressSpace", props.addressSpace, RULES.addressSpace);
+  problems.check("stagingDiskGb", props.stagingDiskGb, RULES.stagingDiskGb);
+  problems.check("stagingDiskLun", props.stagingDiskLun, RULES.stagingDiskLun);
+  if (props.image) {
+    for (const k of ["publisher", "offer", "sku", "version"] as const) problems.check(`image.${k}`, props.image[k], RULES.imageField);
+  }
+}
+
 const DEFAULT_IMAGE: VmImage = { publisher: "Canonical", offer: "0001-com-ubuntu-server-jammy", sku: "22_04-lts", version: "latest" };
 
 /**
@@ -89,14 +105,10 @@ export class IntermediaryVm extends Construct {
     const lun = props.stagingDiskLun ?? 0;
     const diskGb = props.stagingDiskGb ?? 128;
     const addressSpace = props.addressSpace ?? "10.70.0.0/24";
-    const errors: string[] = [];
-    if (!Number.isInteger(diskGb) || diskGb < 8 || diskGb > 4095) errors.push(`stagingDiskGb must be a whole number from 8 to 4095 (got ${diskGb})`);
-    if (!Number.isInteger(lun) || lun < 0 || lun > 63) errors.push(`stagingDiskLun must be a whole number from 0 to 63 (got ${lun})`);
-    if (!/^ssh-(rsa|ed25519) |^ecdsa-/.test(props.sshPublicKey)) errors.push(`sshPublicKey must be an OpenSSH public key (got "${props.sshPublicKey.slice(0, 20)}...")`);
-    if (props.sshSourceCidr === "0.0.0.0/0" || props.sshSourceCidr === "*") errors.push(`sshSourceCidr must not open SSH to everyone (got "${props.sshSourceCidr}")`);
-    const prefixLength = Number(addressSpace.split("/")[1]);
-    if (!/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/.test(addressSpace) || prefixLength < 8 || prefixLength > 29) errors.push(`addressSpace must be an IPv4 CIDR from /8 to /29 (got "${addressSpace}")`);
-    if (errors.length) throw new Error(`IntermediaryVm ${this.node.path}:\n  - ${errors.join("\n  - ")}`);
+    const problems = new PropProblems();
+    checkVmProps({ ...props, stagingDiskGb: diskGb, stagingDiskLun: lun, addressSpace }, problems);
+    problems.check("namePrefix", props.namePrefix, RULES.namePrefix);
+    problems.throwIfAny(`IntermediaryVm ${this.node.path}`);
 
     const stack = props.site.cloud === "azurestack";
     const provider = props.site.provider;
@@ -123,7 +135,7 @@ export class IntermediaryVm extends Construct {
     }
 
     const subnetName = "dr-sync";
-    const subnetPrefix = prefixLength < 27 ? `${addressSpace.split("/")[0]}/27` : addressSpace;
+    const subnetPrefix = Number(addressSpace.split("/")[1]) < 27 ? `${addressSpace.split("/")[0]}/27` : addressSpace;
     const vnet = stack
       ? new AsVnet(this, "Network", { ...inRg, name: name("vnet"), addressSpace: [addressSpace], subnet: [{ name: subnetName, addressPrefix: subnetPrefix, securityGroup: nsg.id }] })
       : new AzVnet(this, "Network", { ...inRg, name: name("vnet"), addressSpace: [addressSpace], subnet: [{ name: subnetName, addressPrefixes: [subnetPrefix], securityGroup: nsg.id }] });

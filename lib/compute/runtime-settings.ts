@@ -25,6 +25,8 @@ export interface RuntimeSettingsProps {
   readonly node: PinnedArtifact;
   /** Rotation generation, recorded in the SAS file so an operator sees which one the VM has. */
   readonly generation: number;
+  /** The stackhub-dr release the runtime belongs to, recorded in the pins file (`DR_SYNC_RELEASE`). */
+  readonly release: string;
 }
 
 const EOF_MARK = "DR_SYNC_EOF";
@@ -44,6 +46,7 @@ function shellQuote(text: string): string {
  * the VM. Goes only into the extension's protected settings.
  */
 export function renderSettingsScript(props: RuntimeSettingsProps): string {
+  if (!/^[0-9A-Za-z.+-]{1,64}$/.test(props.release)) throw new Error(`release must be a version like "0.2.0" (got ${JSON.stringify(props.release)})`);
   for (const [name, text] of [["config", props.renderedConfig], ["schedule", props.schedule]] as const) {
     if (text.split("\n").includes(EOF_MARK)) throw new Error(`${name} must not contain a line "${EOF_MARK}"`);
   }
@@ -57,6 +60,7 @@ export function renderSettingsScript(props: RuntimeSettingsProps): string {
     `${L.env.artifacts}="${PLACEHOLDER.artifacts}"`,
   ].join("\n");
   const pins = [
+    `DR_SYNC_RELEASE=${props.release}`,
     `DR_SYNC_RUNTIME_URL=${props.runtime.url}`,
     `DR_SYNC_RUNTIME_SHA256=${props.runtime.sha256}`,
     `DR_SYNC_NODE_URL=${props.node.url}`,

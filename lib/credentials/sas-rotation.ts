@@ -2,6 +2,7 @@ import { Fn } from "cdktf";
 import { Construct } from "constructs";
 import { Rotating } from "@cdktf/provider-time/lib/rotating";
 import { timeProvider } from "../cloud/stack-provider";
+import { PropProblems, RULES } from "../validation/prop-rules";
 
 export interface SasRotationProps {
   /** Days between planned rotations.
@@ -35,11 +36,11 @@ export class SasRotation extends Construct {
     this.rotationDays = props.rotationDays ?? 30;
     this.graceDays = props.graceDays ?? 7;
     this.generation = props.generation ?? 1;
-    const errors: string[] = [];
-    if (!Number.isInteger(this.rotationDays) || this.rotationDays < 1 || this.rotationDays > 365) errors.push(`rotationDays must be a whole number from 1 to 365 (got ${this.rotationDays})`);
-    if (!Number.isInteger(this.graceDays) || this.graceDays < 1 || this.graceDays > 90) errors.push(`graceDays must be a whole number from 1 to 90 (got ${this.graceDays})`);
-    if (!Number.isInteger(this.generation) || this.generation < 1) errors.push(`generation must be a whole number from 1 (got ${this.generation})`);
-    if (errors.length) throw new Error(`SasRotation ${this.node.path}:\n  - ${errors.join("\n  - ")}`);
+    const problems = new PropProblems();
+    problems.check("rotationDays", this.rotationDays, RULES.rotationDays);
+    problems.check("graceDays", this.graceDays, RULES.graceDays);
+    problems.check("generation", this.generation, RULES.generation);
+    problems.throwIfAny(`SasRotation ${this.node.path}`);
 
     this.resource = new Rotating(this, "Resource", {
       provider: timeProvider(this),

@@ -9,6 +9,7 @@ import { repoRoot } from "../paths";
 import { SiteAccount } from "../storage/site-account";
 import { SasPermissions, permissionLetters } from "./sas-permissions";
 import { SasRotation } from "./sas-rotation";
+import { pattern, PropProblems, RULES } from "../validation/prop-rules";
 
 export interface SiteSasProps {
   readonly account: SiteAccount;
@@ -42,11 +43,12 @@ export class SiteSas extends Construct {
   constructor(scope: Construct, id: string, props: SiteSasProps) {
     super(scope, id);
     const version = props.signedVersion ?? "2017-11-09";
-    const errors: string[] = [];
-    if (!/^[a-z][a-z0-9_]*$/.test(props.purpose)) errors.push(`purpose must be lowercase letters, digits or underscores (got "${props.purpose}")`);
-    if (!/^\d{4}-\d{2}-\d{2}$/.test(version)) errors.push(`signedVersion must be a service version like "2017-11-09" (got "${version}")`);
-    if (!permissionLetters(props.permissions)) errors.push(`permissions must allow something (got none)`);
-    if (errors.length) throw new Error(`SiteSas ${this.node.path}:\n  - ${errors.join("\n  - ")}`);
+    const problems = new PropProblems();
+    problems.check("purpose", props.purpose, pattern(/^[a-z][a-z0-9_]*$/, "lowercase letters, digits or underscores"));
+    problems.check("signedVersion", version, RULES.sasVersion);
+    problems.check("mode", props.mode, RULES.sasMode);
+    if (!permissionLetters(props.permissions)) problems.add(`permissions must allow something (got none)`);
+    problems.throwIfAny(`SiteSas ${this.node.path}`);
     this.permissions = props.permissions;
 
     const { account, rotation, permissions: p } = props;

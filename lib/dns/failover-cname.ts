@@ -2,6 +2,7 @@ import { Construct } from "constructs";
 import { DnsCnameRecord as AzCname } from "@cdktf/provider-azurerm/lib/dns-cname-record";
 import { DnsCnameRecord as AsCname } from "@cdktf/provider-azurestack/lib/dns-cname-record";
 import { SiteCloud } from "../cloud/site-provider";
+import { PropProblems, RULES } from "../validation/prop-rules";
 
 export interface FailoverCnameProps {
   /** Cloud and provider of the site whose subscription holds the zone. */
@@ -29,7 +30,12 @@ export class FailoverCname extends Construct {
   constructor(scope: Construct, id: string, props: FailoverCnameProps) {
     super(scope, id);
     const ttl = props.ttl ?? 60;
-    if (!Number.isInteger(ttl) || ttl < 1 || ttl > 86400) throw new Error(`FailoverCname ${this.node.path}: ttl must be a whole number from 1 to 86400 (got ${ttl})`);
+    const problems = new PropProblems();
+    problems.check("zoneName", props.zoneName, RULES.dnsZone);
+    problems.check("recordName", props.recordName, RULES.dnsRecordName);
+    problems.check("resourceGroupName", props.resourceGroupName, RULES.resourceGroupName);
+    problems.check("ttl", ttl, RULES.dnsTtl);
+    problems.throwIfAny(`FailoverCname ${this.node.path}`);
     const Cname = props.zoneSite.cloud === "azurestack" ? AsCname : AzCname;
     new Cname(this, "Resource", {
       provider: props.zoneSite.provider,

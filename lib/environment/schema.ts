@@ -70,7 +70,8 @@ export interface VmSpec {
   /** Give the VM a public IP address.
    *  @default false */
   readonly publicIp?: boolean;
-  /** Address space of the VM's virtual network; its first /27 is the VM's subnet.
+  /** Address space of the VM's virtual network, an IPv4 CIDR from /8 to /29; its first /27 (or all of it, when
+   *  smaller) is the VM's subnet.
    *  @default "10.70.0.0/24" */
   readonly addressSpace?: string;
   /** Resource group of the VM and its network, apart from the data so it can be torn down alone.

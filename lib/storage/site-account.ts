@@ -9,6 +9,7 @@ import { ResourceGroup as AzurestackResourceGroup } from "@cdktf/provider-azures
 import { StorageAccount as AzurestackStorageAccount } from "@cdktf/provider-azurestack/lib/storage-account";
 import { StorageContainer as AzurestackStorageContainer } from "@cdktf/provider-azurestack/lib/storage-container";
 import { SiteCloud } from "../cloud/site-provider";
+import { PropProblems, RULES, show } from "../validation/prop-rules";
 
 export interface SiteAccountProps {
   /** The site's cloud and provider. */
@@ -48,6 +49,18 @@ export interface SiteAccountProps {
  * stamp's TLS policy (the operator's `Set-TLSPolicy -Version TLS_1.2`), and public access is prevented by creating
  * every container `private`.
  */
+/** The checks of `SiteAccountProps`, also applied to each site of an environment file. */
+export function checkSiteAccountProps(props: Partial<SiteAccountProps> & { readonly site?: { readonly cloud: string } }, problems: PropProblems): void {
+  problems.check("accountName", props.accountName, RULES.accountName);
+  problems.check("storageEndpointSuffix", props.storageEndpointSuffix, RULES.storageEndpointSuffix);
+  problems.check("resourceGroupName", props.resourceGroupName, RULES.resourceGroupName);
+  problems.check("location", props.location, RULES.location);
+  (props.containers ?? []).forEach((c, i) => problems.check(`containers[${i}]`, c, RULES.containerName));
+  if (props.replicationType && props.site?.cloud === "azurestack" && props.replicationType !== "LRS") {
+    problems.add(`replicationType must be "LRS" on azurestack (got ${show(props.replicationType)})`);
+  }
+}
+
 export class SiteAccount extends Construct {
   readonly site: SiteCloud;
   readonly accountName: string;
@@ -67,13 +80,9 @@ export class SiteAccount extends Construct {
 
   constructor(scope: Construct, id: string, props: SiteAccountProps) {
     super(scope, id);
-    const errors: string[] = [];
-    if (!/^[a-z0-9]{3,24}$/.test(props.accountName)) errors.push(`accountName must be 3-24 lowercase letters or digits (got "${props.accountName}")`);
-    if (!/^[a-z0-9.-]+$/.test(props.storageEndpointSuffix)) errors.push(`storageEndpointSuffix must be a DNS suffix (got "${props.storageEndpointSuffix}")`);
-    if (props.replicationType && props.site.cloud === "azurestack" && props.replicationType !== "LRS") {
-      errors.push(`replicationType must be "LRS" on azurestack (got "${props.replicationType}")`);
-    }
-    if (errors.length) throw new Error(`SiteAccount ${this.node.path}:\n  - ${errors.join("\n  - ")}`);
+    const problems = new PropProblems();
+    checkSiteAccountProps(props, problems);
+    problems.throwIfAny(`SiteAccount ${this.node.path}`);
 
     this.site = props.site;
     this.accountName = props.accountName;

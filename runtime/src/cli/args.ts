@@ -45,7 +45,7 @@ commands:
              [--allow-active-site]; a name starting with "--" is given as --blob=NAME
              restore --container C --as-of TIME [--to target|source] [--prefix P] [--dry-run] [--yes] [--allow-active-site]:
              the container as it was at TIME, from the target's kept versions (needs --yes unless --json)
-  version    print the version
+  version    print the release (also --version)
 
 options:
   --config FILE               the JSON config (required except for help and version)
@@ -63,6 +63,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
   const rest = [...argv];
   const command = rest.shift();
   if (!command || command === "--help" || command === "-h") return { ...defaults(), command: "help" };
+  if (command === "--version" || command === "-V") return { ...defaults(), command: "version" };
   if (!(COMMANDS as readonly string[]).includes(command)) throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
   let subcommand: string | undefined;
   if (command === "retention" && rest[0] && !rest[0].startsWith("--")) subcommand = rest.shift();

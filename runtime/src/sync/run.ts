@@ -20,7 +20,7 @@ export interface PlanResult {
   readonly containers: { container: string; pull: ItemAction[]; push: ItemAction[]; error?: string; guardStops?: string[] }[];
 }
 
-export const VERSION = "0.1.0";
+import { VERSION } from "../version"; export { VERSION };
 
 /**
  * Runs the hops a command asks for over every configured container and records the outcome. A failure in one
