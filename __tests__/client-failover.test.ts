@@ -335,6 +335,24 @@ describe("an application across failover and failback (Azurite, two sites, the d
     }
   });
 
+  test("errors of the SDK and the network that reach the application never show a SAS", async () => {
+    await app.fences({ source: "active", target: "passive" });
+    const service = new FailoverRouter(app.options()).serviceClient({ retryOptions: { maxTries: 1 } });
+    const missing = await caught(service.getContainerClient("orders").getBlobClient("absent").downloadToBuffer());
+    expect(missing).toEqual(expect.objectContaining({ statusCode: 404 }));
+    await app.logs.source.close();
+    try {
+      const down = await caught(service.getContainerClient("orders").getBlockBlobClient("x").upload("x", 1));
+      for (const err of [missing, down]) {
+        const text = allTextOf(err);
+        for (const s of app.secrets) expect(text).not.toContain(s);
+        expect(text).not.toMatch(/sig=(?!<redacted>)/);
+      }
+    } finally {
+      await app.logs.source.open();
+    }
+  });
+
   test("both fences passive, or none: no site is chosen, and the error says what each fence said", async () => {
     await app.fences({ source: "passive", target: "passive" });
     const err = await caught(new FailoverRouter(app.options()).serviceClient().getContainerClient("orders").getBlobClient("a").exists());

@@ -1,11 +1,13 @@
 import { BaseRequestPolicy, HttpOperationResponse, RequestPolicy, RequestPolicyFactory, RequestPolicyOptions, WebResource } from "@azure/storage-blob";
 import { ActiveSiteResolver } from "./active-site";
 import { DualWriteError, ReadOnlyClientError, UnsupportedDualWriteError } from "./errors";
+import { MirrorSender } from "./mirror-sender";
 import { MissRecord } from "./miss-journal";
 import { classify, Operation, SITE_CONDITIONS } from "./operation";
 import { ResolvedOptions } from "./options";
 import { looksLikeSiteOutage } from "./outage";
 import { describeFailure, failureOf } from "./service-failure";
+import { scrubError } from "./redact";
 import { locate, SiteLocation, urlAt } from "./site-url";
 
 /** What the policy needs from its router. */
@@ -14,6 +16,7 @@ export interface RouterCore {
   readonly resolver: ActiveSiteResolver;
   /** Appends a miss to the journal at `site` (the active one). */
   journal(site: 0 | 1, record: MissRecord): Promise<void>;
+  readonly mirrors: MirrorSender;
 }
 
 export const failoverPolicyName = "stackhubDrFailoverPolicy";
@@ -35,6 +38,14 @@ class FailoverPolicy extends BaseRequestPolicy {
   }
 
   async sendRequest(request: WebResource): Promise<HttpOperationResponse> {
+    try {
+      return await this.route(request);
+    } catch (err) {
+      throw scrubError(err, this.core.options.sites.map((s) => s.sas));
+    }
+  }
+
+  private async route(request: WebResource): Promise<HttpOperationResponse> {
     const o = this.core.options;
     request.headers.set("x-ms-version", o.apiVersion);
     const loc = locate(request.url, o.sites);
@@ -53,17 +64,17 @@ class FailoverPolicy extends BaseRequestPolicy {
     }
     const replayable = dual ? await makeReplayable(request) : !isOneShotStream(request.body);
     const active = await this.core.resolver.active();
-    const first = await this.route(request, loc, op, active, dual);
+    const first = await this.send(request, loc, op, active, dual);
     const firstFailure = failed(first);
     if (!firstFailure || !looksLikeSiteOutage(outcomeOf(firstFailure))) return settle(first);
     this.core.resolver.suspect(active);
     const now = await this.core.resolver.active();
     if (now === active || !replayable) return settle(first);
     o.onEvent({ kind: "rerouted", site: o.sites[now].name, message: `${op.name} failed at ${o.sites[active].name} (${describeFailure(failureOf(firstFailure))}); the fences now name ${o.sites[now].name}: sent there` });
-    return settle(await this.route(request, loc, op, now, dual));
+    return settle(await this.send(request, loc, op, now, dual));
   }
 
-  private async route(request: WebResource, loc: SiteLocation, op: Operation, active: 0 | 1, dual: boolean): Promise<Attempt> {
+  private async send(request: WebResource, loc: SiteLocation, op: Operation, active: 0 | 1, dual: boolean): Promise<Attempt> {
     const o = this.core.options;
     const other = (1 - active) as 0 | 1;
     if (!dual) {
@@ -72,10 +83,8 @@ class FailoverPolicy extends BaseRequestPolicy {
     }
     // The other site has its own ETags and leases: a condition on the active site's state means nothing there, so
     // the active site decides it first and the other site is then written unconditionally.
-    const mirror = request.clone();
-    mirror.url = urlAt(o.sites[other], loc);
-    const conditional = SITE_CONDITIONS.some((h) => mirror.headers.get(h) !== undefined);
-    for (const h of SITE_CONDITIONS) mirror.headers.remove(h);
+    const conditional = SITE_CONDITIONS.some((h) => request.headers.get(h) !== undefined);
+    const mirror = () => this.mirror(request, urlAt(o.sites[other], loc));
     request.url = urlAt(o.sites[active], loc);
     let primary: Attempt;
     let second: Attempt | undefined;
@@ -83,9 +92,9 @@ class FailoverPolicy extends BaseRequestPolicy {
       primary = await this.attempt(request);
     } else if (conditional) {
       primary = await this.attempt(request);
-      if (!failed(primary)) second = await this.attempt(mirror);
+      if (!failed(primary)) second = await mirror();
     } else {
-      [primary, second] = await Promise.all([this.attempt(request), this.attempt(mirror)]);
+      [primary, second] = await Promise.all([this.attempt(request), mirror()]);
     }
     if (failed(primary)) return primary;
     if (second && mirrorSucceeded(second, op)) return primary;
@@ -114,6 +123,15 @@ class FailoverPolicy extends BaseRequestPolicy {
     }
     o.onEvent({ kind: "dual-write-miss", site: o.sites[active].name, message: `${where}: not at ${o.sites[other].name} (${describeFailure(failure)}); journaled at ${o.sites[active].name} for the next dr-sync cycle` });
     return primary;
+  }
+
+  private async mirror(request: WebResource, url: string): Promise<Attempt> {
+    try {
+      const r = await this.core.mirrors.send(request, url);
+      return r.status >= 400 ? { error: { statusCode: r.status, response: { headers: r.headers } } } : { response: { status: r.status } as HttpOperationResponse };
+    } catch (error) {
+      return { error: error ?? new Error("the request failed without an error") };
+    }
   }
 
   private async attempt(request: WebResource): Promise<Attempt> {

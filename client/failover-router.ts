@@ -2,6 +2,7 @@ import { AnonymousCredential, BlobServiceClient, newPipeline, RequestPolicyFacto
 import { ActiveSiteResolver } from "./active-site";
 import { readFence } from "./fence-reader";
 import { failoverPolicy, RouterCore } from "./failover-policy";
+import { MirrorSender } from "./mirror-sender";
 import { appendMiss, MissRecord } from "./miss-journal";
 import { FailoverClientOptions, ResolvedOptions, resolveOptions } from "./options";
 import { SitePipeline } from "./site-pipeline";
@@ -39,6 +40,7 @@ export class FailoverRouter {
     this.core = {
       options: o, resolver,
       journal: (site: 0 | 1, record: MissRecord) => appendMiss(journalPipelines[site], o.fenceContainer, record),
+      mirrors: new MirrorSender(2),
     };
   }
 

@@ -14,3 +14,22 @@ export function redact(text: string, secrets: readonly string[] = []): string {
   for (const s of secrets) if (s) out = out.split(s).join("<sas>");
   return out.replace(/([?&;]|\b)sig=[^&\s"'<>]*/gi, "$1sig=<redacted>");
 }
+
+/**
+ * Takes the SAS out of an error of the SDK or the network stack before it reaches the application: its message and
+ * stack (a "Cannot connect to <url>" quotes the URL whole), and the URL of the request it carries. The policy puts
+ * each site's SAS into the URLs it sends, so it owes the application errors that do not show them.
+ */
+export function scrubError<T>(err: T, secrets: readonly string[]): T {
+  if (typeof err !== "object" || err === null) return err;
+  const e = err as { message?: unknown; stack?: unknown; request?: { url?: unknown }; response?: { request?: { url?: unknown } } };
+  const clean = (v: unknown) => (typeof v === "string" ? redact(v, secrets) : v);
+  try {
+    if (typeof e.message === "string") e.message = clean(e.message);
+    if (typeof e.stack === "string") e.stack = clean(e.stack);
+    for (const r of [e.request, e.response?.request]) if (r && typeof r.url === "string") r.url = clean(r.url);
+  } catch {
+    // A frozen error keeps its text; the SDK's own are not frozen.
+  }
+  return err;
+}
