@@ -139,6 +139,10 @@ describe("synchronous dual writes", () => {
     expect(lines).toEqual([expect.objectContaining({ v: 1, written: "hub-east", missed: "hub-west", container: "orders", blob: "best/o.json", operation: "put blob" })]);
     expect(lines[0].failure.code ?? String(lines[0].failure.statusCode)).toMatch(/ECONNRESET|ECONNREFUSED|REQUEST_SEND_ERROR|socket|5\d\d/i);
     expect(JSON.stringify(lines)).not.toMatch(/sig=/);
+    // Every request of the client (the application's, mirrors, fence reads, journal appends) pinned the API version.
+    const all = [...app.logs.source.requests, ...app.logs.target.requests];
+    expect(all.filter((r) => r.path.includes("/dual-write-misses/")).length).toBeGreaterThan(0);
+    expect(new Set(all.map((r) => r.version))).toEqual(new Set(["2017-11-09"]));
   });
 
   test("a conditional write is decided by the active site, then written unconditionally at the other", async () => {

@@ -12,6 +12,7 @@ import { resolveOptions } from "../client/options";
 import { redact } from "../client/redact";
 import { locate, urlAt } from "../client/site-url";
 import { LocalSites, startLocalSites } from "../tools/azurite/local-sites";
+import { startFaultProxy } from "../tools/fault-proxy/fault-proxy";
 import { isFenceRead } from "../tools/drill/request-log";
 import { allTextOf, AppSites, appSites, caught, sleep } from "./client-support";
 
@@ -361,6 +362,30 @@ describe("an application across failover and failback (Azurite, two sites, the d
       }
     } finally {
       await app.logs.source.open();
+    }
+  });
+
+  it.each([[503], [403]])("a %i from the active site re-reads the fences at once: the client stays while they say so, and moves within the call when they do not", async (status) => {
+    await app.fences({ source: "active", target: "passive" });
+    // The repo's fault proxy in front of the source's relay answers every write to "orders" with the status.
+    const proxy = await startFaultProxy({ upstreamPort: () => app.logs.source.port, rules: [{ fault: "status", status, method: "PUT", path: /\/orders\//, retryAfterSeconds: 0 }] });
+    try {
+      const base = app.options({ recheckAfterMs: 60_000, minRecheckIntervalMs: 0 });
+      const router = new FailoverRouter({ ...base, sites: [{ ...base.sites[0], blobEndpoint: `${proxy.url}/${sites.source.account}/` }, base.sites[1]] });
+      const service = router.serviceClient({ retryOptions: { maxTries: 1 } });
+      const blob = service.getContainerClient("orders").getBlockBlobClient("refused.json");
+      await router.activeSite();
+      const [checks, t0] = [router.fenceChecks, app.logs.target.requests.length];
+      await expect(caught(blob.upload("{}", 2))).resolves.toEqual(expect.objectContaining({ statusCode: status }));
+      expect(router.fenceChecks).toBe(checks + 1);
+      expect(app.logs.target.since(t0, true)).toEqual([]);
+      // The deploy flips the fences; well inside the 60 s cache time, the next refused write goes to the target.
+      await app.fences({ source: "passive", target: "active" });
+      await expect(blob.upload("{}", 2)).resolves.toBeDefined();
+      expect(app.logs.target.since(t0, true).map((r) => `${r.method} ${r.path}`)).toEqual([`PUT /${sites.target.account}/orders/refused.json`]);
+      expect((await router.activeSite()).name).toBe("hub-west");
+    } finally {
+      await proxy.stop();
     }
   });
 
