@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { Readable } from "node:stream";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { DualWriteError, FailoverRouter, MissRecord, UnsupportedDualWriteError } from "../client";
 import { RunStatus } from "../runtime/src/state/status";
@@ -152,6 +153,14 @@ describe("synchronous dual writes", () => {
     await expect(caught(orders.getBlockBlobClient("cond/o.json").upload("v3", 2, { conditions: { ifMatch: put.etag } }))).resolves.toEqual(expect.objectContaining({ statusCode: 412 }));
     const [src, dst] = await Promise.all([drill.sites.source.container("orders"), drill.sites.target.container("orders")].map((c) => c.getBlobClient("cond/o.json").downloadToBuffer()));
     expect([src.toString(), dst.toString()]).toEqual(["v2", "v2"]);
+  });
+
+  test("a one-shot stream body reaches both sites whole, even when the second write waits for the first (a condition)", async () => {
+    const body = Buffer.from("streamed ".repeat(5000));
+    await client().getContainerClient("orders").getBlockBlobClient("stream/o.txt")
+      .upload(Readable.from([body.subarray(0, 100), body.subarray(100)]), body.length, { conditions: { ifNoneMatch: "*" } });
+    const [src, dst] = await Promise.all([drill.sites.source.container("orders"), drill.sites.target.container("orders")].map((c) => c.getBlobClient("stream/o.txt").downloadToBuffer()));
+    expect([src.equals(body), dst.equals(body)]).toEqual([true, true]);
   });
 
   test("Copy Blob into a synchronous container is refused before anything is sent (strict)", async () => {
