@@ -130,6 +130,30 @@ function expectDrillPassed(report: DrillReport): void {
     container: "invoices", name: "incoming/pre-disaster-order.json", reason: "destination copy deleted",
   }));
   expect(report.steps.every((s) => s.ok)).toBe(true);
+  expectApplicationFollowedTheFences(report);
+}
+
+/** The application with the failover-aware client: which site served each phase, and the zero-RPO container. */
+function expectApplicationFollowedTheFences(report: DrillReport): void {
+  const app = report.application!;
+  expect(app).toMatchObject({ synchronousContainer: "invoices", otherContainer: "images", mode: "best-effort" });
+  const phases = Object.fromEntries(app.phases.map((p) => [p.phase, p]));
+  expect(app.phases.map((p) => p.phase)).toEqual(["normal", "last writes", "outage, no failover declared", "failover", "split brain", "failback", "switch back"]);
+  // Nothing beyond fence reads and the synchronous container's mirrored writes ever reached the passive site.
+  for (const p of app.phases) expect({ phase: p.phase, toPassive: p.toPassive }).toEqual({ phase: p.phase, toPassive: 0 });
+  for (const [name, site] of [["normal", "hub-east"], ["failover", "hub-west"], ["failback", "hub-west"], ["switch back", "hub-east"]]) {
+    expect(phases[name]).toMatchObject({ activeSite: site, failed: 0 });
+    expect(phases[name].ok).toBeGreaterThan(0);
+  }
+  // The source down without a declared failover: requests fail, and the client does not move on its own.
+  expect(phases["outage, no failover declared"]).toMatchObject({ ok: 0, activeSite: "hub-east" });
+  // The returning source's stale "active" fence: split brain, refused, nothing sent to either site.
+  expect(phases["split brain"]).toMatchObject({ ok: 0, requests: { source: 0, target: 0 } });
+  expect(phases["split brain"].errors[0]).toMatch(/^SplitBrainError: .*hub-east and hub-west/);
+  // RPO zero for the synchronous container, the usual loss for the other.
+  expect(app.lastWrites).toMatchObject({ synchronous: { atTarget: true }, other: { atTarget: false } });
+  expect(report.failback!.retained).toContainEqual(expect.objectContaining({ container: "images", name: expect.stringMatching(/^app-loop\/last-writes-/), reason: "destination copy deleted" }));
+  expect(app.journaledMisses).toBeGreaterThan(0);
 }
 
 const drillFolders = () => readdirSync(tmpdir()).filter((f) => f.startsWith("drsync-drill-"));
@@ -146,6 +170,8 @@ test("the drill passes in-process and says so in its report", async () => {
   expect(text).toMatch(/OnCalendar=\S+/);
   expect(text).toMatch(/nothing lost {2}yes: .*\n(.*\n)*\s+invoices\/incoming\/pre-disaster-order\.json \(\d+ B, destination copy deleted\)/);
   expect(text).toMatch(/result {8}PASSED/);
+  expect(text).toMatch(/RPO zero {6}invoices\/app-loop\/last-writes-\d+\.json, .*at the target as written \(RPO 0\)/);
+  expect(text).toMatch(/split brain +0\/1 +none/);
   expect(drillFolders()).toEqual(before);
 });
 

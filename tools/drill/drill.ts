@@ -10,6 +10,7 @@ import { repoRoot } from "../../lib/paths";
 import { SiteRole } from "../../lib/environment/schema";
 import { LocalSite, LocalSites, startLocalSites } from "../azurite/local-sites";
 import { Application } from "./application";
+import { ApplicationLoop, ApplicationReport } from "./app-loop";
 import { localizeConfig } from "./local-config";
 import { DrillOptions } from "./options";
 import { renderEnvironment, RenderedEnvironment } from "./render-environment";
@@ -21,6 +22,8 @@ import {
 } from "./sample-data";
 import { compareSites, ensureContainers, expectedSite, forEachParallel, measure, putBlob, readSite, siteClient } from "./site-data";
 import { SiteGateway } from "./site-gateway";
+import { MISS_JOURNAL_PREFIX } from "../../client";
+import { describeError } from "../../runtime/src/storage/errors";
 import { DrillStepError, StepRunner } from "./steps";
 
 /** One local stand-in for a site of the environment: its account in Azurite, behind its own gateway. */
@@ -57,6 +60,8 @@ interface RetainedCopyJson {
 }
 
 const PRE_DISASTER_BLOB = "incoming/pre-disaster-order.json";
+/** How long the drill's application uses a decision about the active site (the client's default is 30 s). */
+const APP_RECHECK_MS = 1000;
 
 /**
  * The whole disaster-recovery cycle on this machine: render the environment's runtime config through the
@@ -85,6 +90,7 @@ export async function runDrill(opts: DrillOptions, print: (line: string) => void
   report.cycles = cycles;
   let sites: LocalSites | undefined;
   const gateways: SiteGateway[] = [];
+  let app: ApplicationLoop | undefined;
 
   try {
     const first = await steps.run("render the environment through the constructs", () => {
@@ -143,6 +149,17 @@ export async function runDrill(opts: DrillOptions, print: (line: string) => void
 
     let current = await deploy(first);
     const containers = current.config.containers;
+    // The application with the failover-aware client (stackhub-dr/client): configured once with both sites, as the
+    // stack outputs give them, and never restarted or reconfigured. Its first container is synchronous.
+    app = await ApplicationLoop.start({
+      source: { label: standIns.source.label, account: standIns.source.site.account, sas: standIns.source.site.sas("rwdlac"), port: () => standIns.source.gateway.port },
+      target: { label: standIns.target.label, account: standIns.target.site.account, sas: standIns.target.site.sas("rwdlac"), port: () => standIns.target.gateway.port },
+    }, containers[0], containers[1] ?? containers[0], APP_RECHECK_MS);
+    const appReport: { -readonly [K in keyof ApplicationReport]: ApplicationReport[K] } = {
+      recheckAfterMs: APP_RECHECK_MS, synchronousContainer: app.syncContainer, otherContainer: app.otherContainer, mode: "best-effort", phases: app.phases,
+    };
+    report.application = appReport;
+    const loop = app;
     const guards = validateConfig(current.config).guards;
     // The expectation: what the active site holds, blob by blob.
     const model: SampleSet = await steps.run("fill the source with sample data", async () => {
@@ -207,6 +224,17 @@ export async function runDrill(opts: DrillOptions, print: (line: string) => void
       log(`   ${unreplicated.container}/${unreplicated.blob.name}: only the source has it when the disaster strikes`);
     });
 
+    const lastWrites = await steps.run("application (failover-aware client): writes and reads, then its last writes before the disaster", async () => {
+      const { written, report: r } = await loop.phase("normal", { iterations: 3, passive: "target", other: false });
+      applyChanges(model, { puts: written, deletes: [] });
+      const last = await loop.phase("last writes", { iterations: 1, passive: "target" });
+      // The synchronous container's write is at both sites; the other's waits for a cycle that never comes.
+      const sync = last.written.find((k) => k.container === loop.syncContainer)!;
+      const other = last.written.find((k) => k.container === loop.otherContainer && loop.otherContainer !== loop.syncContainer);
+      applyChanges(model, { puts: [sync], deletes: [] });
+      log(`   ${r.ok} iterations at ${r.activeSite}, ${r.requests.source} requests to the source, ${r.requests.target} to the target (mirrored writes to ${loop.syncContainer} only)`);
+      return { sync, other, at: Date.now() };
+    });
     const lost = Date.now();
     const lastRecoveryPoint = cycles[cycles.length - 1].recoveryPoint;
     await steps.run("disaster: the source site goes down", async () => {
@@ -223,6 +251,18 @@ export async function runDrill(opts: DrillOptions, print: (line: string) => void
       };
     });
 
+    const outageLanded = await steps.run("application: the source is down and no failover is declared: requests fail, only mirrors reach the target", async () => {
+      const { failedWrites, report: r } = await loop.phase("outage, no failover declared", { iterations: 2, passive: "target", expectFailure: true });
+      log(`   ${r.failed} of ${r.iterations} iterations failed (${r.errors[0] ?? "?"}); the client stays with ${r.activeSite}: no fence names another active site`);
+      // A failed call is indeterminate, as with any storage call: the synchronous container's copy, sent in parallel,
+      // reached the target. The expectation follows what the target (soon the active site) holds.
+      const landed: KnownBlob[] = [];
+      for (const k of failedWrites) if (await siteHas(client(standIns.target), k)) landed.push(k);
+      applyChanges(model, { puts: landed, deletes: [] });
+      if (landed.length) log(`   ${landed.length} of the failed writes reached the target through the synchronous mirror (a failed call may have landed; repeat it)`);
+      return landed.length;
+    });
+
     const known = (): KnownBlob[] => pickKnown(model);
     const forward = current;
     const failoverApp = await steps.run("failover: set activeSite to target and render again", async () => {
@@ -232,6 +272,24 @@ export async function runDrill(opts: DrillOptions, print: (line: string) => void
       }
       log(`   active_blob_endpoint: ${current.rendered.endpoints.active}; replication ${current.rendered.replication} (reads ${current.reading.label}, writes ${current.writing.label})`);
       return application(current);
+    });
+    const failoverDeployed = Date.now();
+    const failoverAppWrites = await steps.run("application: follows the target's fence, no restart, no config edit", async () => {
+      await loop.waitForRecheck();
+      const { written, report: r } = await loop.phase("failover", { iterations: 3, passive: "source" });
+      applyChanges(model, { puts: written, deletes: [] });
+      appReport.secondsToSwitch = (Date.now() - failoverDeployed) / 1000;
+      const syncAtTarget = !(await loop.readBack(lastWrites.sync).catch((err) => describeError(err)));
+      const otherAtTarget = lastWrites.other ? await siteHas(client(standIns.target), lastWrites.other) : false;
+      appReport.lastWrites = {
+        synchronous: { name: `${lastWrites.sync.container}/${lastWrites.sync.blob.name}`, atTarget: syncAtTarget, secondsBeforeDisaster: (lost - lastWrites.at) / 1000 },
+        other: { name: lastWrites.other ? `${lastWrites.other.container}/${lastWrites.other.blob.name}` : "-", atTarget: otherAtTarget },
+      };
+      if (!syncAtTarget) throw new Error(`${appReport.lastWrites.synchronous.name}, written to the synchronous container before the disaster, is not at the target as written`);
+      if (otherAtTarget) throw new Error(`${appReport.lastWrites.other.name} is at the target although no run replicated it`);
+      log(`   ${r.ok} iterations at ${r.activeSite} (best effort: the source's copies journaled as misses); ${appReport.lastWrites.synchronous.name} is at the target as written (RPO 0), ` +
+        `${appReport.lastWrites.other.name} is not (scheduled sync only)`);
+      return written.length;
     });
     const read = await steps.run("failover: the application reads its data from the target", async () => {
       const blobs = known();
@@ -262,6 +320,12 @@ export async function runDrill(opts: DrillOptions, print: (line: string) => void
       if (why) throw new Error(`the source does not answer after its gateway was opened again: ${why}`);
       log(`   the source answers again at ${standIns.source.local}`);
     });
+    await steps.run("application: the returning source's stale fence still says active: split brain, refused", async () => {
+      await loop.waitForRecheck();
+      const { report: r } = await loop.phase("split brain", { iterations: 1, passive: "source", expectFailure: true, other: false });
+      if (!r.errors.some((e) => e.startsWith("SplitBrainError"))) throw new Error(`expected a split-brain error, got: ${r.errors.join("; ")}`);
+      log(`   ${r.errors[0]}`);
+    });
     await steps.run("failback: the VM returns with its old direction and is refused by the target's fence", async () => {
       const staleConfig = join(workDir, "stale-dr-sync.json");
       writeFileSync(staleConfig, JSON.stringify(forward.config, null, 2) + "\n", { mode: 0o600 });
@@ -274,8 +338,15 @@ export async function runDrill(opts: DrillOptions, print: (line: string) => void
     });
     // The full apply once the source answers again: both fences and the failback direction.
     current = await deploy(current.rendered);
+    const failbackAppWrites = await steps.run("application: both fences deployed, the target serves it again", async () => {
+      await loop.waitForRecheck();
+      const { written, report: r } = await loop.phase("failback", { iterations: 3, passive: "source" });
+      applyChanges(model, { puts: written, deletes: [] });
+      log(`   ${r.ok} iterations at ${r.activeSite}; the source got ${r.requests.source} requests (mirrored writes to ${loop.syncContainer})`);
+      return written.length;
+    });
     const failbackStart = new Date().toISOString();
-    cycles.push(await replicate("failback", { written, deleted: 0 }));
+    cycles.push(await replicate("failback", { written: written + outageLanded + failoverAppWrites + failbackAppWrites, deleted: 0 }));
 
     const retained = await steps.run("failback: nothing lost (dr-sync retention list)", async () => {
       const { value: all } = await runtime.json<RetainedCopyJson[]>(["retention", "list"], configFile, current.sas);
@@ -303,7 +374,16 @@ export async function runDrill(opts: DrillOptions, print: (line: string) => void
       log(`   replication ${current.rendered.replication}; ${blobs.length} known blobs (outage writes included) read from the source`);
       return blobs.length;
     });
-    cycles.push(await replicate("switch back", { written: 0, deleted: 0 }));
+    const switchBackWrites = await steps.run("application: follows the switch back to the source", async () => {
+      await loop.waitForRecheck();
+      const { written, report: r } = await loop.phase("switch back", { iterations: 3, passive: "target" });
+      applyChanges(model, { puts: written, deletes: [] });
+      appReport.journaledMisses = await countMisses(standIns.target.site);
+      log(`   ${r.ok} iterations at ${r.activeSite}; the target got ${r.requests.target} requests (mirrored writes to ${loop.syncContainer}); ` +
+        `${appReport.journaledMisses} misses journaled at the target during the outage`);
+      return written.length;
+    });
+    cycles.push(await replicate("switch back", { written: switchBackWrites, deleted: 0 }));
 
     report.failback = { retained, unreplicatedKept: true, blobsReadAfterSwitchBack: readBack };
     report.ok = true;
@@ -311,10 +391,26 @@ export async function runDrill(opts: DrillOptions, print: (line: string) => void
     report.failedStep = err instanceof DrillStepError ? err.step : "drill";
     report.error = redactor.redact(err instanceof DrillStepError && err.cause instanceof Error ? err.cause.message : (err as Error).message);
   } finally {
+    await app?.stop().catch(() => undefined);
     for (const g of gateways) await g.close().catch(() => undefined);
     await sites?.stop().catch(() => undefined);
     rmSync(workDir, { recursive: true, force: true });
     report.totalSeconds = (Date.now() - started) / 1000;
   }
   return report;
+}
+
+/** Whether a site holds a blob, read with the site's own client (not the application's). */
+async function siteHas(site: ReturnType<typeof siteClient>, k: KnownBlob): Promise<boolean> {
+  return site.blob(k.container, k.blob.name).exists();
+}
+
+/** Lines of the dual-write miss journal at a site (`dr-sync-status/dual-write-misses/*.jsonl`). */
+async function countMisses(site: LocalSite): Promise<number> {
+  const journal = site.container("dr-sync-status");
+  let lines = 0;
+  for await (const b of journal.listBlobsFlat({ prefix: MISS_JOURNAL_PREFIX })) {
+    lines += (await journal.getBlobClient(b.name).downloadToBuffer()).toString("utf8").split("\n").filter(Boolean).length;
+  }
+  return lines;
 }

@@ -1,5 +1,6 @@
 import { formatBytes } from "../../runtime/src/report/progress";
 import { StepRecord } from "./steps";
+import { ApplicationReport } from "./app-loop";
 
 /** One replication run of the drill and the checks after it. */
 export interface CycleReport {
@@ -72,6 +73,8 @@ export interface DrillReport {
     readonly unreplicatedKept: boolean;
     readonly blobsReadAfterSwitchBack: number;
   };
+  /** The application using the failover-aware client (stackhub-dr/client) across the whole drill. */
+  readonly application?: ApplicationReport;
   /** The VM back with its pre-disaster direction, refused by the live target's fence. */
   readonly fenced?: { readonly exitCode: number; readonly message: string };
   readonly steps: readonly StepRecord[];
@@ -134,7 +137,29 @@ export function formatReport(r: DrillReport): string {
     for (const k of b.retained) lines.push(`                  ${k.container}/${k.name} (${formatBytes(k.size)}, ${k.reason})`);
     lines.push(`                see them with: dr-sync retention list; put one back with: dr-sync restore --container C --blob NAME`);
   }
+  if (r.application) lines.push(...formatApplication(r.application));
   lines.push("", `  steps         ${r.steps.length} run, ${r.steps.filter((s) => !s.ok).length} failed; total ${secs(r.totalSeconds)}`);
   lines.push(r.ok ? "  result        PASSED" : `  result        FAILED at step "${r.failedStep}": ${r.error}`);
   return lines.join("\n");
+}
+
+/** The application's part: which site served each phase, what the passive site got, and the zero-RPO container. */
+function formatApplication(a: ApplicationReport): string[] {
+  const lines = ["", `  application   one failover-aware client (stackhub-dr/client) for the whole drill: no restart, no config edit;`,
+    `                fences re-read every ${secs(a.recheckAfterMs / 1000)} here (default 30 s); "${a.synchronousContainer}" synchronous (${a.mode}), "${a.otherContainer}" scheduled only`,
+    "                phase                          ok/runs  served by   requests east/west  to passive  errors"];
+  for (const p of a.phases) {
+    const served = p.activeSite.includes(":") ? "none" : p.activeSite;
+    const error = p.errors[0] ? (p.errors[0].length > 70 ? `${p.errors[0].slice(0, 67)}...` : p.errors[0]) : "-";
+    lines.push(`                ${p.phase.padEnd(30)} ${`${p.ok}/${p.iterations}`.padStart(7)}  ${served.padEnd(10)} ` +
+      `${`${p.requests.source}/${p.requests.target}`.padStart(19)}  ${String(p.toPassive).padStart(10)}  ${error}`);
+  }
+  if (a.secondsToSwitch !== undefined) lines.push(`                switch to the target: ${secs(a.secondsToSwitch)} after the failover deploy, by the fences alone`);
+  if (a.lastWrites) {
+    const { synchronous: s, other: o } = a.lastWrites;
+    lines.push(`  RPO zero      ${s.name}, written ${secs(s.secondsBeforeDisaster)} before the disaster: ${s.atTarget ? "at the target as written (RPO 0)" : "NOT at the target"}`,
+      `                ${o.name} (scheduled only): ${o.atTarget ? "at the target (unexpected)" : "not at the target: lost until failback, then kept in retention"}`);
+  }
+  if (a.journaledMisses !== undefined) lines.push(`                ${a.journaledMisses} best-effort misses journaled at the target while the source was down (dr-sync-status/dual-write-misses/)`);
+  return lines;
 }
