@@ -54,7 +54,8 @@ describe("push decisions", () => {
     // The listing keeps no properties for blobs exactly as we wrote them, so a new source version is copied, never adopted.
     ["source changed since push, destination identical to it", staged({ srcEtag: "0x2" }), rec, blob({ etag: "0xD" }), "copy", "source changed since last push"],
     ["no record, identical destination", staged(), undefined, blob({ etag: "0xF" }), "adopt", "destination already identical (size, Content-MD5, properties, metadata)"],
-    ["no record, no MD5 to prove equality", staged({ props: {} }), undefined, blob({ etag: "0xF", props: {} }), "copy", "differs at destination"],
+    ["no record, no MD5 to prove equality: bytes compared", staged({ props: {} }), undefined, blob({ etag: "0xF", props: {} }), "copy", "same size, properties and metadata at destination, no Content-MD5: bytes compared first"],
+    ["no record, no MD5, other size", staged({ props: {} }), undefined, blob({ etag: "0xF", props: {}, size: 11 }), "copy", "differs at destination"],
     ["no record, metadata differs", staged(), undefined, blob({ etag: "0xF", metadata: { k: "other" } }), "copy", "differs at destination"],
     ["no record, content type differs", staged(), undefined, blob({ etag: "0xF", props: { contentType: "x", contentMD5: "md5A" } }), "copy", "differs at destination"],
   ])("%s", (_l, st, r, dst, action, reason) => {

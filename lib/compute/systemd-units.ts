@@ -94,6 +94,11 @@ fetch() {
 }
 fetch "$DR_SYNC_NODE_URL" "$DR_SYNC_NODE_SHA256" ${L.nodeBin} 0755
 fetch "$DR_SYNC_RUNTIME_URL" "$DR_SYNC_RUNTIME_SHA256" ${L.runtimeJs} 0644
+# A binary the image cannot run (a missing shared library) would fail every run with a loader error; say what to add.
+if ! out=$(${L.nodeBin} --version 2>&1); then
+  echo "the pinned Node.js ${L.nodeBin} does not start on this image: $out (it needs glibc 2.28+ and libatomic1; add them to the image)" >&2
+  exit 1
+fi
 `;
 }
 

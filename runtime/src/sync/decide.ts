@@ -8,6 +8,8 @@ export type Decision =
     readonly empties: boolean;
     /** The copy replaces the destination's content with other content (the mass-change guard counts these). */
     readonly overwrites: boolean;
+    /** The destination looks identical but neither side has a Content-MD5: hash its bytes, and adopt it if they match. */
+    readonly compareBytes?: boolean;
   }
   | { readonly action: "skip"; readonly reason: string }
   /** The destination already holds this version, provably; record it without moving bytes. */
@@ -53,6 +55,10 @@ export function decidePush(staged: StagedEntry, record: PushRecord | undefined, 
   // carries no properties to compare: see `listDestination`.)
   if (record && record.dstEtag === dst.etag) return { action: "copy", reason: "source changed since last push", empties, overwrites };
   if (identical(staged, dst)) return { action: "adopt", reason: "destination already identical (size, Content-MD5, properties, metadata)" };
+  if (!record && !staged.props.contentMD5 && !dst.props.contentMD5 && staged.size === dst.size && staged.kind === dst.kind && describePropDifferences(staged, dst).length === 0) {
+    // Written there already (dual writes by an application, a target seeded by hand), as far as a listing can tell.
+    return { action: "copy", reason: "same size, properties and metadata at destination, no Content-MD5: bytes compared first", empties, overwrites, compareBytes: true };
+  }
   return { action: "copy", reason: record ? "source changed since last push" : "differs at destination", empties, overwrites };
 }
 

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { listBlobs, listOne } from "../listing/blob-lister";
 import { RemoteBlob, StagedEntry } from "../model/blob";
 import { PushRecords } from "../state/push-records";
@@ -32,6 +33,8 @@ export interface PushResult {
 interface Job {
   readonly entry: StagedEntry;
   readonly dst?: RemoteBlob;
+  /** Hash the destination's bytes first, and adopt it when they are the staged ones. */
+  readonly compareBytes?: boolean;
 }
 
 /**
@@ -123,7 +126,7 @@ export async function pushContainer(ctx: SyncContext, container: string, staged:
     if (d.empties) empties++;
     if (d.overwrites) overwrites++;
     actions.push({ name: entry.name, action: "copy", reason: d.reason, size: entry.size });
-    jobs.push({ entry, dst });
+    jobs.push({ entry, dst, compareBytes: d.compareBytes });
   }
   // Only a staging that a complete pull produced can say what the source no longer has.
   const deletes = ctx.config.deleteDestination && stagingComplete ? [...dstBlobs.values()].filter((b) => !staged.get(b.name)) : [];
@@ -148,6 +151,13 @@ export async function pushContainer(ctx: SyncContext, container: string, staged:
   const pool = new WorkPool<Job>(ctx.config.transferConcurrency, async (job) => {
     try {
       if (fatal) return;
+      // A destination that cannot be read for the comparison is simply written, conditionally, as any other.
+      if (job.compareBytes && job.dst && job.entry.stagedMd5 && (await md5OfRemote(ctx, container, job.dst).catch(() => "")) === job.entry.stagedMd5) {
+        records.set(job.entry.name, { srcEtag: job.entry.srcEtag, dstEtag: job.dst.etag, md5: job.entry.stagedMd5 });
+        stats.adopted++;
+        ctx.events.debug("blob.adopted", `"${job.entry.name}" already holds the staged bytes at ${side}; adopted`, { container, blob: job.entry.name });
+        return;
+      }
       await pushOne(ctx, container, staged, records, job, stats, progress);
       stats.copied++;
       ctx.events.debug("blob.pushed", `pushed "${job.entry.name}"`, { container, blob: job.entry.name, size: job.entry.size });
@@ -273,6 +283,16 @@ class DestinationChanged extends Error {
     super("the destination blob changed since it was listed");
     this.name = "DestinationChanged";
   }
+}
+
+/** Base64 MD5 of a destination blob's bytes, streamed, conditional on the listed version. */
+async function md5OfRemote(ctx: SyncContext, container: string, blob: RemoteBlob): Promise<string> {
+  const h = createHash("md5");
+  if (blob.size > 0) {
+    const res = await ctx.dst.blob(container, blob.name).download(0, undefined, { conditions: { ifMatch: blob.etag }, abortSignal: ctx.signal, maxRetryRequests: 3 });
+    for await (const chunk of (res.readableStreamBody ?? []) as AsyncIterable<Buffer>) h.update(chunk);
+  }
+  return h.digest("base64");
 }
 
 /** Saves a destination blob we hold no copy of into the retention area. Returns false when it vanished first. */
