@@ -1,15 +1,9 @@
 import { allowsMassChange, allowsMassDelete, SyncContext } from "./context";
-import { checkDeleteGuard, guardError } from "./delete-guard";
+import { checkDeleteGuard, GuardInput, guardError } from "./delete-guard";
 import { checkOverwriteGuard, overwriteGuardError } from "./overwrite-guard";
 
 /** What one hop of one container would do destructively, counted before it changes anything. */
-export interface HopChanges {
-  readonly hop: "pull" | "push";
-  readonly container: string;
-  readonly where: string;
-  readonly existing: number;
-  readonly deletes: number;
-  readonly empties: number;
+export interface HopChanges extends GuardInput {
   readonly overwrites: number;
 }
 
