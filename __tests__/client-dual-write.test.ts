@@ -101,7 +101,6 @@ describe("synchronous dual writes", () => {
     const run = await runJson();
     const orders = run.containers.find((c) => c.container === "orders")!;
     const copies = await retained();
-    console.warn(`block upload without Content-MD5: push ${JSON.stringify(orders.push)}, retained ${JSON.stringify(copies.filter((c) => c.name === "new/no-md5.bin"))}`);
     expect(orders.push).toEqual(expect.objectContaining({ copied: 0, bytes: 0, retainedFromDestination: 0 }));
     expect(copies.filter((c) => c.name === "new/no-md5.bin")).toEqual([]);
   });
@@ -144,6 +143,22 @@ describe("synchronous dual writes", () => {
     const all = [...app.logs.source.requests, ...app.logs.target.requests];
     expect(all.filter((r) => r.path.includes("/dual-write-misses/")).length).toBeGreaterThan(0);
     expect(new Set(all.map((r) => r.version))).toEqual(new Set(["2017-11-09"]));
+  });
+
+  test("the next dr-sync run replicates the journaled miss before its ordinary cycle, says so, and reads each journal line once", async () => {
+    const first = await drill.run(["run", "--json"]);
+    expect(first.code).toBe(0);
+    const events = first.stderr.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { event: string; container?: string; hop?: string });
+    const repairedAt = events.findIndex((e) => e.event === "misses.repaired" && e.container === "orders");
+    const pulledAt = events.findIndex((e) => e.event === "hop.end" && e.container === "orders" && e.hop === "pull");
+    expect(repairedAt).toBeGreaterThanOrEqual(0);
+    expect(repairedAt).toBeLessThan(pulledAt);
+    const orders = (JSON.parse(first.stdout) as RunStatus).containers.find((c) => c.container === "orders")!;
+    expect(orders.dualWriteMisses).toEqual({ journaled: 1, repaired: 1, failed: [] });
+    expect((await snapshot(drill.sites.target.container("orders")))["best/o.json"]).toEqual(expect.objectContaining({ metadata: { a: "1" } }));
+    expect((await drill.run(["status"])).stdout).toMatch(/dual-write misses: 1 journaled since the last run, 1 replicated first/);
+    const again = JSON.parse((await drill.run(["run", "--json"])).stdout) as RunStatus;
+    expect(again.containers.find((c) => c.container === "orders")!.dualWriteMisses).toBeUndefined();
   });
 
   test("a conditional write is decided by the active site, then written unconditionally at the other", async () => {

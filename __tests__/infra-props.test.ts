@@ -78,9 +78,10 @@ describe("defaults of DrPair's props", () => {
   test("site label: the role", () => expect([pair.runtimeConfig.source.name, pair.runtimeConfig.target.name]).toEqual(["source", "target"]));
   test("site createResourceGroup: true", () => expect(all(json, "resource", "azurestack_resource_group").map((g) => g.name).sort()).toEqual(["dr-data", "dr-data", "team-dr-vm"]));
   test("site adoptExisting: false (accounts are created)", () => expect(json.data?.azurestack_storage_account).toBeUndefined());
-  test("site sasMode: sign (by the shipped script)", () => expect(all(json, "data", "external")).toHaveLength(4));
+  // Reading, writing, artifacts, and both sites' application SAS.
+  test("site sasMode: sign (by the shipped script)", () => expect(all(json, "data", "external")).toHaveLength(5));
   test("site sasVersion: 2017-11-09", () => {
-    expect(all(json, "data", "external").map((d) => d.query.version)).toEqual(Array(4).fill("2017-11-09"));
+    expect(all(json, "data", "external").map((d) => d.query.version)).toEqual(Array(5).fill("2017-11-09"));
   });
   test("vm size: Standard_DS2_v2", () => expect(vm.size).toBe("Standard_DS2_v2"));
   test("vm adminUsername: azureuser", () => expect(vm.admin_username).toBe("azureuser"));

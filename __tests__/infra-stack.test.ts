@@ -128,7 +128,8 @@ describe("SAS tokens", () => {
     raw.sites.target.sas = "variable";
     const { json } = synth(environmentFrom(raw));
     expect(json.variable.target_replication_write_sas).toMatchObject({ type: "string", sensitive: true });
-    expect(json.variable.target_application_sas).toBeUndefined();
+    // The passive site's application SAS too: the failover-aware client is given both sites (output target_sas).
+    expect(json.variable.target_application_sas).toMatchObject({ type: "string", sensitive: true });
     expect(Object.keys(json.data.external).some((k) => k.startsWith("Pair_WritingSas_"))).toBe(false);
   });
 });
@@ -304,6 +305,10 @@ describe("providers, backend and outputs", () => {
       "schedule", "rpo_objective_minutes", "active_site", "active_blob_endpoint", "active_sas",
     ]));
     expect(out.active_sas.sensitive).toBe(true);
+    // Both sites' application SAS, for the failover-aware client; the active one is the same token as active_sas.
+    expect([out.source_sas.sensitive, out.target_sas.sensitive]).toEqual([true, true]);
+    expect(out.source_sas.value).toBe(out.active_sas.value);
+    expect(out.target_sas.value).not.toBe(out.source_sas.value);
     expect(out.rpo_objective_minutes.value).toBe(30);
     for (const [name, o] of Object.entries<any>(out)) {
       if (/result\[\\*"sas\\*"\]|\.sas\b|_sas\b|primary_access_key/.test(JSON.stringify(o.value))) expect([name, o.sensitive]).toEqual([name, true]);

@@ -176,6 +176,9 @@ export class DrPair extends Construct {
   readonly rpoObjectiveMinutes: number | null;
   /** SAS for applications on the active site (read, list, write, add, create, delete); sensitive. */
   readonly applicationSas: string;
+  /** Each site's SAS for applications, with the same permissions: what the failover-aware client
+   *  (`stackhub-dr/client`) is configured with, both sites at once; sensitive. */
+  readonly siteApplicationSas: { readonly source: string; readonly target: string };
   readonly runtimeBundle: ArtifactBlob;
   readonly nodeBinary: ArtifactBlob;
   /** The stackhub-dr release deployed (package.json's version): in the VM's pins file and the artifacts' metadata. */
@@ -223,6 +226,8 @@ export class DrPair extends Construct {
     const writingSas = sas("WritingSas", this.writing, "replication_write");
     const artifactsSas = sas("ArtifactsSas", this.source, "artifacts", ARTIFACT_READER, artifactsContainer);
     this.applicationSas = sas("ApplicationSas", this.active, "application");
+    const passiveSas = sas("PassiveApplicationSas", this.active === this.source ? this.target : this.source, "application");
+    this.siteApplicationSas = failback ? { source: passiveSas, target: this.applicationSas } : { source: this.applicationSas, target: passiveSas };
 
     const containerResource = this.source.addContainer(artifactsContainer);
     this.release = packageVersion();

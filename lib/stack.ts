@@ -95,6 +95,8 @@ export class DrStack extends TerraformStack {
     out("active_site", p.activeSite, "Site applications use now");
     out("active_blob_endpoint", p.active.blobEndpoint, "Blob endpoint applications use now");
     out("active_sas", p.applicationSas, "SAS for applications on the active site (read, list, write, add, create, delete)", true);
+    out("source_sas", p.siteApplicationSas.source, "SAS for applications on the source site (for the failover-aware client, which is given both)", true);
+    out("target_sas", p.siteApplicationSas.target, "SAS for applications on the target site (for the failover-aware client, which is given both)", true);
     out("replication", `${p.reading.accountName} -> ${p.writing.accountName}`, "Direction of replication (reading -> writing account)");
     out("vm_private_ip", p.vm.privateIp, "Private IP of the intermediary VM");
     if (p.vm.publicIpAddress) out("vm_public_ip", p.vm.publicIpAddress, "Public IP of the intermediary VM");

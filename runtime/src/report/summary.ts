@@ -18,6 +18,10 @@ export function formatRunSummary(s: RunStatus): string {
       lines.push(`    recovery point ${c.recoveryPoint ?? "none"} covers every blob but ${c.exceptionCount}, which stand at the target as an earlier cycle left them:`);
       for (const e of (c.exceptions ?? []).slice(0, 10)) lines.push(`      ${JSON.stringify(e.name)}: ${e.error}`);
     }
+    if (c.dualWriteMisses) {
+      lines.push(`    dual-write misses: ${c.dualWriteMisses.journaled} journaled since the last run, ${c.dualWriteMisses.repaired} replicated first` +
+        (c.dualWriteMisses.failed.length ? `, ${c.dualWriteMisses.failed.length} failed (the ordinary cycle tries again)` : ""));
+    }
     const stale = c.pull?.staleMd5 ?? 0;
     if (stale) lines.push(`    ${stale} source blob(s) carry a stale Content-MD5; replicated as served, the stored value as it is`);
     const held = (c.pull?.heldBack ?? 0) + (c.push?.heldBack ?? 0);

@@ -21,6 +21,8 @@ export interface ContainerStatus {
    */
   readonly exceptions?: readonly { name: string; error: string }[];
   readonly exceptionCount?: number;
+  /** Blobs the dual-write miss journal named since the last run, replicated before the ordinary cycle. */
+  readonly dualWriteMisses?: { readonly journaled: number; readonly repaired: number; readonly failed: readonly { name: string; error: string }[] };
 }
 
 export interface HopSummary {

@@ -182,7 +182,7 @@ export async function pullContainer(ctx: SyncContext, container: string, store: 
  * Stages one source blob. "vanished": it was deleted at the source after the listing (a 404, or gone when listed
  * again after a 412), so nothing was staged and any staged version is stale.
  */
-async function fetchOne(ctx: SyncContext, container: string, store: StagingStore, listed: RemoteBlob, stats: HopStats, onProgress: () => void): Promise<"staged" | "vanished"> {
+export async function fetchOne(ctx: SyncContext, container: string, store: StagingStore, listed: RemoteBlob, stats: HopStats, onProgress: () => void): Promise<"staged" | "vanished"> {
   let blob = listed;
   let outcome: "staged" | "vanished" = "staged";
   await withItemRetry(3, ctx.config.retry.retryDelayMs, ctx.signal, async (attempt) => {

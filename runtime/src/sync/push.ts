@@ -30,7 +30,7 @@ export interface PushResult {
   readonly guardStop?: string;
 }
 
-interface Job {
+export interface Job {
   readonly entry: StagedEntry;
   readonly dst?: RemoteBlob;
   /** Hash the destination's bytes first, and adopt it when they are the staged ones. */
@@ -229,7 +229,7 @@ export async function pushContainer(ctx: SyncContext, container: string, staged:
  * A destination blob of another type (a page blob replaced by a block blob at the source) is deleted first: the
  * service does not turn one type into another.
  */
-async function pushOne(ctx: SyncContext, container: string, staged: StagedSource, records: PushRecords, job: Job, stats: HopStats, progress: () => void): Promise<void> {
+export async function pushOne(ctx: SyncContext, container: string, staged: StagedSource, records: PushRecords, job: Job, stats: HopStats, progress: () => void): Promise<void> {
   const { entry } = job;
   let dst = job.dst;
   for (let round = 1; ; round++) {

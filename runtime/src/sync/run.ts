@@ -6,6 +6,7 @@ import { promises as fs } from "node:fs";
 import { join } from "node:path";
 import { syncFileSystem, writeFileAtomic } from "../staging/atomic-file";
 import { TargetVersions } from "../versions/target-versions";
+import { readMisses, repairMissesFirst } from "./dual-write-misses";
 import { readPullMark, writePullMark } from "../staging/pull-mark";
 import { StagingStore } from "../staging/staging-store";
 import { describeError, FatalError, GuardError } from "../storage/errors";
@@ -59,6 +60,9 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
     }
   }
 
+  // Blobs applications wrote at one site only (best-effort dual writes): replicated before anything else.
+  const misses = command === "run" && !runError ? await readMisses(ctx) : undefined;
+
   for (const container of ctx.config.containers) {
     if (runError) {
       containers.push({ container, recoveryPoint: prevRp.get(container) ?? null, outcome: "skipped", error: `not replicated: ${runError}` });
@@ -72,6 +76,8 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
       const store = await StagingStore.open(ctx.config.stagingDir, ctx.srcKey, container, ctx.retention);
       // Both listings at once: on a quiet cycle they are nearly all the run costs. The pull never touches the push records.
       const records = command !== "pull" ? await PushRecords.open(store.dir, ctx.dstKey) : undefined;
+      const journaled = misses?.byContainer.get(container);
+      const missRepair = journaled && records ? await repairMissesFirst(ctx, container, store, records, journaled) : undefined;
       let dstListing = command === "run" ? listDestination(ctx, container, records) : undefined;
       dstListing?.catch(() => undefined);
       if (command !== "push") {
@@ -117,6 +123,7 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
       containers.push({
         container, recoveryPoint: rp, outcome: failed ? "failed" : "ok", pull: pullStats && summarizeHop(pullStats), push: pushStats && summarizeHop(pushStats),
         ...(exceptions.length ? { exceptions: exceptions.slice(0, MAX_EXCEPTIONS), exceptionCount: exceptions.length } : {}),
+        ...(missRepair ? { dualWriteMisses: missRepair } : {}),
       });
     } catch (err) {
       const guard = err instanceof GuardError;
@@ -129,6 +136,7 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
     }
   }
 
+  if (misses && !ctx.signal.aborted) await misses.commit();
   const endedAt = ctx.clock();
   const rps = containers.map((c) => c.recoveryPoint);
   const recoveryPoint = rps.some((r) => r === null) ? null : rps.reduce<string | null>((min, r) => (min === null || (r as string) < min ? r : min), null);
