@@ -42,9 +42,9 @@ export interface VersionIndex {
  * older than the retention. A fresh VM with empty staging finds everything it needs here.
  */
 export class TargetVersions {
-  /** Per container: the index blob this run appends to, and its part number. */
-  private readonly indexes = new Map<string, { name?: string; part: number }>();
-  private created = false;
+  /** Per container: the index blob this run appends to (created once, however many workers ask), and its part. */
+  private readonly indexes = new Map<string, { name?: string; part: number; creating?: Promise<void> }>();
+  private created?: Promise<void>;
 
   constructor(private readonly site: SiteClient, readonly versionsContainer: string, private readonly runId: string,
     private readonly now: () => Date, private readonly signal?: AbortSignal) {}
@@ -114,12 +114,15 @@ export class TargetVersions {
     return removed;
   }
 
-  private async ensureContainer(): Promise<void> {
-    if (this.created) return;
-    await this.site.container(this.versionsContainer).create({ abortSignal: this.signal }).catch((err: { statusCode?: number }) => {
-      if (err.statusCode !== 409) throw err;
+  private ensureContainer(): Promise<void> {
+    // One request per run, shared by every worker that keeps a version.
+    this.created ??= this.site.container(this.versionsContainer).create({ abortSignal: this.signal }).then(() => undefined, (err: { statusCode?: number }) => {
+      if (err.statusCode !== 409) {
+        this.created = undefined;
+        throw err;
+      }
     });
-    this.created = true;
+    return this.created;
   }
 
   /** Appends one index line; an index that reached the service's block limit is continued in the next part. */
@@ -131,8 +134,9 @@ export class TargetVersions {
       const name = state.name ?? `i/${container}/${day}/${this.runId}-${state.part}.jsonl`;
       const index = this.site.appendBlob(this.versionsContainer, name);
       if (!state.name) {
-        await index.createIfNotExists({ abortSignal: this.signal, blobHTTPHeaders: { blobContentType: "application/x-ndjson" } });
-        state.name = name;
+        state.creating ??= index.createIfNotExists({ abortSignal: this.signal, blobHTTPHeaders: { blobContentType: "application/x-ndjson" } })
+          .then(() => { state.name = name; }).finally(() => { state.creating = undefined; });
+        await state.creating;
       }
       try {
         await index.appendBlock(line, Buffer.byteLength(line), { abortSignal: this.signal });
