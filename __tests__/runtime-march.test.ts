@@ -21,26 +21,26 @@ async function walk(src: Iterable<Item> | AsyncIterable<Item>, dst: Iterable<Ite
   return calls;
 }
 
-describe("compareNames: the service's listing order (UTF-8 bytes, code points)", () => {
+describe("compareNames: the service's listing order (UTF-16 code units)", () => {
   it.each([
     ["a", "b", -1], ["b", "a", 1], ["a", "a", 0], ["a", "ab", -1], ["", "a", -1],
     ["A", "a", -1], ["Z", "a", -1], ["caf\u00e9", "cafe\u0301", 1], ["a/b", "a.b", 1], ["a b", "a/b", -1],
-    // Outside the BMP: UTF-16 code units say the emoji sorts first; code points (and the service) say last.
-    ["\uFF01", "\u{1F600}", -1], ["\u{1F600}", "\uFF01", 1], ["\uE000", "\u{10000}", -1], ["\uD7FF", "\u{10000}", -1],
-    ["x\u{1F600}", "x\uFFFD", 1], ["\u{1F600}", "\u{1F601}", -1], ["\u{1F600}", "\u{10FFFF}", -1], ["\u{1F600}", "\u{1F600}a", -1],
+    // Outside the BMP: UTF-16 puts the surrogate pair before U+E000-U+FFFF, as the service does (UTF-8 would not).
+    ["\uFF01", "\u{1F600}", 1], ["\u{1F600}", "\uFF01", -1], ["\uE000", "\u{10000}", 1], ["\uD7FF", "\u{10000}", -1],
+    ["x\u{1F600}", "x\uFFFD", -1], ["\u{1F600}", "\u{1F601}", -1], ["\u{1F600}", "\u{10FFFF}", -1], ["\u{1F600}", "\u{1F600}a", -1],
   ])("%j vs %j is %d", (a, b, want) => {
     expect(Math.sign(compareNames(a, b))).toBe(want);
     expect(Math.sign(compareNames(b, a)) + want).toBe(0);
   });
 
-  test("agrees with a sort by UTF-8 bytes on names mixing BMP and non-BMP characters", () => {
+  test("agrees with a sort by UTF-16BE bytes, and not with UTF-8 bytes, on names mixing BMP and non-BMP characters", () => {
     const alphabet = ["a", "\u00e9", "\uD7FF", "\uE000", "\uFF01", "\uFFFD", "\u{10000}", "\u{1F600}", "\u{10FFFF}"];
     const names: string[] = [];
     for (const x of alphabet) for (const y of alphabet) names.push(x + y, x);
-    const byBytes = [...new Set(names)].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-    expect([...byBytes].sort(compareNames)).toEqual(byBytes);
-    // The default sort (UTF-16) does not, which is why the comparator exists.
-    expect([...byBytes].sort()).not.toEqual(byBytes);
+    const utf16be = (n: string) => Buffer.from(n, "utf16le").swap16();
+    const byUnits = [...new Set(names)].sort((a, b) => Buffer.compare(utf16be(a), utf16be(b)));
+    expect([...byUnits].reverse().sort(compareNames)).toEqual(byUnits);
+    expect([...byUnits].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))).not.toEqual(byUnits);
   });
 });
 
@@ -52,8 +52,8 @@ describe("march: one walk, three callbacks", () => {
     ["equal names", ["a", "b"], ["a", "b"], ["both:a=a", "both:b=b"]],
     ["interleaved", ["a", "c", "e"], ["b", "c", "d", "f"], ["src:a", "dst:b", "both:c=c", "dst:d", "src:e", "dst:f"]],
     ["prefix names", ["dir", "dir/child"], ["dir/child", "dir0"], ["src:dir", "both:dir/child=dir/child", "dst:dir0"]],
-    ["non-BMP after U+FFxx", ["o-\uFF01", "o-\u{1F600}"], ["o-\u{1F600}"], ["src:o-\uFF01", "both:o-\u{1F600}=o-\u{1F600}"]],
-    ["non-BMP against BMP", ["\u{1F600}"], ["\uFF01"], ["dst:\uFF01", "src:\u{1F600}"]],
+    ["non-BMP before U+FFxx", ["o-\u{1F600}", "o-\uFF01"], ["o-\u{1F600}"], ["both:o-\u{1F600}=o-\u{1F600}", "src:o-\uFF01"]],
+    ["non-BMP against BMP", ["\u{1F600}"], ["\uFF01"], ["src:\u{1F600}", "dst:\uFF01"]],
     ["NFC and NFD twins are different names", ["caf\u00e9"], ["cafe\u0301"], ["dst:cafe\u0301", "src:caf\u00e9"]],
     ["case twins are different names", ["README.md", "readme.md"], ["Readme.md", "readme.md"], ["src:README.md", "dst:Readme.md", "both:readme.md=readme.md"]],
   ])("%s", async (_, src, dst, want) => {
@@ -67,8 +67,8 @@ describe("march: one walk, three callbacks", () => {
     ["a source name repeated", ["a", "b", "b"], ["a"], "source", "b", "b", ["both:a"]],
     ["a source name going back", ["a", "c", "b"], ["a", "b", "c"], "source", "c", "b", ["both:a", "dst:b"]],
     ["a destination name going back", ["a"], ["b", "a"], "destination", "b", "a", ["src:a"]],
-    ["UTF-16 order in the source", ["\u{1F600}", "\uFF01"], [], "source", "\u{1F600}", "\uFF01", []],
-    ["UTF-16 order in the destination", [], ["x\u{1F600}", "x\uFFFD"], "destination", "x\u{1F600}", "x\uFFFD", []],
+    ["UTF-8 order in the source", ["\uFF01", "\u{1F600}"], [], "source", "\uFF01", "\u{1F600}", []],
+    ["UTF-8 order in the destination", [], ["x\uFFFD", "x\u{1F600}"], "destination", "x\uFFFD", "x\u{1F600}", []],
   ])("%s is an OutOfOrderListingError", async (_, src, dst, side, previous, next, made) => {
     const calls: string[] = [];
     const run = march(items(...src), items(...dst), {
