@@ -69,25 +69,31 @@ export class StagingIndex {
     this.db = db;
     this.opts = opts;
     const p = (sql: string) => db.prepare(sql);
+    // Cursors and single-row reads return arrays: rows are read by column position (ENTRY_COLUMNS' order).
+    const rows = (sql: string) => {
+      const stmt = db.prepare(sql);
+      stmt.setReturnArrays(true);
+      return stmt;
+    };
     this.st = {
       putEntry: p(`INSERT OR REPLACE INTO entries (${ENTRY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-      getEntry: p(`SELECT ${ENTRY_COLUMNS} FROM entries WHERE name = ?`),
+      getEntry: rows(`SELECT ${ENTRY_COLUMNS} FROM entries WHERE name = ?`),
       deleteEntry: p("DELETE FROM entries WHERE name = ?"),
       countEntries: p("SELECT count(*) AS n FROM entries"),
-      firstEntries: p(`SELECT ${ENTRY_COLUMNS} FROM entries ORDER BY name LIMIT ?`),
-      nextEntries: p(`SELECT ${ENTRY_COLUMNS} FROM entries WHERE name > ? ORDER BY name LIMIT ?`),
+      firstEntries: rows(`SELECT ${ENTRY_COLUMNS} FROM entries ORDER BY name LIMIT ?`),
+      nextEntries: rows(`SELECT ${ENTRY_COLUMNS} FROM entries WHERE name > ? ORDER BY name LIMIT ?`),
       putRecord: p("INSERT OR REPLACE INTO push_records (name, src_etag, dst_etag, md5) VALUES (?, ?, ?, ?)"),
-      getRecord: p("SELECT src_etag, dst_etag, md5 FROM push_records WHERE name = ?"),
+      getRecord: rows("SELECT src_etag, dst_etag, md5 FROM push_records WHERE name = ?"),
       deleteRecord: p("DELETE FROM push_records WHERE name = ?"),
-      firstRecords: p("SELECT name, src_etag, dst_etag, md5 FROM push_records ORDER BY name LIMIT ?"),
-      nextRecords: p("SELECT name, src_etag, dst_etag, md5 FROM push_records WHERE name > ? ORDER BY name LIMIT ?"),
+      firstRecords: rows("SELECT name, src_etag, dst_etag, md5 FROM push_records ORDER BY name LIMIT ?"),
+      nextRecords: rows("SELECT name, src_etag, dst_etag, md5 FROM push_records WHERE name > ? ORDER BY name LIMIT ?"),
       markSeen: p("INSERT OR IGNORE INTO seen (name) VALUES (?)"),
-      firstUnseen: p("SELECT name FROM entries WHERE name NOT IN (SELECT name FROM seen) ORDER BY name LIMIT ?"),
-      nextUnseen: p("SELECT name FROM entries WHERE name > ? AND name NOT IN (SELECT name FROM seen) ORDER BY name LIMIT ?"),
+      firstUnseen: rows("SELECT name FROM entries WHERE name NOT IN (SELECT name FROM seen) ORDER BY name LIMIT ?"),
+      nextUnseen: rows("SELECT name FROM entries WHERE name > ? AND name NOT IN (SELECT name FROM seen) ORDER BY name LIMIT ?"),
       addPendingDelete: p("INSERT OR IGNORE INTO pending_deletes (name) VALUES (?)"),
       countPendingDeletes: p("SELECT count(*) AS n FROM pending_deletes"),
-      firstPendingDeletes: p("SELECT name FROM pending_deletes ORDER BY name LIMIT ?"),
-      nextPendingDeletes: p("SELECT name FROM pending_deletes WHERE name > ? ORDER BY name LIMIT ?"),
+      firstPendingDeletes: rows("SELECT name FROM pending_deletes ORDER BY name LIMIT ?"),
+      nextPendingDeletes: rows("SELECT name FROM pending_deletes WHERE name > ? ORDER BY name LIMIT ?"),
       getMeta: p("SELECT value FROM meta WHERE key = ?"),
       putMeta: p("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"),
     };
@@ -133,7 +139,7 @@ export class StagingIndex {
   }
 
   getEntry(name: string): StagedEntry | undefined {
-    const row = this.st.getEntry.get(name);
+    const row = this.st.getEntry.get(name) as unknown as SqlValue[] | undefined;
     return row && toEntry(row);
   }
 
@@ -155,7 +161,7 @@ export class StagingIndex {
   }
 
   getPushRecord(name: string): PushRecord | undefined {
-    const row = this.st.getRecord.get(name);
+    const row = this.st.getRecord.get(name) as unknown as SqlValue[] | undefined;
     return row && toRecord(row);
   }
 
@@ -165,7 +171,7 @@ export class StagingIndex {
 
   /** Every push record with its name, in listing order. */
   pushRecords(): Generator<[string, PushRecord]> {
-    return this.pages(this.st.firstRecords, this.st.nextRecords, (row) => [row.name as string, toRecord(row)]);
+    return this.pages(this.st.firstRecords, this.st.nextRecords, (row) => [row[0] as string, toRecord(row.slice(1))]);
   }
 
   /** Starts a run: forgets the previous run's seen names and pending deletions. */
@@ -181,7 +187,7 @@ export class StagingIndex {
 
   /** Staged names this run's listing did not show, in listing order: the pull's deletion candidates. */
   unseenNames(): Generator<string> {
-    return this.pages(this.st.firstUnseen, this.st.nextUnseen, (row) => row.name as string);
+    return this.pages(this.st.firstUnseen, this.st.nextUnseen, (row) => row[0] as string);
   }
 
   /** Queues a deletion for the guard to count and the executor to carry out. */
@@ -194,7 +200,7 @@ export class StagingIndex {
   }
 
   pendingDeletes(): Generator<string> {
-    return this.pages(this.st.firstPendingDeletes, this.st.nextPendingDeletes, (row) => row.name as string);
+    return this.pages(this.st.firstPendingDeletes, this.st.nextPendingDeletes, (row) => row[0] as string);
   }
 
   getMeta(key: string): string | undefined {
@@ -233,27 +239,29 @@ export class StagingIndex {
     return name;
   }
 
-  private *pages<T>(first: StatementSync, next: StatementSync, map: (row: Record<string, SqlValue>) => T): Generator<T> {
-    let rows = first.all(this.opts.pageRows);
+  /** Rows a page at a time by keyset (name > the last one read): no statement stays open between pages. */
+  private *pages<T>(first: StatementSync, next: StatementSync, map: (row: SqlValue[]) => T): Generator<T> {
+    let rows = first.all(this.opts.pageRows) as unknown as SqlValue[][];
     while (rows.length > 0) {
       for (const row of rows) yield map(row);
       if (rows.length < this.opts.pageRows) return;
-      rows = next.all(rows[rows.length - 1].name, this.opts.pageRows);
+      rows = next.all(rows[rows.length - 1][0], this.opts.pageRows) as unknown as SqlValue[][];
     }
   }
 }
 
-function toEntry(row: Record<string, SqlValue>): StagedEntry {
+function toEntry(row: SqlValue[]): StagedEntry {
+  const [name, srcEtag, size, lastModified, kind, props, metadata, dataFile, pageRanges, stagedMd5] = row;
   const e: { -readonly [K in keyof StagedEntry]: StagedEntry[K] } = {
-    name: row.name as string, srcEtag: row.src_etag as string, size: Number(row.size), lastModified: row.last_modified as string,
-    kind: row.kind as BlobKind, props: JSON.parse(row.props as string), metadata: JSON.parse(row.metadata as string), dataFile: row.data_file as string,
+    name: name as string, srcEtag: srcEtag as string, size: Number(size), lastModified: lastModified as string,
+    kind: kind as BlobKind, props: JSON.parse(props as string), metadata: JSON.parse(metadata as string), dataFile: dataFile as string,
   };
-  if (row.page_ranges !== null) e.pageRanges = JSON.parse(row.page_ranges as string);
-  if (row.staged_md5 !== null) e.stagedMd5 = row.staged_md5 as string;
+  if (pageRanges !== null) e.pageRanges = JSON.parse(pageRanges as string);
+  if (stagedMd5 !== null) e.stagedMd5 = stagedMd5 as string;
   return e;
 }
 
-function toRecord(row: Record<string, SqlValue>): PushRecord {
-  return row.md5 === null ? { srcEtag: row.src_etag as string, dstEtag: row.dst_etag as string }
-    : { srcEtag: row.src_etag as string, dstEtag: row.dst_etag as string, md5: row.md5 as string };
+/** From [src_etag, dst_etag, md5]. */
+function toRecord([srcEtag, dstEtag, md5]: SqlValue[]): PushRecord {
+  return md5 === null ? { srcEtag: srcEtag as string, dstEtag: dstEtag as string } : { srcEtag: srcEtag as string, dstEtag: dstEtag as string, md5: md5 as string };
 }

@@ -34,42 +34,76 @@ export interface MarchCounts {
 export async function march<S extends { readonly name: string }, D extends { readonly name: string }>(
   source: AsyncIterable<S> | Iterable<S>, destination: AsyncIterable<D> | Iterable<D>, cb: MarchCallbacks<S, D>,
 ): Promise<MarchCounts> {
-  const src = ordered("source", source);
-  const dst = ordered("destination", destination);
+  const src = new Side("source", source);
+  const dst = new Side("destination", destination);
   const counts = { srcOnly: 0, dstOnly: 0, match: 0 };
   let s = await src.next();
   let d = await dst.next();
-  while (!s.done || !d.done) {
-    const c = s.done ? 1 : d.done ? -1 : compareNames(s.value.name, d.value.name);
+  // Synchronous sides and callbacks are never awaited: at millions of names a promise per step is the walk's
+  // largest cost.
+  while (s !== undefined || d !== undefined) {
+    const c = s === undefined ? 1 : d === undefined ? -1 : compareNames(s.name, d.name);
+    let done: void | Promise<void>;
     if (c < 0) {
-      const v = s.value as S;
-      s = await src.next();
+      const v = s as S;
+      s = src.nextSync() ?? await src.next();
       counts.srcOnly++;
-      await cb.srcOnly(v);
+      done = cb.srcOnly(v);
     } else if (c > 0) {
-      const v = d.value as D;
+      const v = d as D;
       // Only a candidate: the caller acts on deletions after the whole walk, so a listing that goes out of order
       // later still stops the container with nothing deleted.
-      d = await dst.next();
+      d = dst.nextSync() ?? await dst.next();
       counts.dstOnly++;
-      await cb.dstOnly(v);
+      done = cb.dstOnly(v);
     } else {
-      const a = s.value as S;
-      const b = d.value as D;
-      s = await src.next();
-      d = await dst.next();
+      const a = s as S;
+      const b = d as D;
+      s = src.nextSync() ?? await src.next();
+      d = dst.nextSync() ?? await dst.next();
       counts.match++;
-      await cb.match(a, b);
+      done = cb.match(a, b);
     }
+    if (done !== undefined) await done;
   }
   return counts;
 }
 
-async function* ordered<T extends { readonly name: string }>(side: "source" | "destination", items: AsyncIterable<T> | Iterable<T>): AsyncGenerator<T> {
-  let previous: string | undefined;
-  for await (const item of items) {
-    if (previous !== undefined && compareNames(item.name, previous) <= 0) throw new OutOfOrderListingError(side, previous, item.name);
-    previous = item.name;
-    yield item;
+/** One side of the walk: its items in order, checked as they come; `undefined` once it is exhausted. */
+class Side<T extends { readonly name: string }> {
+  private readonly sync?: Iterator<T>;
+  private readonly async?: AsyncIterator<T>;
+  private previous: string | undefined;
+  private ended = false;
+
+  constructor(private readonly side: "source" | "destination", items: AsyncIterable<T> | Iterable<T>) {
+    if (Symbol.iterator in items) this.sync = items[Symbol.iterator]();
+    else this.async = items[Symbol.asyncIterator]();
+  }
+
+  /** The next item of a synchronous side without a promise; null (never undefined) when the side is asynchronous. */
+  nextSync(): T | undefined | null {
+    if (!this.sync) return null;
+    if (this.ended) return undefined;
+    const r = this.sync.next();
+    return r.done ? this.end() : this.check(r.value);
+  }
+
+  async next(): Promise<T | undefined> {
+    if (this.ended) return undefined;
+    if (this.sync) return this.nextSync() as T | undefined;
+    const r = await this.async!.next();
+    return r.done ? this.end() : this.check(r.value);
+  }
+
+  private end(): undefined {
+    this.ended = true;
+    return undefined;
+  }
+
+  private check(item: T): T {
+    if (this.previous !== undefined && compareNames(item.name, this.previous) <= 0) throw new OutOfOrderListingError(this.side, this.previous, item.name);
+    this.previous = item.name;
+    return item;
   }
 }
