@@ -59,23 +59,27 @@ describe("staging index on disk", () => {
     const idx = StagingIndex.open(join(dir, "c.db"));
     for (const bad of ["x\uD800", "\uDC00y", ""]) {
       expect(() => idx.putEntry(entry(bad))).toThrow(IndexError);
-      expect(() => idx.putPushRecord(bad, { srcEtag: "s", dstEtag: "d" })).toThrow(/not valid Unicode/);
+      expect(() => idx.putPushRecord("dr", bad, { srcEtag: "s", dstEtag: "d" })).toThrow(/not valid Unicode/);
     }
     expect(idx.countEntries()).toBe(0);
     idx.close();
   });
 
-  test("push records: put, replace, delete, and list in name order with the optional md5", () => {
-    const idx = StagingIndex.open(join(dir, "c.db"));
-    idx.putPushRecord("b", { srcEtag: "s1", dstEtag: "d1", md5: "m" });
-    idx.putPushRecord("a\u{1F600}", { srcEtag: "s2", dstEtag: "d2" });
-    idx.putPushRecord("a\uFF01", { srcEtag: "s3", dstEtag: "d3" });
-    idx.putPushRecord("b", { srcEtag: "s4", dstEtag: "d4", md5: "n" });
-    expect(idx.getPushRecord("b")).toEqual({ srcEtag: "s4", dstEtag: "d4", md5: "n" });
-    expect(idx.getPushRecord("a\u{1F600}")).toEqual({ srcEtag: "s2", dstEtag: "d2" });
-    expect([...idx.pushRecords()].map(([n]) => n)).toEqual(["a\u{1F600}", "a\uFF01", "b"]);
-    idx.deletePushRecord("b");
-    expect(idx.getPushRecord("b")).toBeUndefined();
+  test("push records per target site: put, replace, delete, and list in name order with the optional md5", () => {
+    const idx = StagingIndex.open(join(dir, "c.db"), { pageRows: 2 });
+    idx.putPushRecord("dr", "b", { srcEtag: "s1", dstEtag: "d1", md5: "m" });
+    idx.putPushRecord("dr", "a\u{1F600}", { srcEtag: "s2", dstEtag: "d2" });
+    idx.putPushRecord("dr", "a\uFF01", { srcEtag: "s3", dstEtag: "d3" });
+    idx.putPushRecord("dr", "b", { srcEtag: "s4", dstEtag: "d4", md5: "n" });
+    idx.putPushRecord("other", "b", { srcEtag: "s5", dstEtag: "d5" });
+    expect(idx.getPushRecord("dr", "b")).toEqual({ srcEtag: "s4", dstEtag: "d4", md5: "n" });
+    expect(idx.getPushRecord("other", "b")).toEqual({ srcEtag: "s5", dstEtag: "d5" });
+    expect(idx.getPushRecord("dr", "a\u{1F600}")).toEqual({ srcEtag: "s2", dstEtag: "d2" });
+    expect([...idx.pushRecords("dr")].map(([n]) => n)).toEqual(["a\u{1F600}", "a\uFF01", "b"]);
+    expect([...idx.pushRecords("other")]).toEqual([["b", { srcEtag: "s5", dstEtag: "d5" }]]);
+    idx.deletePushRecord("dr", "b");
+    expect(idx.getPushRecord("dr", "b")).toBeUndefined();
+    expect(idx.getPushRecord("other", "b")).toBeDefined();
     idx.close();
   });
 

@@ -44,7 +44,9 @@ CREATE TABLE IF NOT EXISTS entries (
   kind TEXT NOT NULL, props TEXT NOT NULL, metadata TEXT NOT NULL, data_file TEXT NOT NULL,
   page_ranges TEXT, staged_md5 TEXT
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS push_records (name TEXT PRIMARY KEY, src_etag TEXT NOT NULL, dst_etag TEXT NOT NULL, md5 TEXT) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS push_records (
+  target TEXT NOT NULL, name TEXT NOT NULL, src_etag TEXT NOT NULL, dst_etag TEXT NOT NULL, md5 TEXT, PRIMARY KEY (target, name)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS seen (name TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS pending_deletes (name TEXT PRIMARY KEY) WITHOUT ROWID;
 `;
@@ -82,11 +84,11 @@ export class StagingIndex {
       countEntries: p("SELECT count(*) AS n FROM entries"),
       firstEntries: rows(`SELECT ${ENTRY_COLUMNS} FROM entries ORDER BY name LIMIT ?`),
       nextEntries: rows(`SELECT ${ENTRY_COLUMNS} FROM entries WHERE name > ? ORDER BY name LIMIT ?`),
-      putRecord: p("INSERT OR REPLACE INTO push_records (name, src_etag, dst_etag, md5) VALUES (?, ?, ?, ?)"),
-      getRecord: rows("SELECT src_etag, dst_etag, md5 FROM push_records WHERE name = ?"),
-      deleteRecord: p("DELETE FROM push_records WHERE name = ?"),
-      firstRecords: rows("SELECT name, src_etag, dst_etag, md5 FROM push_records ORDER BY name LIMIT ?"),
-      nextRecords: rows("SELECT name, src_etag, dst_etag, md5 FROM push_records WHERE name > ? ORDER BY name LIMIT ?"),
+      putRecord: p("INSERT OR REPLACE INTO push_records (target, name, src_etag, dst_etag, md5) VALUES (?, ?, ?, ?, ?)"),
+      getRecord: rows("SELECT src_etag, dst_etag, md5 FROM push_records WHERE target = ? AND name = ?"),
+      deleteRecord: p("DELETE FROM push_records WHERE target = ? AND name = ?"),
+      firstRecords: rows("SELECT name, src_etag, dst_etag, md5 FROM push_records WHERE target = ?1 ORDER BY name LIMIT ?2"),
+      nextRecords: rows("SELECT name, src_etag, dst_etag, md5 FROM push_records WHERE target = ?1 AND name > ?3 ORDER BY name LIMIT ?2"),
       markSeen: p("INSERT OR IGNORE INTO seen (name) VALUES (?)"),
       firstUnseen: rows("SELECT name FROM entries WHERE name NOT IN (SELECT name FROM seen) ORDER BY name LIMIT ?"),
       nextUnseen: rows("SELECT name FROM entries WHERE name > ? AND name NOT IN (SELECT name FROM seen) ORDER BY name LIMIT ?"),
@@ -156,22 +158,23 @@ export class StagingIndex {
     return this.pages(this.st.firstEntries, this.st.nextEntries, toEntry);
   }
 
-  putPushRecord(name: string, r: PushRecord): void {
-    this.write(this.st.putRecord, this.checkName(name), r.srcEtag, r.dstEtag, r.md5 ?? null);
+  /** Records what the last push of `name` to the target site `target` wrote (today's `pushed-<target>.jsonl`). */
+  putPushRecord(target: string, name: string, r: PushRecord): void {
+    this.write(this.st.putRecord, target, this.checkName(name), r.srcEtag, r.dstEtag, r.md5 ?? null);
   }
 
-  getPushRecord(name: string): PushRecord | undefined {
-    const row = this.st.getRecord.get(name) as unknown as SqlValue[] | undefined;
+  getPushRecord(target: string, name: string): PushRecord | undefined {
+    const row = this.st.getRecord.get(target, name) as unknown as SqlValue[] | undefined;
     return row && toRecord(row);
   }
 
-  deletePushRecord(name: string): void {
-    this.write(this.st.deleteRecord, name);
+  deletePushRecord(target: string, name: string): void {
+    this.write(this.st.deleteRecord, target, name);
   }
 
-  /** Every push record with its name, in listing order. */
-  pushRecords(): Generator<[string, PushRecord]> {
-    return this.pages(this.st.firstRecords, this.st.nextRecords, (row) => [row[0] as string, toRecord(row.slice(1))]);
+  /** Every push record for one target site with its name, in listing order. */
+  pushRecords(target: string): Generator<[string, PushRecord]> {
+    return this.pages(this.st.firstRecords, this.st.nextRecords, (row) => [row[0] as string, toRecord(row.slice(1))], [target]);
   }
 
   /** Starts a run: forgets the previous run's seen names and pending deletions. */
@@ -240,12 +243,14 @@ export class StagingIndex {
   }
 
   /** Rows a page at a time by keyset (name > the last one read): no statement stays open between pages. */
-  private *pages<T>(first: StatementSync, next: StatementSync, map: (row: SqlValue[]) => T): Generator<T> {
-    let rows = first.all(this.opts.pageRows) as unknown as SqlValue[][];
+  private *pages<T>(first: StatementSync, next: StatementSync, map: (row: SqlValue[]) => T, scope: SqlValue[] = []): Generator<T> {
+    // Scoped statements number their parameters: ?1 the scope, ?2 the page size, ?3 the last name read.
+    let rows = first.all(...scope, this.opts.pageRows) as unknown as SqlValue[][];
     while (rows.length > 0) {
       for (const row of rows) yield map(row);
       if (rows.length < this.opts.pageRows) return;
-      rows = next.all(rows[rows.length - 1][0], this.opts.pageRows) as unknown as SqlValue[][];
+      const last = rows[rows.length - 1][0];
+      rows = (scope.length ? next.all(...scope, this.opts.pageRows, last) : next.all(last, this.opts.pageRows)) as unknown as SqlValue[][];
     }
   }
 }
