@@ -141,6 +141,24 @@ describe("staging index on disk", () => {
     idx.close();
   });
 
+  test("afterCommit waits for the batch that holds the writes so far, in order, and runs at once when none is open", () => {
+    const idx = StagingIndex.open(join(dir, "c.db"), { batchRows: 3, batchMs: 60_000 });
+    const ran: string[] = [];
+    idx.afterCommit(() => ran.push("idle"));
+    expect(ran).toEqual(["idle"]);
+    idx.putEntry(entry("a"));
+    idx.afterCommit(() => ran.push("after a"));
+    idx.putEntry(entry("b"));
+    idx.afterCommit(() => ran.push("after b"));
+    expect(ran).toEqual(["idle"]);
+    idx.putEntry(entry("c")); // the third row fills the batch, which commits
+    expect(ran).toEqual(["idle", "after a", "after b"]);
+    idx.putEntry(entry("d"));
+    idx.afterCommit(() => ran.push("after d"));
+    idx.close();
+    expect(ran).toEqual(["idle", "after a", "after b", "after d"]);
+  });
+
   test("a file that is not an index of this version is refused, untouched", () => {
     const junk = join(dir, "junk.db");
     writeFileSync(junk, "index.jsonl is not a database\n");

@@ -5,7 +5,7 @@
  *   load   an empty index meets the listing: every blob is srcOnly, decided "copy" and its entry staged;
  *   noop   the same listing again: every blob matches, decided "skip", nothing written.
  * The listing alone (making the RemoteBlob objects) is timed too, and the engine's own cost is the phase's time
- * minus that. Usage: `npm run bench:engine -- [--sizes 1000000,10000000] [--synchronous NORMAL|FULL] [--dir D]`.
+ * minus that. Usage: `npm run bench:engine -- [--sizes 1000000,10000000] [--synchronous NORMAL|FULL] [--batch-rows 10000] [--dir D]`.
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, rmSync, statSync, existsSync } from "node:fs";
@@ -40,7 +40,7 @@ function staged(b: RemoteBlob): StagedEntry {
   return { name: b.name, srcEtag: b.etag, size: b.size, lastModified: b.lastModified, kind: b.kind, props: b.props, metadata: b.metadata, dataFile: `${b.etag}.data`, stagedMd5: b.props.contentMD5 };
 }
 
-async function runPhase(phase: PhaseResult["phase"], blobs: number, file: string, synchronous: "NORMAL" | "FULL"): Promise<PhaseResult> {
+async function runPhase(phase: PhaseResult["phase"], blobs: number, file: string, synchronous: "NORMAL" | "FULL", batchRows: number): Promise<PhaseResult> {
   const started = process.hrtime.bigint();
   if (phase === "list") {
     let n = 0;
@@ -48,7 +48,7 @@ async function runPhase(phase: PhaseResult["phase"], blobs: number, file: string
     if (n !== blobs) throw new Error("listing miscounted");
   } else {
     if (phase === "load") for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
-    const idx = StagingIndex.open(file, { synchronous });
+    const idx = StagingIndex.open(file, { synchronous, batchRows });
     let copies = 0;
     let skips = 0;
     const counts = await march(listing(blobs), idx.entries(), {
@@ -80,23 +80,25 @@ function arg(name: string, fallback: string): string {
 async function main(): Promise<void> {
   const synchronous = arg("synchronous", "NORMAL") as "NORMAL" | "FULL";
   if (synchronous !== "NORMAL" && synchronous !== "FULL") throw new Error(`--synchronous must be NORMAL or FULL (got "${synchronous}")`);
+  const batchRows = Number(arg("batch-rows", "10000"));
+  if (!Number.isInteger(batchRows) || batchRows <= 0) throw new Error(`--batch-rows must be a positive whole number (got "${arg("batch-rows", "")}")`);
   const dir = resolve(arg("dir", "bench/work/engine"));
   const child = arg("phase", "");
   if (child) {
-    const r = await runPhase(child as PhaseResult["phase"], Number(arg("blobs", "0")), join(dir, "index.db"), synchronous);
+    const r = await runPhase(child as PhaseResult["phase"], Number(arg("blobs", "0")), join(dir, "index.db"), synchronous, batchRows);
     process.stdout.write(`${JSON.stringify(r)}\n`);
     return;
   }
   const sizes = arg("sizes", "1000000,10000000").split(",").map(Number);
   if (sizes.some((n) => !Number.isInteger(n) || n <= 0)) throw new Error(`--sizes must be positive whole numbers separated by commas (got "${arg("sizes", "")}")`);
   mkdirSync(dir, { recursive: true });
-  console.log(`engine component benchmark: node ${process.version}, synchronous=${synchronous}, index in ${dir}`);
+  console.log(`engine component benchmark: node ${process.version}, synchronous=${synchronous}, batch of ${batchRows} rows, index in ${dir}`);
   console.log("| blobs | phase | time (s) | µs per blob | engine µs per blob (minus listing) | peak RSS (MiB) | index on disk (MiB) |");
   console.log("|---:|---|---:|---:|---:|---:|---:|");
   for (const blobs of sizes) {
     const results: Record<string, PhaseResult> = {};
     for (const phase of ["list", "load", "noop"] as const) {
-      const r = spawnSync(process.execPath, [__filename, "--phase", phase, "--blobs", String(blobs), "--dir", dir, "--synchronous", synchronous], { encoding: "utf8", maxBuffer: 1 << 20 });
+      const r = spawnSync(process.execPath, [__filename, "--phase", phase, "--blobs", String(blobs), "--dir", dir, "--synchronous", synchronous, "--batch-rows", String(batchRows)], { encoding: "utf8", maxBuffer: 1 << 20 });
       if (r.status !== 0) throw new Error(`phase ${phase} at ${blobs} blobs failed (${r.status ?? r.signal}): ${r.stderr}`);
       const res = JSON.parse(r.stdout.trim().split("\n").pop()!) as PhaseResult;
       results[phase] = res;

@@ -64,6 +64,7 @@ export class StagingIndex {
   private readonly opts: Required<IndexOptions>;
   private readonly st: Record<string, StatementSync>;
   private pendingRows = 0;
+  private committed: (() => void)[] = [];
   private batchStarted = 0;
   private closed = false;
 
@@ -214,10 +215,23 @@ export class StagingIndex {
     this.write(this.st.putMeta, key, value);
   }
 
+  /**
+   * Runs `action` once every write made so far is committed (at once when none is pending). For what must not
+   * happen before the row that makes it safe is on disk: removing a superseded data file before the entry that
+   * points at its successor is committed would leave a committed entry pointing at nothing after a kill.
+   */
+  afterCommit(action: () => void): void {
+    if (this.db.isTransaction) this.committed.push(action);
+    else action();
+  }
+
   /** Commits the open batch: after this returns, every write so far survives the process being killed. */
   flush(): void {
     if (this.db.isTransaction) this.db.exec("COMMIT");
     this.pendingRows = 0;
+    const actions = this.committed;
+    this.committed = [];
+    for (const a of actions) a();
   }
 
   close(): void {
