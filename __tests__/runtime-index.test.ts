@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
@@ -173,7 +173,10 @@ describe("staging index on disk", () => {
     const db = new (require("node:sqlite").DatabaseSync)(utf8);
     db.exec(`CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID; INSERT INTO meta VALUES ('schema', '${INDEX_SCHEMA_VERSION}');`);
     db.close();
+    const before = readFileSync(utf8);
     expect(() => StagingIndex.open(utf8)).toThrow(/utf8\.db: is encoded UTF-8, which would not keep names in the service's order/);
+    expect(readFileSync(utf8).equals(before)).toBe(true);
+    expect(existsSync(`${utf8}-wal`)).toBe(false);
   });
 });
 

@@ -116,8 +116,8 @@ export class StagingIndex {
     try {
       // Only takes effect on a new file; an existing one is checked below.
       db.exec("PRAGMA encoding = 'UTF-16be'");
-      db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${opts.synchronous}; PRAGMA cache_size = -${Math.floor(opts.cacheKiB)};`);
-      // Checked before creating anything: a foreign or newer file is refused as it is.
+      // Checked by reading only, before anything is written (the journal mode too): a foreign or newer file is
+      // refused as it is.
       const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all().map((r) => r.name);
       if (tables.length > 0) {
         const v = tables.includes("meta") ? db.prepare("SELECT value FROM meta WHERE key = 'schema'").get()?.value : undefined;
@@ -127,6 +127,7 @@ export class StagingIndex {
         const encoding = db.prepare("PRAGMA encoding").get()?.encoding;
         if (encoding !== "UTF-16be") throw new IndexError(file, `is encoded ${encoding}, which would not keep names in the service's order; nothing was changed`);
       }
+      db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${opts.synchronous}; PRAGMA cache_size = -${Math.floor(opts.cacheKiB)};`);
       db.exec(`BEGIN; ${SCHEMA} INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', '${INDEX_SCHEMA_VERSION}'); COMMIT;`);
     } catch (err) {
       db.close();
