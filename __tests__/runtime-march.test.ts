@@ -59,6 +59,8 @@ describe("march: one walk, three callbacks", () => {
   ])("%s", async (_, src, dst, want) => {
     expect(await walk(items(...src), items(...dst))).toEqual(want);
     expect(await walk(slowly(items(...src)), slowly(items(...dst)))).toEqual(want);
+    expect(await walk(slowly(items(...src)), items(...dst))).toEqual(want);
+    expect(await walk(items(...src), slowly(items(...dst)))).toEqual(want);
   });
 
   // The walk stops at the bad name: callbacks already made stand (deletions are only candidates until the walk
@@ -71,7 +73,8 @@ describe("march: one walk, three callbacks", () => {
     ["UTF-8 order in the destination", [], ["x\uFFFD", "x\u{1F600}"], "destination", "x\uFFFD", "x\u{1F600}", []],
   ])("%s is an OutOfOrderListingError", async (_, src, dst, side, previous, next, made) => {
     const calls: string[] = [];
-    const run = march(items(...src), items(...dst), {
+    // The source arrives as pages do (asynchronously), the destination as the index's cursor does (synchronously).
+    const run = march(slowly(items(...src)), items(...dst), {
       srcOnly: (s) => void calls.push(`src:${s.name}`), dstOnly: (d) => void calls.push(`dst:${d.name}`), match: (s) => void calls.push(`both:${s.name}`),
     });
     const err = await run.then(() => undefined, (e: unknown) => e);
