@@ -3,9 +3,11 @@
  * marcher and the pull decisions, fed by an in-process listing instead of HTTP. Each phase runs in a child
  * process of its own, so its peak RSS is its own:
  *   load   an empty index meets the listing: every blob is srcOnly, decided "copy" and its entry staged;
- *   noop   the same listing again: every blob matches, decided "skip", nothing written.
+ *   noop   the same listing again: every blob matches, decided "skip", nothing written;
+ *   seen   (opt-in, `--seen`) the pull's present shape with its seen set on disk instead of the marcher: every
+ *          listed name but one in 100 marked seen, then the unseen ones queued as pending deletions.
  * The listing alone (making the RemoteBlob objects) is timed too, and the engine's own cost is the phase's time
- * minus that. Usage: `npm run bench:engine -- [--sizes 1000000,10000000] [--synchronous NORMAL|FULL] [--batch-rows 10000] [--dir D]`.
+ * minus that. Usage: `npm run bench:engine -- [--sizes 1000000,10000000] [--synchronous NORMAL|FULL] [--batch-rows 10000] [--seen] [--dir D]`.
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, rmSync, statSync, existsSync } from "node:fs";
@@ -16,7 +18,7 @@ import { march } from "../runtime/src/sync/march";
 import { decidePull } from "../runtime/src/sync/decide";
 
 interface PhaseResult {
-  readonly phase: "load" | "noop" | "list";
+  readonly phase: "load" | "noop" | "list" | "seen";
   readonly blobs: number;
   readonly seconds: number;
   readonly maxRssMiB: number;
@@ -46,6 +48,15 @@ async function runPhase(phase: PhaseResult["phase"], blobs: number, file: string
     let n = 0;
     for (const b of listing(blobs)) n += b.size > 0 ? 1 : 0;
     if (n !== blobs) throw new Error("listing miscounted");
+  } else if (phase === "seen") {
+    const idx = StagingIndex.open(file, { synchronous, batchRows });
+    idx.beginRun();
+    let i = 0;
+    for (const b of listing(blobs)) if (i++ % 100 !== 0) idx.markSeen(b.name);
+    for (const n of idx.unseenNames()) idx.addPendingDelete(n);
+    idx.flush();
+    if (idx.countPendingDeletes() !== Math.ceil(blobs / 100)) throw new Error(`phase seen: ${idx.countPendingDeletes()} pending deletions`);
+    idx.close();
   } else {
     if (phase === "load") for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
     const idx = StagingIndex.open(file, { synchronous, batchRows });
@@ -72,6 +83,10 @@ async function runPhase(phase: PhaseResult["phase"], blobs: number, file: string
   return { phase, blobs, seconds, maxRssMiB: process.resourceUsage().maxRSS / 1024, dbMiB };
 }
 
+const LABELS: Record<PhaseResult["phase"], string> = {
+  list: "listing only", load: "first load", noop: "no-op cycle", seen: "seen set on disk (--seen)",
+};
+
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
@@ -97,14 +112,14 @@ async function main(): Promise<void> {
   console.log("|---:|---|---:|---:|---:|---:|---:|");
   for (const blobs of sizes) {
     const results: Record<string, PhaseResult> = {};
-    for (const phase of ["list", "load", "noop"] as const) {
+    for (const phase of process.argv.includes("--seen") ? ["list", "load", "noop", "seen"] as const : ["list", "load", "noop"] as const) {
       const r = spawnSync(process.execPath, [__filename, "--phase", phase, "--blobs", String(blobs), "--dir", dir, "--synchronous", synchronous, "--batch-rows", String(batchRows)], { encoding: "utf8", maxBuffer: 1 << 20 });
       if (r.status !== 0) throw new Error(`phase ${phase} at ${blobs} blobs failed (${r.status ?? r.signal}): ${r.stderr}`);
       const res = JSON.parse(r.stdout.trim().split("\n").pop()!) as PhaseResult;
       results[phase] = res;
       const us = (res.seconds * 1e6) / blobs;
       const engine = phase === "list" ? "" : (((res.seconds - results.list.seconds) * 1e6) / blobs).toFixed(2);
-      console.log(`| ${blobs.toLocaleString("en-US")} | ${phase === "list" ? "listing only" : phase === "load" ? "first load" : "no-op cycle"} | ${res.seconds.toFixed(1)} | ${us.toFixed(2)} | ${engine} | ${res.maxRssMiB.toFixed(0)} | ${phase === "list" ? "" : res.dbMiB.toFixed(0)} |`);
+      console.log(`| ${blobs.toLocaleString("en-US")} | ${LABELS[phase]} | ${res.seconds.toFixed(1)} | ${us.toFixed(2)} | ${engine} | ${res.maxRssMiB.toFixed(0)} | ${phase === "list" ? "" : res.dbMiB.toFixed(0)} |`);
     }
   }
   rmSync(dir, { recursive: true, force: true });
