@@ -141,6 +141,25 @@ describe("staging index on disk", () => {
     idx.close();
   });
 
+  test("a batch commits after batchRows rows or after batchMs, and another connection sees only committed rows", () => {
+    const file = join(dir, "c.db");
+    const writer = StagingIndex.open(file, { batchRows: 1000, batchMs: 20 });
+    const reader = StagingIndex.open(file);
+    for (let i = 0; i < 300; i++) writer.putEntry(entry(`r${String(i).padStart(3, "0")}`));
+    expect(reader.countEntries()).toBe(0); // neither limit reached: the batch is still open
+    const until = Date.now() + 30;
+    while (Date.now() < until) { /* let batchMs pass */ }
+    for (let i = 300; i < 512; i++) writer.putEntry(entry(`r${String(i).padStart(3, "0")}`));
+    expect(reader.countEntries()).toBe(512); // the time limit is checked every 256 rows: row 512 committed all
+    const byRows = StagingIndex.open(join(dir, "rows.db"), { batchRows: 10, batchMs: 60_000 });
+    const rowsReader = StagingIndex.open(join(dir, "rows.db"));
+    for (let i = 0; i < 25; i++) byRows.putEntry(entry(`k${i}`));
+    expect(rowsReader.countEntries()).toBe(20);
+    byRows.flush();
+    expect(rowsReader.countEntries()).toBe(25);
+    for (const x of [writer, reader, byRows, rowsReader]) x.close();
+  });
+
   test("afterCommit waits for the batch that holds the writes so far, in order, and runs at once when none is open", () => {
     const idx = StagingIndex.open(join(dir, "c.db"), { batchRows: 3, batchMs: 60_000 });
     const ran: string[] = [];
