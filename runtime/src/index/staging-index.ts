@@ -1,0 +1,287 @@
+import { FatalError } from "../storage/errors";
+import { BlobKind, PushRecord, StagedEntry } from "../model/blob";
+import { isStorableName } from "./blob-name";
+import { DatabaseSync, openDatabase, SqlValue, StatementSync } from "./sqlite";
+
+/** The index could not be opened or used as asked; nothing was written for the operation that failed. */
+export class IndexError extends FatalError {
+  constructor(readonly file: string, message: string) {
+    super(`staging index ${file}: ${message}`);
+    this.name = "IndexError";
+  }
+}
+
+/** How the index trades durability and memory for speed. */
+export interface IndexOptions {
+  /**
+   * SQLite's `synchronous` in WAL mode. NORMAL loses no committed transaction when the process is killed, only
+   * the last ones on a power cut (their data files are then re-pulled); FULL also survives a power cut, at an
+   * fsync per commit. See docs/engine.md for the measurement.
+   * @default "NORMAL"
+   */
+  readonly synchronous?: "NORMAL" | "FULL";
+  /** Writes grouped into one transaction, at most this many rows. @default 10000 */
+  readonly batchRows?: number;
+  /** ... and at most this long since the batch began, in milliseconds. @default 1000 */
+  readonly batchMs?: number;
+  /** SQLite's page cache, in KiB: bounds the index's memory whatever the blob count. @default 8192 */
+  readonly cacheKiB?: number;
+  /** Rows read per page of a cursor. @default 1000 */
+  readonly pageRows?: number;
+  /** Time to wait for another connection's lock, in milliseconds. @default 5000 */
+  readonly busyTimeoutMs?: number;
+}
+
+export const INDEX_SCHEMA_VERSION = 1;
+
+// WITHOUT ROWID: the name is the key, so rows sit in name order and a cursor is a range scan of the table itself.
+// The file is UTF-16BE, so SQLite's BINARY collation (memcmp of the stored text) orders names by UTF-16 code
+// unit: the Blob service's listing order (see blob-name.ts). UTF-8 would put non-BMP characters last.
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS entries (
+  name TEXT PRIMARY KEY, src_etag TEXT NOT NULL, size INTEGER NOT NULL, last_modified TEXT NOT NULL,
+  kind TEXT NOT NULL, props TEXT NOT NULL, metadata TEXT NOT NULL, data_file TEXT NOT NULL,
+  page_ranges TEXT, staged_md5 TEXT
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS push_records (
+  target TEXT NOT NULL, name TEXT NOT NULL, src_etag TEXT NOT NULL, dst_etag TEXT NOT NULL, md5 TEXT, PRIMARY KEY (target, name)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS seen (name TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS pending_deletes (name TEXT PRIMARY KEY) WITHOUT ROWID;
+`;
+
+const ENTRY_COLUMNS = "name, src_etag, size, last_modified, kind, props, metadata, data_file, page_ranges, staged_md5";
+
+/**
+ * One staged container's index on disk (SQLite through `node:sqlite`): the staged entries, the push records, the
+ * names seen by the current run and the deletions waiting for the guard. Memory stays flat: rows are read a page
+ * at a time in name order and written in batched transactions. Not safe for two processes writing at once; the
+ * run's lock (state/lock.ts) is what keeps a second run out.
+ */
+export class StagingIndex {
+  private readonly db: DatabaseSync;
+  private readonly opts: Required<IndexOptions>;
+  private readonly st: Record<string, StatementSync>;
+  private pendingRows = 0;
+  private committed: (() => void)[] = [];
+  private batchStarted = 0;
+  private closed = false;
+
+  private constructor(readonly file: string, db: DatabaseSync, opts: Required<IndexOptions>) {
+    this.db = db;
+    this.opts = opts;
+    const p = (sql: string) => db.prepare(sql);
+    // Cursors and single-row reads return arrays: rows are read by column position (ENTRY_COLUMNS' order).
+    const rows = (sql: string) => {
+      const stmt = db.prepare(sql);
+      stmt.setReturnArrays(true);
+      return stmt;
+    };
+    this.st = {
+      putEntry: p(`INSERT OR REPLACE INTO entries (${ENTRY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      getEntry: rows(`SELECT ${ENTRY_COLUMNS} FROM entries WHERE name = ?`),
+      deleteEntry: p("DELETE FROM entries WHERE name = ?"),
+      countEntries: p("SELECT count(*) AS n FROM entries"),
+      firstEntries: rows(`SELECT ${ENTRY_COLUMNS} FROM entries ORDER BY name LIMIT ?`),
+      nextEntries: rows(`SELECT ${ENTRY_COLUMNS} FROM entries WHERE name > ? ORDER BY name LIMIT ?`),
+      putRecord: p("INSERT OR REPLACE INTO push_records (target, name, src_etag, dst_etag, md5) VALUES (?, ?, ?, ?, ?)"),
+      getRecord: rows("SELECT src_etag, dst_etag, md5 FROM push_records WHERE target = ? AND name = ?"),
+      deleteRecord: p("DELETE FROM push_records WHERE target = ? AND name = ?"),
+      firstRecords: rows("SELECT name, src_etag, dst_etag, md5 FROM push_records WHERE target = ?1 ORDER BY name LIMIT ?2"),
+      nextRecords: rows("SELECT name, src_etag, dst_etag, md5 FROM push_records WHERE target = ?1 AND name > ?3 ORDER BY name LIMIT ?2"),
+      markSeen: p("INSERT OR IGNORE INTO seen (name) VALUES (?)"),
+      firstUnseen: rows("SELECT name FROM entries WHERE name NOT IN (SELECT name FROM seen) ORDER BY name LIMIT ?"),
+      nextUnseen: rows("SELECT name FROM entries WHERE name > ? AND name NOT IN (SELECT name FROM seen) ORDER BY name LIMIT ?"),
+      addPendingDelete: p("INSERT OR IGNORE INTO pending_deletes (name) VALUES (?)"),
+      countPendingDeletes: p("SELECT count(*) AS n FROM pending_deletes"),
+      firstPendingDeletes: rows("SELECT name FROM pending_deletes ORDER BY name LIMIT ?"),
+      nextPendingDeletes: rows("SELECT name FROM pending_deletes WHERE name > ? ORDER BY name LIMIT ?"),
+      getMeta: p("SELECT value FROM meta WHERE key = ?"),
+      putMeta: p("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"),
+    };
+  }
+
+  /** Opens (or creates) the index in `file`. A file of another schema version is refused, untouched. */
+  static open(file: string, options: IndexOptions = {}): StagingIndex {
+    const opts: Required<IndexOptions> = {
+      synchronous: "NORMAL", batchRows: 10_000, batchMs: 1000, cacheKiB: 8192, pageRows: 1000, busyTimeoutMs: 5000, ...options,
+    };
+    let db: DatabaseSync;
+    try {
+      db = openDatabase(file, opts.busyTimeoutMs);
+    } catch (err) {
+      throw new IndexError(file, `cannot be opened (${(err as Error).message})`);
+    }
+    try {
+      // Only takes effect on a new file; an existing one is checked below.
+      db.exec("PRAGMA encoding = 'UTF-16be'");
+      // Checked by reading only, before anything is written (the journal mode too): a foreign or newer file is
+      // refused as it is.
+      const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all().map((r) => r.name);
+      if (tables.length > 0) {
+        const v = tables.includes("meta") ? db.prepare("SELECT value FROM meta WHERE key = 'schema'").get()?.value : undefined;
+        if (v !== String(INDEX_SCHEMA_VERSION)) {
+          throw new IndexError(file, `has schema version ${v ?? "(none: not a dr-sync index)"}, this dr-sync reads ${INDEX_SCHEMA_VERSION}; nothing was changed`);
+        }
+        const encoding = db.prepare("PRAGMA encoding").get()?.encoding;
+        if (encoding !== "UTF-16be") throw new IndexError(file, `is encoded ${encoding}, which would not keep names in the service's order; nothing was changed`);
+      }
+      db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${opts.synchronous}; PRAGMA cache_size = -${Math.floor(opts.cacheKiB)};`);
+      db.exec(`BEGIN; ${SCHEMA} INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', '${INDEX_SCHEMA_VERSION}'); COMMIT;`);
+    } catch (err) {
+      db.close();
+      if (err instanceof IndexError) throw err;
+      throw new IndexError(file, `is not a usable SQLite database (${(err as Error).message}); nothing was changed`);
+    }
+    return new StagingIndex(file, db, opts);
+  }
+
+  putEntry(e: StagedEntry): void {
+    this.write(this.st.putEntry, this.checkName(e.name), e.srcEtag, e.size, e.lastModified, e.kind, JSON.stringify(e.props),
+      JSON.stringify(e.metadata), e.dataFile, e.pageRanges ? JSON.stringify(e.pageRanges) : null, e.stagedMd5 ?? null);
+  }
+
+  getEntry(name: string): StagedEntry | undefined {
+    const row = this.st.getEntry.get(name) as unknown as SqlValue[] | undefined;
+    return row && toEntry(row);
+  }
+
+  deleteEntry(name: string): void {
+    this.write(this.st.deleteEntry, name);
+  }
+
+  countEntries(): number {
+    return Number(this.st.countEntries.get()!.n);
+  }
+
+  /** Every staged entry in the service's listing order, a page at a time; writes between pages are fine. */
+  entries(): Generator<StagedEntry> {
+    return this.pages(this.st.firstEntries, this.st.nextEntries, toEntry);
+  }
+
+  /** Records what the last push of `name` to the target site `target` wrote (today's `pushed-<target>.jsonl`). */
+  putPushRecord(target: string, name: string, r: PushRecord): void {
+    this.write(this.st.putRecord, target, this.checkName(name), r.srcEtag, r.dstEtag, r.md5 ?? null);
+  }
+
+  getPushRecord(target: string, name: string): PushRecord | undefined {
+    const row = this.st.getRecord.get(target, name) as unknown as SqlValue[] | undefined;
+    return row && toRecord(row);
+  }
+
+  deletePushRecord(target: string, name: string): void {
+    this.write(this.st.deleteRecord, target, name);
+  }
+
+  /** Every push record for one target site with its name, in listing order. */
+  pushRecords(target: string): Generator<[string, PushRecord]> {
+    return this.pages(this.st.firstRecords, this.st.nextRecords, (row) => [row[0] as string, toRecord(row.slice(1))], [target]);
+  }
+
+  /** Starts a run: forgets the previous run's seen names and pending deletions. */
+  beginRun(): void {
+    this.flush();
+    this.db.exec("BEGIN; DELETE FROM seen; DELETE FROM pending_deletes; COMMIT;");
+  }
+
+  /** Notes that this run's listing showed `name`. */
+  markSeen(name: string): void {
+    this.write(this.st.markSeen, this.checkName(name));
+  }
+
+  /** Staged names this run's listing did not show, in listing order: the pull's deletion candidates. */
+  unseenNames(): Generator<string> {
+    return this.pages(this.st.firstUnseen, this.st.nextUnseen, (row) => row[0] as string);
+  }
+
+  /** Queues a deletion for the guard to count and the executor to carry out. */
+  addPendingDelete(name: string): void {
+    this.write(this.st.addPendingDelete, this.checkName(name));
+  }
+
+  countPendingDeletes(): number {
+    return Number(this.st.countPendingDeletes.get()!.n);
+  }
+
+  pendingDeletes(): Generator<string> {
+    return this.pages(this.st.firstPendingDeletes, this.st.nextPendingDeletes, (row) => row[0] as string);
+  }
+
+  getMeta(key: string): string | undefined {
+    return this.st.getMeta.get(key)?.value as string | undefined;
+  }
+
+  putMeta(key: string, value: string): void {
+    this.write(this.st.putMeta, key, value);
+  }
+
+  /**
+   * Runs `action` once every write made so far is committed (at once when none is pending). For what must not
+   * happen before the row that makes it safe is on disk: removing a superseded data file before the entry that
+   * points at its successor is committed would leave a committed entry pointing at nothing after a kill.
+   */
+  afterCommit(action: () => void): void {
+    if (this.db.isTransaction) this.committed.push(action);
+    else action();
+  }
+
+  /** Commits the open batch: after this returns, every write so far survives the process being killed. */
+  flush(): void {
+    if (this.db.isTransaction) this.db.exec("COMMIT");
+    this.pendingRows = 0;
+    const actions = this.committed;
+    this.committed = [];
+    for (const a of actions) a();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.flush();
+    this.db.close();
+    this.closed = true;
+  }
+
+  private write(stmt: StatementSync, ...params: SqlValue[]): void {
+    if (!this.db.isTransaction) {
+      this.db.exec("BEGIN");
+      this.batchStarted = Date.now();
+    }
+    stmt.run(...params);
+    // Date.now() only every 256 rows: it costs more than the insert's bookkeeping.
+    if (++this.pendingRows >= this.opts.batchRows || ((this.pendingRows & 255) === 0 && Date.now() - this.batchStarted >= this.opts.batchMs)) this.flush();
+  }
+
+  private checkName(name: string): string {
+    if (!isStorableName(name)) throw new IndexError(this.file, `blob name ${JSON.stringify(name)} is empty or not valid Unicode (a lone surrogate); it was not stored`);
+    return name;
+  }
+
+  /** Rows a page at a time by keyset (name > the last one read): no statement stays open between pages. */
+  private *pages<T>(first: StatementSync, next: StatementSync, map: (row: SqlValue[]) => T, scope: SqlValue[] = []): Generator<T> {
+    // Scoped statements number their parameters: ?1 the scope, ?2 the page size, ?3 the last name read.
+    let rows = first.all(...scope, this.opts.pageRows) as unknown as SqlValue[][];
+    while (rows.length > 0) {
+      for (const row of rows) yield map(row);
+      if (rows.length < this.opts.pageRows) return;
+      const last = rows[rows.length - 1][0];
+      rows = (scope.length ? next.all(...scope, this.opts.pageRows, last) : next.all(last, this.opts.pageRows)) as unknown as SqlValue[][];
+    }
+  }
+}
+
+function toEntry(row: SqlValue[]): StagedEntry {
+  const [name, srcEtag, size, lastModified, kind, props, metadata, dataFile, pageRanges, stagedMd5] = row;
+  const e: { -readonly [K in keyof StagedEntry]: StagedEntry[K] } = {
+    name: name as string, srcEtag: srcEtag as string, size: Number(size), lastModified: lastModified as string,
+    kind: kind as BlobKind, props: JSON.parse(props as string), metadata: JSON.parse(metadata as string), dataFile: dataFile as string,
+  };
+  if (pageRanges !== null) e.pageRanges = JSON.parse(pageRanges as string);
+  if (stagedMd5 !== null) e.stagedMd5 = stagedMd5 as string;
+  return e;
+}
+
+/** From [src_etag, dst_etag, md5]. */
+function toRecord([srcEtag, dstEtag, md5]: SqlValue[]): PushRecord {
+  return md5 === null ? { srcEtag: srcEtag as string, dstEtag: dstEtag as string } : { srcEtag: srcEtag as string, dstEtag: dstEtag as string, md5: md5 as string };
+}
