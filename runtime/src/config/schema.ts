@@ -271,24 +271,12 @@ export function validateConfig(raw: unknown, file?: string): ResolvedConfig {
     }
   }
 
-  let statusContainer: string | null = DEFAULTS.statusContainer;
-  if (raw.statusContainer !== undefined) {
-    if (raw.statusContainer === null) statusContainer = null;
-    else if (typeof raw.statusContainer !== "string" || !isValidContainerName(raw.statusContainer)) {
-      errors.push(`statusContainer must be a container name or null (got ${show(raw.statusContainer)})`);
-    } else statusContainer = raw.statusContainer;
-  }
+  const statusContainer = optContainerName(raw, "statusContainer", DEFAULTS.statusContainer, errors);
   if (statusContainer && containers.includes(statusContainer)) {
     errors.push(`statusContainer "${statusContainer}" must not be one of the replicated containers`);
   }
 
-  let versionsContainer: string | null = DEFAULTS.versionsContainer;
-  if (raw.versionsContainer !== undefined) {
-    if (raw.versionsContainer === null) versionsContainer = null;
-    else if (typeof raw.versionsContainer !== "string" || !isValidContainerName(raw.versionsContainer)) {
-      errors.push(`versionsContainer must be a container name or null (got ${show(raw.versionsContainer)})`);
-    } else versionsContainer = raw.versionsContainer;
-  }
+  const versionsContainer = optContainerName(raw, "versionsContainer", DEFAULTS.versionsContainer, errors);
   if (versionsContainer && (containers.includes(versionsContainer) || versionsContainer === statusContainer)) {
     errors.push(`versionsContainer "${versionsContainer}" must not be one of the replicated containers or the status container`);
   }
@@ -390,6 +378,18 @@ function unknownKeys(obj: Record<string, unknown>, allowed: Set<string>, prefix:
   for (const k of Object.keys(obj)) {
     if (!allowed.has(k)) errors.push(`${prefix}${k} is not a known key (known: ${[...allowed].filter((a) => !a.startsWith("$") && a !== "comment").join(", ")})`);
   }
+}
+
+/** An optional container name that `null` turns off. */
+function optContainerName(obj: Record<string, unknown>, key: string, dflt: string | null, errors: string[]): string | null {
+  const v = obj[key];
+  if (v === undefined) return dflt;
+  if (v === null) return null;
+  if (typeof v !== "string" || !isValidContainerName(v)) {
+    errors.push(`${key} must be a container name or null (got ${show(v)})`);
+    return dflt;
+  }
+  return v;
 }
 
 function optBool(obj: Record<string, unknown>, key: string, dflt: boolean, errors: string[], prefix = ""): boolean {
