@@ -1,5 +1,6 @@
 import { createServer, request as httpRequest, Server } from "node:http";
-import { AddressInfo, Socket } from "node:net";
+import { Socket } from "node:net";
+import { closeCutting, listenOnLoopback } from "./loopback-listener";
 
 /** One request as it crossed the wire: method and path (the query, where a SAS lives, is never kept). */
 export interface LoggedRequest {
@@ -55,21 +56,14 @@ export class RequestLog {
       this.sockets.add(s);
       s.on("close", () => this.sockets.delete(s));
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(this.portNumber, "127.0.0.1", () => resolve());
-    });
-    this.portNumber = (server.address() as AddressInfo).port;
+    this.portNumber = await listenOnLoopback(server, this.portNumber);
     this.server = server;
   }
 
   async close(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    if (!server) return;
-    for (const s of this.sockets) s.destroy();
-    this.sockets.clear();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (server) await closeCutting(server, this.sockets);
   }
 }
 

@@ -1,4 +1,5 @@
 import { createServer, Server, Socket, connect } from "node:net";
+import { closeCutting, listenOnLoopback } from "./loopback-listener";
 
 /**
  * A site's front door on the loopback: a TCP relay on its own port in front of the shared Azurite service. Both
@@ -32,14 +33,7 @@ export class SiteGateway {
   async open(): Promise<void> {
     if (this.server) return;
     const server = createServer((client) => this.relay(client));
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(this.portNumber, "127.0.0.1", () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
-    this.portNumber = (server.address() as { port: number }).port;
+    this.portNumber = await listenOnLoopback(server, this.portNumber);
     this.server = server;
   }
 
@@ -47,10 +41,7 @@ export class SiteGateway {
   async close(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    if (!server) return;
-    for (const s of this.sockets) s.destroy();
-    this.sockets.clear();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (server) await closeCutting(server, this.sockets);
   }
 
   private relay(client: Socket): void {
