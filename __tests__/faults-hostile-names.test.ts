@@ -3,17 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Drill, SeedBlob, startDrill } from "./support/harness";
 import { exactBlob, Figures, seedExact, snapshotExact, walk } from "./support/faults";
+import { HOSTILE_NAMES } from "./support/hostile-names";
 
-/** Names built to escape a folder, collide on a case-folding or normalizing file system, or confuse a path parser. */
-const HOSTILE = [
-  "../x", "../../etc/passwd", "a/../../b", "a/./b", "./dot", "a\\..\\b", "..\\..\\windows\\win.ini", "..x", "x..",
-  "CON", "con", "NUL.txt", "COM1", "aux/prn",
-  "Readme.md", "README.md", "readme.md",
-  "caf\u00e9", "cafe\u0301", // NFC and NFD of the same word
-  "dir", "dir/child", "dir/child/grandchild", // one name is both a blob and a prefix
-  "a//b", "sp ace", "trailing space ", "per%cent", "per%2Fcent", "q?uery", "h#ash", "plus+and&amp", "quote\"s'", "<angle>", "star*",
-  "tab\there", "emoji-\u{1F600}", "\u202Eright-to-left", "x".repeat(1024),
-];
 
 /**
  * Hostile names and content: nothing escapes stagingDir, no two names share a staged file, every legal name
@@ -24,7 +15,7 @@ describe("hostile names and content", () => {
   let drill: Drill;
   const figures = new Figures("faults-hostile-names");
   const blobs: SeedBlob[] = [
-    ...HOSTILE.map((name, i) => ({ name, body: `content of #${i} ${JSON.stringify(name)}`, metadata: { index: String(i) } })),
+    ...HOSTILE_NAMES.map((name, i) => ({ name, body: `content of #${i} ${JSON.stringify(name)}`, metadata: { index: String(i) } })),
     { name: "zero/one", body: "" },
     { name: "zero/two", body: "", contentType: "application/x-empty", metadata: { empty: "yes" } },
     // Metadata at the limit: names and values together just under 8 KiB.
@@ -63,7 +54,7 @@ describe("hostile names and content", () => {
     expect(outside()).toEqual([...before, "deep", "deep/er"].sort());
     // Nothing named after a blob appeared in the shared temp folder either.
     const newInTmp = readdirSync(tmpdir()).filter((n) => !tmpBefore.has(n));
-    expect(newInTmp.filter((n) => HOSTILE.some((h) => h.split(/[\\/]/).includes(n)))).toEqual([]);
+    expect(newInTmp.filter((n) => HOSTILE_NAMES.some((h) => h.split(/[\\/]/).includes(n)))).toEqual([]);
     // No blob name is used as a path: every staged file is named by a hash, or is one of the store's own files.
     const staged = walk(join(drill.dir, "deep", "er", "staging")).map((f) => f.rel.split("/").pop() as string);
     const own = /^([0-9a-f]{64}(\.[0-9a-f]{16}\.bin|\.json|\.\d+\.(bin|json))|[0-9a-f]{2}|objects|index\.jsonl|pull\.json|pushed-.*\.jsonl|\.tmp|hostile|retention|\d{4}-\d{2}-\d{2}|127\.0\.0\.1_\d+_(source|target))$/;
