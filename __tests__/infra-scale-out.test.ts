@@ -193,6 +193,32 @@ describe("vm.instances 3 as VMs", () => {
   });
 });
 
+/** The resource types whose blocks differ between two synthesized stacks, once per resource. */
+function changedTypes(before: any, after: any): string[] {
+  const changed: string[] = [];
+  for (const [type, byId] of Object.entries<any>(before.resource)) {
+    for (const [id, r] of Object.entries<any>(byId)) if (JSON.stringify(r) !== JSON.stringify(after.resource[type]?.[id])) changed.push(type);
+  }
+  return changed.sort();
+}
+
+describe("a SAS rotation with several intermediaries", () => {
+  const rotated = (vm: object) => [synth(withVm(vm)).json, synth(withVm(vm, { credentials: { generation: 2 } })).json];
+
+  test("as VMs: every VM's extension is updated in place, and nothing else but the rotation changes", () => {
+    const [before, after] = rotated({ instances: 3 });
+    expect(changedTypes(before, after)).toEqual([...Array(3).fill("azurestack_virtual_machine_extension"), "time_rotating"]);
+  });
+
+  test("as a scale set: only its extension block changes (applied to the instances by vm_upgrade_command)", () => {
+    const [before, after] = rotated({ instances: 3, scaleOut: "scale-set" });
+    expect(changedTypes(before, after)).toEqual(["azurestack_linux_virtual_machine_scale_set", "time_rotating"]);
+    const [b, a] = [before, after].map((j) => only(j, "resource", "azurestack_linux_virtual_machine_scale_set"));
+    expect(a.extension[0].protected_settings).not.toBe(b.extension[0].protected_settings);
+    expect({ ...a, extension: [] }).toEqual({ ...b, extension: [] });
+  });
+});
+
 describe("bad values are refused, naming the key", () => {
   test.each([
     [{ instances: 0 }, `vm.instances must be a whole number from 1 to ${MAX_INSTANCES} (got 0)`],
