@@ -96,9 +96,9 @@ export function checkVmProps(props: Partial<Omit<IntermediaryVmProps, "site" | "
   problems.check("addressSpace", props.addressSpace, RULES.addressSpace);
   problems.check("stagingDiskGb", props.stagingDiskGb, RULES.stagingDiskGb);
   problems.check("stagingDiskLun", props.stagingDiskLun, RULES.stagingDiskLun);
-  const instancesOk = problems.check("instances", props.instances, RULES.instances);
+  problems.check("instances", props.instances, RULES.instances);
   problems.check("scaleOut", props.scaleOut, RULES.scaleOut);
-  if (instancesOk) checkScaleOut(props, problems);
+  checkScaleOut(props, problems);
   if (props.image) {
     for (const k of ["publisher", "offer", "sku", "version"] as const) problems.check(`image.${k}`, props.image[k], RULES.imageField);
   }

@@ -175,7 +175,7 @@ export function validateEnvironment(raw: unknown, fallbackName: string, file?: s
     instances: v.int("instances", D.vm.instances, RULES.instances),
     scaleOut: v.oneOf("scaleOut", SCALE_OUT_MODES, D.vm.scaleOut),
   };
-  if (!v.has("instances") || RULES.instances.test(v.obj.instances)) checkScaleOut(vm, new PropProblems(errors, "vm."));
+  checkScaleOut(vm, new PropProblems(errors, "vm."));
   checkShardSplit(raw.shardSplit, containers, vm.instances, new PropProblems(errors));
   const shardSplit = Array.isArray(raw.shardSplit) ? (raw.shardSplit as string[]) : [];
 
