@@ -37,6 +37,8 @@ const [claim, cronJob] = rendered.items as unknown as any[];
 const job = cronJob.spec.jobTemplate.spec;
 const pod = job.template.spec;
 const container = pod.containers[0];
+/** The example pair, whose config the Secret would hold. */
+const pair = synth(exampleStackHub()).stack.pair;
 
 describe("the manifest", () => {
   test("is valid against the Kubernetes API schema (the claim and the CronJob)", () => {
@@ -91,9 +93,16 @@ describe("the manifest", () => {
   });
 
   test("holds no config and no token: nothing of the pair's rendered config, no signature", () => {
-    const pair = synth(exampleStackHub()).stack.pair;
     for (const endpoint of [pair.runtimeConfig.source.blobEndpoint, pair.runtimeConfig.target.blobEndpoint]) expect(rendered.text).not.toContain(endpoint);
     expect(rendered.text).not.toMatch(/sig=|blobEndpoint|sasEnv|stagingDir/);
+  });
+
+  test("the VM's config works in the pod as it is: its folders are under the mount, its SAS variables are set", () => {
+    const cfg = pair.runtimeConfig;
+    for (const dir of [cfg.stagingDir, cfg.stateDir]) expect(dir.startsWith(`${L.mountPoint}/`)).toBe(true);
+    const names = container.env.map((e: { name: string }) => e.name);
+    expect(names).toEqual(expect.arrayContaining([cfg.source.sasEnv, cfg.target.sasEnv]));
+    expect(container.args[2]).toBe(`${L.etcDir}/config.json`);
   });
 
   test("runs unprivileged: non-root user, no privilege escalation, read-only root, no capabilities, no API token", () => {
