@@ -46,8 +46,10 @@ const vmAddresses = (s: Synthesized) => Object.entries(s.json.resource as Record
   .flatMap(([type, byName]) => Object.keys(byName).filter((n) => n.includes("_Vm_")).map((n) => `${type}.${n.replace(/_[0-9A-F]{8}$/, "")}`))
   .sort();
 
+/** The example stack with one intermediary, as before `vm.instances`. */
+const base = synth(withVm({}));
+
 describe("one intermediary (vm.instances 1) is the stack of before", () => {
-  const base = synth(withVm({}));
 
   test.each([["instances 1", { instances: 1 }], ["instances 1, scaleOut scale-set", { instances: 1, scaleOut: "scale-set" }], ["instances 1, scaleOut vms", { instances: 1, scaleOut: "vms" }]])(
     "%s synthesizes the same text as no setting", (_what, vm) => {
@@ -162,7 +164,7 @@ describe("vm.instances 3 as VMs", () => {
   });
 
   test("the first VM keeps the single VM's resources, so going from 1 to 3 VMs adds two and replaces none", () => {
-    const one = vmAddresses(synth(withVm({})));
+    const one = vmAddresses(base);
     const three = vmAddresses(s);
     expect(three).toEqual(expect.arrayContaining(one));
     expect(three.filter((a) => !one.includes(a)).map((a) => a.replace(/^[a-z_]+\./, "")).sort()).toEqual([
