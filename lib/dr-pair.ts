@@ -6,6 +6,8 @@ import { resolveNodeBinary } from "./artifact/node-binary";
 import { SiteCloud } from "./cloud/site-provider";
 import { checkVmProps, IntermediaryVm, IntermediaryVmProps } from "./compute/intermediary-vm";
 import { renderSettingsScript, settingsScriptExpression } from "./compute/runtime-settings";
+import { checkShardSplit } from "./compute/scale-out-rules";
+import { renderShardedConfig, ShardSetting } from "./compute/shard-plan";
 import { VM_LAYOUT } from "./compute/vm-layout";
 import { ARTIFACT_READER, READING_SIDE, WRITING_SIDE } from "./credentials/sas-permissions";
 import { SasRotation, SasRotationProps } from "./credentials/sas-rotation";
@@ -105,6 +107,10 @@ export interface DrPairProps {
   /** A CNAME for the active site's blob host.
    *  @default none */
   readonly dns?: DrDnsProps;
+  /** Containers so large that the shards split them by top-level prefix rather than take them whole (the runtime's
+   *  `shard.split`); only with `vm.instances` above 1, and each one of `containers`.
+   *  @default none: every container goes whole to one shard */
+  readonly shardSplit?: readonly string[];
   /** Tags on every resource of the pair that takes tags.
    *  @default {} */
   readonly tags?: Readonly<Record<string, string>>;
@@ -146,6 +152,7 @@ export function checkDrPairProps(props: DrPairProps, artifactsContainer: string,
     problems.add(`source.accountName and target.accountName must differ (both are ${show(props.source.accountName)})`);
   }
   checkVmProps(props.vm, problems.at("vm."));
+  checkShardSplit(props.shardSplit, Array.isArray(props.containers) ? props.containers : [], props.vm.instances ?? 1, problems);
   for (const [k, v] of Object.entries(props.tags ?? {})) {
     if (problems.check("tags", k, RULES.tagKey)) problems.check(`tags.${k}`, v, RULES.tagValue);
   }
@@ -169,8 +176,12 @@ export class DrPair extends Construct {
   readonly active: SiteAccount;
   /** The runtime config the VM gets (no secrets: it names the SAS variables). */
   readonly runtimeConfig: DrSyncConfig;
-  /** `renderConfig(runtimeConfig)`: the file's exact text. */
+  /** `renderConfig(runtimeConfig)`: the file's exact text (with one intermediary; with several, each machine's
+   *  file adds its `shard` key: see `instanceConfigs`). */
   readonly renderedConfig: string;
+  /** The config file of each machine, in shard order: one for a single VM (`renderedConfig`), one shared by every
+   *  instance of a scale set, one per VM. */
+  readonly instanceConfigs: readonly string[];
   /** systemd `OnCalendar=` of the runs. */
   readonly schedule: string;
   readonly rpoObjectiveMinutes: number | null;
@@ -183,7 +194,7 @@ export class DrPair extends Construct {
   readonly nodeBinary: ArtifactBlob;
   /** The stackhub-dr release deployed (package.json's version): in the VM's pins file and the artifacts' metadata. */
   readonly release: string;
-  /** The script the VM extension runs on every deploy, SAS tokens left as placeholders. */
+  /** The script the VM extension runs on every deploy, SAS tokens left as placeholders (the first machine's). */
   readonly settingsScript: string;
   readonly vm: IntermediaryVm;
   readonly rotation: SasRotation;
@@ -257,22 +268,33 @@ export class DrPair extends Construct {
     // The runtime's own validation: a config it would refuse fails the synth instead of the VM.
     this.renderedConfig = renderConfig(this.runtimeConfig);
 
-    this.settingsScript = renderSettingsScript({
-      renderedConfig: this.renderedConfig,
-      schedule: this.schedule,
-      runtime: { url: this.runtimeBundle.url, sha256: this.runtimeBundle.sha256 },
-      node: { url: this.nodeBinary.url, sha256: this.nodeBinary.sha256 },
-      generation: this.rotation.generation,
-      release: this.release,
-    });
+    const split = props.shardSplit?.length ? { split: [...props.shardSplit] } : {};
+    const configs: string[] = [];
+    const scripts: string[] = [];
+    const scriptFor = (shard: ShardSetting | undefined) => {
+      const renderedConfig = renderShardedConfig(this.runtimeConfig, shard && { ...shard, ...split });
+      const script = renderSettingsScript({
+        renderedConfig,
+        schedule: this.schedule,
+        runtime: { url: this.runtimeBundle.url, sha256: this.runtimeBundle.sha256 },
+        node: { url: this.nodeBinary.url, sha256: this.nodeBinary.sha256 },
+        generation: this.rotation.generation,
+        release: this.release,
+      });
+      configs.push(renderedConfig);
+      scripts.push(script);
+      return settingsScriptExpression(script, { source: readingSas, target: writingSas, artifacts: artifactsSas });
+    };
     this.vm = new IntermediaryVm(this, "Vm", {
       ...props.vm,
       site: props.source.site,
       location: props.source.location,
       namePrefix: props.namePrefix,
       tags,
-      settingsScript: settingsScriptExpression(this.settingsScript, { source: readingSas, target: writingSas, artifacts: artifactsSas }),
+      settingsScript: scriptFor,
     });
+    this.instanceConfigs = configs;
+    this.settingsScript = scripts[0];
 
     if (props.dns) {
       const zoneSite = props.dns.zoneSite === "source" ? props.source.site : props.target.site;

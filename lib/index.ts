@@ -16,6 +16,9 @@ export type {
   BackendSpec, CloudName, CredentialsSpec, DnsSpec, EnvironmentSpec, ResolvedEnvironment, ResolvedSite, SiteRole, SiteSpec, VmSpec,
 } from "./environment/schema";
 export { NODE_BINARY_ENV } from "./artifact/node-binary";
+export { renderDrSyncCronJob } from "./kubernetes/cron-job";
+export type { DrSyncCronJobProps, KubernetesObject, RenderedCronJob } from "./kubernetes/cron-job";
+export type { ScaleOut, ShardSetting } from "./compute/shard-plan";
 export { PropsError } from "./validation/prop-rules";
 export { ConfigError, renderConfig, validateConfig } from "../runtime/src/config/schema";
 export type { DrSyncConfig, GuardsConfig, ResolvedConfig, RetryConfig, SiteConfig } from "../runtime/src/config/schema";

@@ -78,7 +78,10 @@ export class DrStack extends TerraformStack {
         addressSpace: env.vm.addressSpace,
         stagingDiskGb: env.vm.stagingDiskGb,
         image: env.vm.image,
+        instances: env.vm.instances,
+        scaleOut: env.vm.scaleOut,
       },
+      shardSplit: env.shardSplit.length ? env.shardSplit : undefined,
       dns: env.dns && {
         zoneSite: env.dns.zoneSite, zoneName: env.dns.zoneName, resourceGroupName: env.dns.resourceGroup,
         recordName: env.dns.recordName, ttl: env.dns.ttl,
@@ -98,15 +101,29 @@ export class DrStack extends TerraformStack {
     out("source_sas", p.siteApplicationSas.source, "SAS for applications on the source site (for the failover-aware client, which is given both)", true);
     out("target_sas", p.siteApplicationSas.target, "SAS for applications on the target site (for the failover-aware client, which is given both)", true);
     out("replication", `${p.reading.accountName} -> ${p.writing.accountName}`, "Direction of replication (reading -> writing account)");
-    out("vm_private_ip", p.vm.privateIp, "Private IP of the intermediary VM");
-    if (p.vm.publicIpAddress) out("vm_public_ip", p.vm.publicIpAddress, "Public IP of the intermediary VM");
+    const vm = p.vm;
+    if (vm.scaleSet) {
+      out("vm_scale_set_name", vm.scaleSet.name, "Scale set of the intermediaries, one shard per instance");
+      out("vm_computer_names", vm.computerNames, "Computer names of the scale set's instances 0..N-1; the last 6 characters (base 36) are each one's shard index");
+      out("vm_upgrade_command", vm.scaleSet.upgradeCommand, "Run after every apply that changes the scale set (manual upgrade mode): applies the new settings to every instance");
+    } else if (vm.instances > 1) {
+      out("vm_names", vm.computerNames, "The intermediary VMs, in shard order (index 0 first)");
+      out("vm_private_ips", vm.privateIps, "Private IPs of the intermediary VMs, in shard order");
+      if (vm.publicIpAddresses.length) out("vm_public_ips", vm.publicIpAddresses, "Public IPs of the intermediary VMs, in shard order");
+    } else {
+      out("vm_private_ip", vm.privateIp, "Private IP of the intermediary VM");
+      if (vm.publicIpAddress) out("vm_public_ip", vm.publicIpAddress, "Public IP of the intermediary VM");
+    }
     out("schedule", p.schedule, "systemd OnCalendar= of the replication runs");
     out("rpo_objective_minutes", p.rpoObjectiveMinutes ?? "none", "Recovery point objective, minutes");
     out("status_container", `${p.writing.blobEndpoint}dr-sync-status`, "Where each run writes its status record");
     out("release", p.release, "stackhub-dr release the VM runs (dr-sync --version prints the same)");
     out("runtime_sha256", p.runtimeBundle.sha256, "SHA-256 of the runtime bundle the VM runs");
     out("node_sha256", p.nodeBinary.sha256, "SHA-256 of the Node.js binary the VM runs");
-    out("runtime_config", p.renderedConfig, "The runtime's config file on the VM (no secrets)");
+    out("runtime_config", p.renderedConfig, vm.instances > 1
+      ? "The runtime's config without the shard key: each machine's file adds its own (runtime_configs)"
+      : "The runtime's config file on the VM (no secrets)");
+    if (vm.instances > 1) out("runtime_configs", p.instanceConfigs, "The config file of each machine, in shard order (one for all the scale set's instances); no secrets");
     if (p.dnsName) out("dns_name", p.dnsName, "Stable name (CNAME) of the active site's blob host");
   }
 }

@@ -80,6 +80,14 @@ export interface VmSpec {
   /** Marketplace image; on Stack Hub it must be downloaded to the stamp's marketplace first.
    *  @default Canonical 0001-com-ubuntu-server-jammy 22_04-lts latest */
   readonly image?: { readonly publisher: string; readonly offer: string; readonly sku: string; readonly version: string };
+  /** Intermediaries that split the work, one shard each, each with its own staging disk: 1 to 27, and no more than
+   *  the subnet of `addressSpace` holds.
+   *  @default 1 */
+  readonly instances?: number;
+  /** With `instances` above 1: `"vms"` (N VMs, each with its index in its config) or `"scale-set"` (one scale set
+   *  whose instances read their index from their computer name). See docs/infrastructure.md.
+   *  @default "vms" */
+  readonly scaleOut?: "scale-set" | "vms";
 }
 
 export interface CredentialsSpec {
@@ -158,6 +166,9 @@ export interface EnvironmentSpec {
   /** Stable CNAME that points at the active site's blob host.
    *  @default none */
   readonly dns?: DnsSpec;
+  /** Containers the shards split by top-level prefix instead of taking whole (needs `vm.instances` above 1).
+   *  @default [] */
+  readonly shardSplit?: readonly string[];
 }
 
 type Filled<T> = { readonly [K in keyof T]-?: Exclude<T[K], undefined> };
@@ -185,6 +196,7 @@ export interface ResolvedEnvironment {
   readonly tags: Readonly<Record<string, string>>;
   readonly backend: BackendSpec;
   readonly dns?: Filled<DnsSpec>;
+  readonly shardSplit: readonly string[];
 }
 
 export const ENVIRONMENT_DEFAULTS = {
@@ -201,6 +213,8 @@ export const ENVIRONMENT_DEFAULTS = {
     publicIp: false,
     addressSpace: "10.70.0.0/24",
     image: { publisher: "Canonical", offer: "0001-com-ubuntu-server-jammy", sku: "22_04-lts", version: "latest" },
+    instances: 1,
+    scaleOut: "vms",
   },
   credentials: { rotationDays: 30, graceDays: 7, generation: 1 },
   protectData: true,

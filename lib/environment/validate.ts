@@ -1,4 +1,6 @@
 import { checkContainerList } from "../../runtime/src/config/schema";
+import { checkScaleOut, checkShardSplit } from "../compute/scale-out-rules";
+import { SCALE_OUT_MODES } from "../compute/shard-plan";
 import { pattern, PropProblems, PropRule, RULES, show } from "../validation/prop-rules";
 import {
   BackendSpec, ENVIRONMENT_DEFAULTS as D, ResolvedEnvironment, ResolvedSite, SiteRole,
@@ -101,7 +103,7 @@ const SITE_KEYS = [
 ] as const;
 const TOP_KEYS = [
   "name", "activeSite", "sites", "containers", "schedule", "rpoObjectiveMinutes", "deleteDestination", "guards", "vm",
-  "credentials", "protectData", "tags", "backend", "dns",
+  "credentials", "protectData", "tags", "backend", "dns", "shardSplit",
 ] as const;
 
 /**
@@ -146,7 +148,7 @@ export function validateEnvironment(raw: unknown, fallbackName: string, file?: s
   }
 
   const v = r.child("vm", true) ?? new Reader({}, "vm.", []);
-  v.known(["size", "stagingDiskGb", "adminUsername", "sshPublicKey", "sshSourceCidr", "publicIp", "addressSpace", "resourceGroup", "image"]);
+  v.known(["size", "stagingDiskGb", "adminUsername", "sshPublicKey", "sshSourceCidr", "publicIp", "addressSpace", "resourceGroup", "image", "instances", "scaleOut"]);
   let image: ResolvedEnvironment["vm"]["image"] = D.vm.image;
   const img = v.child("image", false);
   if (img) {
@@ -170,7 +172,12 @@ export function validateEnvironment(raw: unknown, fallbackName: string, file?: s
     addressSpace: v.str("addressSpace", D.vm.addressSpace, RULES.addressSpace),
     resourceGroup: v.str("resourceGroup", `${name}-dr-vm`, RULES.resourceGroupName),
     image,
+    instances: v.int("instances", D.vm.instances, RULES.instances),
+    scaleOut: v.oneOf("scaleOut", SCALE_OUT_MODES, D.vm.scaleOut),
   };
+  checkScaleOut(vm, new PropProblems(errors, "vm."));
+  checkShardSplit(raw.shardSplit, containers, vm.instances, new PropProblems(errors));
+  const shardSplit = Array.isArray(raw.shardSplit) ? (raw.shardSplit as string[]) : [];
 
   const c = r.child("credentials", false);
   c?.known(["rotationDays", "graceDays", "generation"]);
@@ -207,7 +214,7 @@ export function validateEnvironment(raw: unknown, fallbackName: string, file?: s
   if (errors.length) throw new EnvironmentError(errors, file);
   return {
     name, activeSite, sites: { source, target }, containers, schedule, rpoObjectiveMinutes, deleteDestination, guards,
-    vm, credentials, protectData, tags, backend, dns,
+    vm, credentials, protectData, tags, backend, dns, shardSplit,
   };
 
   function site(s: Reader | undefined, role: SiteRole): ResolvedSite {

@@ -1,5 +1,6 @@
 import { Token } from "cdktf";
 import { isValidContainerName } from "../../runtime/src/config/schema";
+import { MAX_INSTANCES, SCALE_OUT_MODES } from "../compute/shard-plan";
 
 /**
  * The rules of the public props, in one place: the constructs check their props with them, and the environment-file
@@ -59,6 +60,9 @@ export const RULES = {
   } as PropRule,
   stagingDiskGb: wholeNumber(8, 4095),
   stagingDiskLun: wholeNumber(0, 63),
+  /** Each intermediary's NIC takes an address of the VM subnet (see `MAX_INSTANCES`). */
+  instances: wholeNumber(1, MAX_INSTANCES),
+  scaleOut: oneOf(SCALE_OUT_MODES),
   rpoObjectiveMinutes: wholeNumber(1, 525600),
   maxDeletePercent: wholeNumber(0, 100),
   maxDeleteCount: wholeNumber(0, Number.MAX_SAFE_INTEGER),
