@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS push_records (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS seen (name TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS pending_deletes (name TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS queue (queue TEXT NOT NULL, name TEXT NOT NULL, item TEXT NOT NULL, PRIMARY KEY (queue, name)) WITHOUT ROWID;
 `;
 
 const ENTRY_COLUMNS = "name, src_etag, size, last_modified, kind, props, metadata, data_file, page_ranges, staged_md5";
@@ -97,6 +98,13 @@ export class StagingIndex {
       countPendingDeletes: p("SELECT count(*) AS n FROM pending_deletes"),
       firstPendingDeletes: rows("SELECT name FROM pending_deletes ORDER BY name LIMIT ?"),
       nextPendingDeletes: rows("SELECT name FROM pending_deletes WHERE name > ? ORDER BY name LIMIT ?"),
+      enqueue: p("INSERT OR REPLACE INTO queue (queue, name, item) VALUES (?, ?, ?)"),
+      countQueued: p("SELECT count(*) AS n FROM queue WHERE queue = ?"),
+      clearQueue: p("DELETE FROM queue WHERE queue = ?"),
+      firstQueued: rows("SELECT name, item FROM queue WHERE queue = ?1 ORDER BY name LIMIT ?2"),
+      nextQueued: rows("SELECT name, item FROM queue WHERE queue = ?1 AND name > ?3 ORDER BY name LIMIT ?2"),
+      pruneRecords: p("DELETE FROM push_records WHERE target = ? AND NOT EXISTS (SELECT 1 FROM entries WHERE entries.name = push_records.name)"),
+      countRecords: p("SELECT count(*) AS n FROM push_records WHERE target = ?"),
       getMeta: p("SELECT value FROM meta WHERE key = ?"),
       putMeta: p("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"),
     };
@@ -179,6 +187,56 @@ export class StagingIndex {
     return this.pages(this.st.firstRecords, this.st.nextRecords, (row) => [row[0] as string, toRecord(row.slice(1))], [target]);
   }
 
+  countPushRecords(target: string): number {
+    return Number(this.st.countRecords.get(target)!.n);
+  }
+
+  /** Drops the push records of names no longer staged (their target copies were deleted, or vanished). */
+  prunePushRecords(target: string): void {
+    this.write(this.st.pruneRecords, target);
+  }
+
+  /** Puts `item` (JSON) under `name` in the named queue: work found by a walk, done after it (the guard first). */
+  enqueue(queue: string, name: string, item: unknown): void {
+    this.write(this.st.enqueue, queue, this.checkName(name), JSON.stringify(item));
+  }
+
+  countQueued(queue: string): number {
+    return Number(this.st.countQueued.get(queue)!.n);
+  }
+
+  /** A queue's items in name order, a page at a time. */
+  queued<T>(queue: string): Generator<T> {
+    return this.pages(this.st.firstQueued, this.st.nextQueued, (row) => JSON.parse(row[1] as string) as T, [queue]);
+  }
+
+  clearQueue(queue: string): void {
+    this.write(this.st.clearQueue, queue);
+  }
+
+  /**
+   * Of `files` (data file names found on disk), those no entry points to: what a kill left between a data file's
+   * rename and its entry's commit, or a superseded version whose removal the kill cut off. Read-only; the file
+   * names go through a temporary table, so the check needs no memory per blob.
+   */
+  unreferencedDataFiles(files: Iterable<string>): string[] {
+    this.flush();
+    this.db.exec("CREATE TEMP TABLE IF NOT EXISTS disk_files (f TEXT PRIMARY KEY) WITHOUT ROWID; DELETE FROM temp.disk_files; BEGIN;");
+    try {
+      const put = this.db.prepare("INSERT OR IGNORE INTO temp.disk_files (f) VALUES (?)");
+      for (const f of files) put.run(f);
+      this.db.exec("COMMIT");
+    } catch (err) {
+      this.db.exec("ROLLBACK");
+      throw err;
+    }
+    // One pass: SQLite builds a transient index on entries.data_file for the NOT EXISTS (automatic indexing).
+    const out = this.db.prepare("SELECT f FROM temp.disk_files WHERE NOT EXISTS (SELECT 1 FROM entries WHERE entries.data_file = disk_files.f)")
+      .all().map((r) => r.f as string);
+    this.db.exec("DROP TABLE temp.disk_files");
+    return out;
+  }
+
   /** Starts a run: forgets the previous run's seen names and pending deletions. */
   beginRun(): void {
     this.flush();
@@ -224,6 +282,12 @@ export class StagingIndex {
   afterCommit(action: () => void): void {
     if (this.db.isTransaction) this.committed.push(action);
     else action();
+  }
+
+  /** Writes a consistent copy of the whole index (every committed and pending row) to a new file `file`. */
+  copyTo(file: string): void {
+    this.flush();
+    this.db.exec(`VACUUM INTO '${file.replace(/'/g, "''")}'`);
   }
 
   /** Commits the open batch: after this returns, every write so far survives the process being killed. */
