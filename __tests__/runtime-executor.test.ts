@@ -1,3 +1,6 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { EXIT_CODES } from "../runtime/src/cli/exit-codes";
 import { loadConfig } from "../runtime/src/config/load-config";
 import { Events } from "../runtime/src/report/events";
 import { Redactor } from "../runtime/src/report/redact";
@@ -5,7 +8,9 @@ import { siteKey } from "../runtime/src/staging/object-path";
 import { RetentionArea } from "../runtime/src/staging/retention";
 import { StagingStore } from "../runtime/src/staging/staging-store";
 import { PushRecords } from "../runtime/src/state/push-records";
-import { GuardError } from "../runtime/src/storage/errors";
+import { FENCED_EXIT_CODE } from "../runtime/src/state/fence";
+import { LOCKED_EXIT_CODE } from "../runtime/src/state/lock";
+import { FatalError, fatalOf, GuardError, kindOf, StagingDiskError } from "../runtime/src/storage/errors";
 import { SiteClient } from "../runtime/src/storage/site-client";
 import { SyncContext } from "../runtime/src/sync/context";
 import { Executor, planExecutor, PlanReport, storageExecutor } from "../runtime/src/sync/executor";
@@ -150,4 +155,50 @@ describe("one executor for every change, and plan through the same walk", () => 
       expect({ staged: staged(), target: await snapshot(drill.sites.target.container(row.container)) }).toEqual(before);
     }
   }, 60000);
+});
+
+describe("exit codes come from one table", () => {
+  const codes = Object.entries(EXIT_CODES).map(([name, code]) => [name, code] as const);
+  const documented = (file: string) => {
+    const text = readFileSync(join(__dirname, "..", file), "utf8");
+    return [...text.matchAll(/^\| (\d+) \| /gm)].map((m) => Number(m[1]));
+  };
+  test.each(codes)("%s (%i) is documented in docs/runbooks.md", (_name, code) => {
+    expect(documented("docs/runbooks.md")).toContain(code);
+  });
+  test("docs/runbooks.md documents no exit code the table lacks, each once", () => {
+    expect(documented("docs/runbooks.md")).toEqual(Object.values(EXIT_CODES));
+  });
+  test("the errors and constants that carry a code take it from the table", () => {
+    expect(new GuardError("x").exitCode).toBe(EXIT_CODES.guard);
+    expect(new FatalError("x").exitCode).toBe(EXIT_CODES.failed);
+    expect(new StagingDiskError("x").exitCode).toBe(EXIT_CODES.failed);
+    expect(FENCED_EXIT_CODE).toBe(EXIT_CODES.fenced);
+    expect(LOCKED_EXIT_CODE).toBe(EXIT_CODES.locked);
+  });
+});
+
+describe("errors carry their kind as types, never as message text", () => {
+  const enospc = Object.assign(new Error("no space left on device"), { code: "ENOSPC" });
+  const scope = { side: "source (h)", sasEnv: "SRC_SAS", operation: 'read blobs in "c"', doing: 'pulling "c"', stagingDir: "/s", consequence: "nothing was deleted" };
+  test.each([
+    ["a FatalError", "fatal", new FatalError("staging disk words in a message do not matter"), FatalError],
+    ["a 403 from the service", "fatal", Object.assign(new Error("denied"), { statusCode: 403 }), FatalError],
+    ["ENOSPC on the staging disk", "fatal", enospc, StagingDiskError],
+    ["EIO on the staging disk", "fatal", Object.assign(new Error("i/o"), { code: "EIO" }), StagingDiskError],
+    ["a 503 from the service", "retryable", Object.assign(new Error("busy"), { statusCode: 503 }), undefined],
+    ["a connection reset", "retryable", Object.assign(new Error("reset"), { code: "ECONNRESET" }), undefined],
+    ["a 400 for one blob", "item", Object.assign(new Error("bad"), { statusCode: 400 }), undefined],
+    ["a damaged staged copy", "item", new Error("staged copy is damaged"), undefined],
+  ] as const)("%s is %s", (_what, kind, err, fatalType) => {
+    expect(kindOf(err)).toBe(kind);
+    const fatal = fatalOf(err, scope);
+    if (fatalType) expect(fatal).toBeInstanceOf(fatalType);
+    else expect(fatal).toBeUndefined();
+  });
+  test("only a failing staging disk stops the whole run (StagingDiskError), whatever a message says", () => {
+    expect(fatalOf(enospc, scope)).toBeInstanceOf(StagingDiskError);
+    expect(new FatalError("staging disk: not really") instanceof StagingDiskError).toBe(false);
+    expect(fatalOf(Object.assign(new Error("denied"), { statusCode: 403 }), scope)!.message).toMatch(/^source \(h\): the SAS in SRC_SAS .*; nothing was deleted$/);
+  });
 });

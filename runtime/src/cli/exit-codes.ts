@@ -15,7 +15,7 @@ export const EXIT_CODES = {
   guard: 4,
   /** The destination is the active site (its fence); nothing was written. */
   fenced: 5,
-  /** Stopped by SIGINT or SIGTERM (128 + 2): work in flight was abandoned, nothing half-written is used. */
+  /** A second SIGINT or SIGTERM stopped the run at once (the first lets the blobs in flight finish, then exits 1). */
   interrupted: 130,
 } as const;
 

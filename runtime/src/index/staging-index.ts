@@ -103,7 +103,7 @@ export class StagingIndex {
       clearQueue: p("DELETE FROM queue WHERE queue = ?"),
       firstQueued: rows("SELECT name, item FROM queue WHERE queue = ?1 ORDER BY name LIMIT ?2"),
       nextQueued: rows("SELECT name, item FROM queue WHERE queue = ?1 AND name > ?3 ORDER BY name LIMIT ?2"),
-      pruneRecords: p("DELETE FROM push_records WHERE target = ? AND NOT EXISTS (SELECT 1 FROM entries WHERE entries.name = push_records.name)"),
+      pruneRecords: p("DELETE FROM push_records WHERE NOT EXISTS (SELECT 1 FROM entries WHERE entries.name = push_records.name)"),
       countRecords: p("SELECT count(*) AS n FROM push_records WHERE target = ?"),
       getMeta: p("SELECT value FROM meta WHERE key = ?"),
       putMeta: p("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"),
@@ -191,9 +191,9 @@ export class StagingIndex {
     return Number(this.st.countRecords.get(target)!.n);
   }
 
-  /** Drops the push records of names no longer staged (their target copies were deleted, or vanished). */
-  prunePushRecords(target: string): void {
-    this.write(this.st.pruneRecords, target);
+  /** Drops the push records, for every target, of names no longer staged (one pass over the records). */
+  prunePushRecords(): void {
+    this.write(this.st.pruneRecords);
   }
 
   /** Puts `item` (JSON) under `name` in the named queue: work found by a walk, done after it (the guard first). */

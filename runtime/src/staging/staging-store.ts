@@ -9,6 +9,7 @@ import { dataFileName, objectStem } from "./object-path";
 import { RetentionArea, RetentionReason } from "./retention";
 import { clearPullMark } from "./pull-mark";
 import { migrateLegacyFolder } from "./legacy-migration";
+import { noteUnstaged } from "../state/push-records";
 
 export const INDEX_FILE = "index.db";
 const DIRTY_FILE = "dirty";
@@ -121,6 +122,7 @@ export class StagingStore {
     await this.markDirty();
     await this.retention.keep(this.site, this.container, old, this.dataPath(old), reason);
     this.index.deleteEntry(name);
+    noteUnstaged(this.index);
     this.removeDataAfterCommit(old);
   }
 
@@ -135,6 +137,7 @@ export class StagingStore {
     await clearPullMark(this.dir);
     await this.markDirty();
     this.index.deleteEntry(name);
+    noteUnstaged(this.index);
     this.removeDataAfterCommit(old);
   }
 

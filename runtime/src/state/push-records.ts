@@ -39,8 +39,21 @@ export class PushRecords {
     this.index.deletePushRecord(this.target, name);
   }
 
-  /** Drops the records of names no longer staged: their target copies were deleted, or vanished on their own. */
+  /**
+   * Drops the records of names no longer staged (their target copies were deleted, or vanished on their own), if
+   * staging lost a name since the last prune: a pass over every record is not for a quiet cycle.
+   */
   prune(): void {
-    this.index.prunePushRecords(this.target);
+    if (this.index.getMeta(UNSTAGED_META) !== "1") return;
+    this.index.prunePushRecords();
+    this.index.putMeta(UNSTAGED_META, "0");
   }
+}
+
+/** Meta key set to "1" (in the same transaction) whenever an entry leaves staging; see `PushRecords.prune`. */
+export const UNSTAGED_META = "records.prune";
+
+/** Notes in the index that a staged name went, so the next push prunes the records. */
+export function noteUnstaged(index: StagingIndex): void {
+  index.putMeta(UNSTAGED_META, "1");
 }

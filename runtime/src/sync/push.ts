@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { listBlobs, listOne } from "../listing/blob-lister";
 import { RemoteBlob, StagedEntry } from "../model/blob";
+import { compareNames } from "../index/blob-name";
 import { PushRecords } from "../state/push-records";
 import { StagingStore } from "../staging/staging-store";
 import { describeError, fatalOf, isConditionFailed, isNotFound } from "../storage/errors";
@@ -11,7 +12,7 @@ import { HopStats, MiB, newHopStats, SyncContext } from "./context";
 import { decidePush } from "./decide";
 import type { Executor } from "./executor";
 import { withItemRetry } from "./item-retry";
-import { march } from "./march";
+import { march, OutOfOrderListingError } from "./march";
 import { retainRemote } from "./retain-remote";
 
 export interface PushResult {
@@ -34,7 +35,7 @@ const DELETES = "push.deletes";
 /** The destination container as its one listing streams it, scratch blobs set aside. */
 export interface DestinationListing {
   /** Blobs in listing order, without scratch blobs. */
-  readonly blobs: AsyncIterable<RemoteBlob>;
+  readonly blobs: AsyncIterable<RemoteBlob> | Iterable<RemoteBlob>;
   /** Scratch blobs a killed run left behind, known once `blobs` has been read to its end. */
   readonly scratch: readonly string[];
   /** False when the listing found no container (known once its first page is read). */
@@ -62,6 +63,33 @@ export function listDestination(ctx: SyncContext, container: string): Destinatio
   return { blobs, scratch, exists: () => exists };
 }
 
+/** The destination's listing as `spoolDestination` read it into the index. */
+export interface SpooledDestination {
+  readonly exists: boolean;
+  readonly scratch: readonly string[];
+}
+
+const SPOOLED = "push.listing";
+
+/**
+ * Reads the destination's listing into the index (in its order, checked) while the pull lists the source: on a
+ * quiet cycle the two listings are nearly all a run costs, and this overlaps them without holding the listing in
+ * memory. The push marches it only when the pull then moved nothing; otherwise it lists the target again.
+ */
+export async function spoolDestination(ctx: SyncContext, container: string, store: StagingStore): Promise<SpooledDestination> {
+  const rows = store.rows;
+  rows.clearQueue(SPOOLED);
+  const listing = listDestination(ctx, container);
+  let previous: string | undefined;
+  for await (const b of listing.blobs) {
+    // The queue keeps rows in name order whatever order they came in: the listing's own order is checked here.
+    if (previous !== undefined && compareNames(b.name, previous) <= 0) throw new OutOfOrderListingError("destination", previous, b.name);
+    previous = b.name;
+    rows.enqueue(SPOOLED, b.name, b);
+  }
+  return { exists: listing.exists(), scratch: listing.scratch };
+}
+
 /**
  * Staging → target for one container: the staged entries marched against the destination's listing, each name
  * decided by `decidePush` with its push record, every change made by `exec`. The target is listed every run, so a
@@ -71,7 +99,7 @@ export function listDestination(ctx: SyncContext, container: string): Destinatio
  * a staging no complete pull has filled says nothing about what the source lacks.
  */
 export async function pushContainer(ctx: SyncContext, container: string, store: StagingStore, records: PushRecords, exec: Executor,
-  stagingComplete = true): Promise<PushResult> {
+  stagingComplete = true, spooled?: SpooledDestination): Promise<PushResult> {
   const stats = newHopStats();
   const rows = store.rows;
   rows.clearQueue(COPIES);
@@ -98,7 +126,9 @@ export async function pushContainer(ctx: SyncContext, container: string, store: 
     exec.report("push", { name: entry.name, action: "copy", reason: d.reason, size: entry.size });
     rows.enqueue(COPIES, entry.name, { entry, dst, compareBytes: d.compareBytes } satisfies Job);
   };
-  const destination = listDestination(ctx, container);
+  const destination: DestinationListing = spooled
+    ? { blobs: rows.queued<RemoteBlob>(SPOOLED), scratch: spooled.scratch, exists: () => spooled.exists }
+    : listDestination(ctx, container);
   await march(store.entries(), destination.blobs, {
     srcOnly: (entry) => consider(entry, undefined),
     match: (entry, dst) => {

@@ -14,7 +14,7 @@ import { FENCED_EXIT_CODE, fencedMessage, readFence } from "../state/fence";
 import { HopStats, ItemAction, SyncContext } from "./context";
 import { planExecutor, PlanReport, storageExecutor } from "./executor";
 import { pullContainer } from "./pull";
-import { pushContainer } from "./push";
+import { pushContainer, spoolDestination, SpooledDestination } from "./push";
 
 export type SyncCommand = "run" | "pull" | "push" | "plan";
 
@@ -74,6 +74,7 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
     let rp = prevRp.get(container) ?? null;
     let exceptions: { name: string; error: string }[] = [];
     let store: StagingStore | undefined;
+    let spool: Promise<SpooledDestination> | undefined;
     try {
       store = await StagingStore.open(ctx.config.stagingDir, ctx.srcKey, container, ctx.retention);
       const exec = storageExecutor(ctx, container, store);
@@ -81,6 +82,10 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
       const records = command !== "pull" ? new PushRecords(store.rows, ctx.dstKey) : undefined;
       const journaled = misses?.byContainer.get(container);
       const missRepair = journaled && records ? await repairMissesFirst(ctx, container, store, records, journaled) : undefined;
+      // Both listings at once: on a quiet cycle they are nearly all the run costs.
+      spool = command === "run" ? spoolDestination(ctx, container, store) : undefined;
+      spool?.catch(() => undefined);
+      let pullMoved = false;
       if (command !== "push") {
         const pulled = await pullContainer(ctx, container, store, exec);
         pullStats = pulled.stats;
@@ -95,12 +100,14 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
           });
         }
         hopEnd(ctx, "pull", container, pulled.stats);
+        pullMoved = pulled.stats.copied + pulled.stats.deleted > 0;
       }
       if (records) {
-        // The push lists the target only now: a listing as old as a pull that moved data would hide what was
-        // written at the target meanwhile.
+        // A listing as old as a pull that moved data would hide what was written at the target meanwhile: then the
+        // push lists the target again (a spool that failed is listed again too, and fails for itself).
+        const spooled = spool && await spool.catch(() => undefined);
         const markBefore = await readPullMark(store.dir);
-        const pushed = await pushContainer(ctx, container, store, records, exec, markBefore !== undefined);
+        const pushed = await pushContainer(ctx, container, store, records, exec, markBefore !== undefined, pullMoved ? undefined : spooled);
         pushStats = pushed.stats;
         hopEnd(ctx, "push", container, pushStats);
         // Blobs that failed are named, not allowed to hold the rest of the container back; a staging the mark no
@@ -128,6 +135,8 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
       if (err instanceof StagingDiskError) runError = err.message;
       if (ctx.signal.aborted) runError = "the run was interrupted";
     } finally {
+      // The spool writes into this store's index: it ends before the index closes.
+      await spool?.catch(() => undefined);
       await store?.close().catch((e) => ctx.events.warn("staging.close", `staging index of "${container}": ${describeError(e)}`, { container }));
     }
   }
