@@ -2,7 +2,7 @@ import { promises as fs, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { StagedEntry } from "../model/blob";
-import { IndexOptions, StagingIndex } from "../index/staging-index";
+import { IndexOptions, StagedEntryWithRecord, StagingIndex } from "../index/staging-index";
 import { killPoint } from "../index/kill-point";
 import { ensurePrivateDir, exists } from "./atomic-file";
 import { dataFileName, objectStem } from "./object-path";
@@ -72,9 +72,14 @@ export class StagingStore {
     return this.index.getEntry(name);
   }
 
-  /** Every staged entry in the service's listing order: the one way the hops read staging as a whole. */
-  entries(): Iterable<StagedEntry> {
-    return this.index.entries();
+  /**
+   * Every staged entry in the service's listing order: the one way the hops read staging as a whole. With
+   * `withRecordsFor` (a target site's key), each entry carries its push record for that target, read by a join.
+   */
+  entries(): Iterable<StagedEntry>;
+  entries(withRecordsFor: string): Iterable<StagedEntryWithRecord>;
+  entries(withRecordsFor?: string): Iterable<StagedEntryWithRecord> {
+    return withRecordsFor === undefined ? this.index.entries() : this.index.entriesWithRecords(withRecordsFor);
   }
 
   count(): number {

@@ -13,13 +13,20 @@ export class PushRecords {
   constructor(private readonly index: StagingIndex, readonly target: string) {}
 
   /**
-   * The records of a staged container for reading only (verify), or undefined when it has no index yet. Opened
-   * beside a run that may be writing: SQLite's WAL lets a reader see the last committed rows.
+   * The records of a staged container for reading only (verify), or undefined when it has no usable index.
+   * Opened beside a run that may be writing, without writing anything: SQLite's WAL lets a reader see the last
+   * committed rows without waiting for the writer.
    */
   static async readOnly(containerDir: string, target: string): Promise<{ records: PushRecords; close(): void } | undefined> {
     const file = join(containerDir, "index.db");
     if (!(await exists(file))) return undefined;
-    const index = StagingIndex.open(file);
+    let index: StagingIndex;
+    try {
+      index = StagingIndex.open(file, { reader: true });
+    } catch {
+      // Being created right now, or not an index at all (the next run says so): verify compares without records.
+      return undefined;
+    }
     return { records: new PushRecords(index, target), close: () => index.close() };
   }
 

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { listBlobs, listOne } from "../listing/blob-lister";
 import { RemoteBlob, StagedEntry } from "../model/blob";
 import { compareNames } from "../index/blob-name";
+import { StagedEntryWithRecord } from "../index/staging-index";
 import { PushRecords } from "../state/push-records";
 import { StagingStore } from "../staging/staging-store";
 import { describeError, fatalOf, isConditionFailed, isNotFound } from "../storage/errors";
@@ -108,12 +109,14 @@ export async function pushContainer(ctx: SyncContext, container: string, store: 
   let empties = 0;
   let overwrites = 0;
   let totalBytes = 0;
-  const consider = (entry: StagedEntry, dst: RemoteBlob | undefined): void => {
-    const d = decidePush(entry, records.get(entry.name), dst);
+  const consider = (staged: StagedEntryWithRecord, dst: RemoteBlob | undefined): void => {
+    const d = decidePush(staged, staged.record, dst);
     if (d.action === "skip") {
       stats.skipped++;
       return;
     }
+    // Only an entry that leads to work is copied without its record (a steady cycle copies nothing).
+    const { record: _record, ...entry } = staged;
     if (d.action === "adopt") {
       exec.report("push", { name: entry.name, action: "adopt", reason: d.reason });
       exec.adopt(records, entry, dst!);
@@ -129,7 +132,7 @@ export async function pushContainer(ctx: SyncContext, container: string, store: 
   const destination: DestinationListing = spooled
     ? { blobs: rows.queued<RemoteBlob>(SPOOLED), scratch: spooled.scratch, exists: () => spooled.exists }
     : listDestination(ctx, container);
-  await march(store.entries(), destination.blobs, {
+  await march(store.entries(records.target), destination.blobs, {
     srcOnly: (entry) => consider(entry, undefined),
     match: (entry, dst) => {
       stats.listed++;
