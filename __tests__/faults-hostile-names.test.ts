@@ -57,7 +57,7 @@ describe("hostile names and content", () => {
     expect(newInTmp.filter((n) => HOSTILE_NAMES.some((h) => h.split(/[\\/]/).includes(n)))).toEqual([]);
     // No blob name is used as a path: every staged file is named by a hash, or is one of the store's own files.
     const staged = walk(join(drill.dir, "deep", "er", "staging")).map((f) => f.rel.split("/").pop() as string);
-    const own = /^([0-9a-f]{64}(\.[0-9a-f]{16}\.bin|\.json|\.\d+\.(bin|json))|[0-9a-f]{2}|objects|index\.jsonl|pull\.json|pushed-.*\.jsonl|\.tmp|hostile|retention|\d{4}-\d{2}-\d{2}|127\.0\.0\.1_\d+_(source|target))$/;
+    const own = /^([0-9a-f]{64}(\.[0-9a-f]{16}\.bin|\.json|\.\d+\.(bin|json))|[0-9a-f]{2}|objects|index\.db(-wal|-shm)?|pull\.json|\.tmp|hostile|retention|\d{4}-\d{2}-\d{2}|127\.0\.0\.1_\d+_(source|target))$/;
     expect(staged.filter((n) => !own.test(n))).toEqual([]);
   });
 

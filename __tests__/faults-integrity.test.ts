@@ -4,8 +4,9 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { renderFence } from "../runtime/src/state/fence";
 import { FaultProxy, startFaultProxy } from "../tools/fault-proxy/fault-proxy";
-import { Drill, expectSitesEqual, RunResult, seed, snapshot, startDrill, walk } from "./support/harness";
+import { Drill, expectSitesEqual, RunResult, seed, snapshot, startDrill } from "./support/harness";
 import { eventsOf, Figures, waitFor } from "./support/faults";
+import { stagedFile } from "./support/staged-index";
 
 /**
  * The defects a hostile pass over dr-sync found (retention and clocks, damaged staging, writes at the DR site
@@ -19,16 +20,6 @@ const container = (s: { containers: { container: string }[] }, c: string) => s.c
 const md5 = (b: Buffer | string) => createHash("md5").update(b).digest("base64");
 const figures = new Figures("faults-integrity");
 afterAll(() => figures.write());
-
-/** The staged manifest and data file of one blob. */
-function stagedFiles(drill: Drill, name: string): { manifest: string; data: string; entry: Record<string, any> } {
-  for (const f of walk(drill.config.stagingDir)) {
-    if (!f.endsWith(".json") || !f.includes("/objects/")) continue;
-    const entry = JSON.parse(readFileSync(f, "utf8"));
-    if (entry.name === name) return { manifest: f, data: join(f, "..", entry.dataFile), entry };
-  }
-  throw new Error(`no staged manifest for ${name}`);
-}
 
 function spawnRun(drill: Drill, args: string[]): { done: Promise<RunResult>; stderr: () => string } {
   const child = drill.spawn(args);
@@ -49,7 +40,7 @@ describe("a staged copy damaged on disk", () => {
       const rpBefore = json(first).recoveryPoint as string;
       await seed(drill.sites.source, "docs", [{ name: "d/1.txt", body: "version 2 of 1" }]);
       expect((await drill.run(["pull"])).code).toBe(0);
-      const { data } = stagedFiles(drill, "d/1.txt");
+      const { dataPath: data } = stagedFile(drill.config.stagingDir, "d/1.txt");
       writeFileSync(data, "VERSION 2 OF 1"); // same size, other bytes
       const refused = await drill.run(["push", "--json"]);
       expect(refused.code).toBe(1);

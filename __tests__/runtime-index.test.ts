@@ -83,6 +83,50 @@ describe("staging index on disk", () => {
     idx.close();
   });
 
+  test("entries with their push records for one target come by one join, in order, across pages; records of gone names are pruned", () => {
+    const idx = StagingIndex.open(join(dir, "c.db"), { pageRows: 2 });
+    for (const n of ["a\uFF01", "b", "a\u{1F600}", "c", "d"]) idx.putEntry(entry(n));
+    idx.putPushRecord("dr", "b", { srcEtag: "s1", dstEtag: "d1", md5: "m" });
+    idx.putPushRecord("dr", "a\u{1F600}", { srcEtag: "s2", dstEtag: "d2" });
+    idx.putPushRecord("other", "c", { srcEtag: "s3", dstEtag: "d3" });
+    idx.putPushRecord("dr", "gone", { srcEtag: "s4", dstEtag: "d4" });
+    const joined = [...idx.entriesWithRecords("dr")];
+    expect(joined.map((e) => [e.name, e.record])).toEqual([
+      ["a\u{1F600}", { srcEtag: "s2", dstEtag: "d2" }], ["a\uFF01", undefined], ["b", { srcEtag: "s1", dstEtag: "d1", md5: "m" }], ["c", undefined], ["d", undefined],
+    ]);
+    expect(joined.map(({ record: _r, ...e }) => e)).toEqual([...idx.entries()]);
+    expect("record" in joined[1]).toBe(false);
+    idx.prunePushRecords();
+    expect(idx.getPushRecord("dr", "gone")).toBeUndefined();
+    expect([...idx.pushRecords("dr")].map(([n]) => n)).toEqual(["a\u{1F600}", "b"]);
+    expect(idx.getPushRecord("other", "c")).toBeDefined();
+    idx.close();
+  });
+
+  test("queues keep JSON items per queue in name order, counted and cleared on their own", () => {
+    const idx = StagingIndex.open(join(dir, "c.db"), { pageRows: 2 });
+    for (const n of ["z", "a\uFF01", "a\u{1F600}", "m"]) idx.enqueue("one", n, { n, nested: { size: n.length } });
+    idx.enqueue("two", "x", { n: "x" });
+    idx.enqueue("one", "m", { n: "m", replaced: true });
+    expect(idx.countQueued("one")).toBe(4);
+    expect([...idx.queued<{ n: string }>("one")].map((i) => i.n)).toEqual(["a\u{1F600}", "a\uFF01", "m", "z"]);
+    expect([...idx.queued("one")][2]).toEqual({ n: "m", replaced: true });
+    idx.clearQueue("one");
+    expect(idx.countQueued("one")).toBe(0);
+    expect([...idx.queued("two")]).toEqual([{ n: "x" }]);
+    expect(() => idx.enqueue("one", "lone\uD800", {})).toThrow(IndexError);
+    idx.close();
+  });
+
+  test("unreferencedDataFiles names the files no entry points to, and nothing else", () => {
+    const idx = StagingIndex.open(join(dir, "c.db"));
+    idx.putEntry(entry("a", { dataFile: "aa.1.bin" }));
+    idx.putEntry(entry("b", { dataFile: "bb.1.bin" }));
+    expect(idx.unreferencedDataFiles(["aa.1.bin", "aa.0.bin", "bb.1.bin", "cc.7.bin"]).sort()).toEqual(["aa.0.bin", "cc.7.bin"]);
+    expect(idx.unreferencedDataFiles([])).toEqual([]);
+    idx.close();
+  });
+
   test("a run's seen names and pending deletions live on disk and are forgotten by the next run", () => {
     const file = join(dir, "c.db");
     const idx = StagingIndex.open(file, { pageRows: 2 });
@@ -158,6 +202,33 @@ describe("staging index on disk", () => {
     byRows.flush();
     expect(rowsReader.countEntries()).toBe(25);
     for (const x of [writer, reader, byRows, rowsReader]) x.close();
+  });
+
+  test("a batch whose writes come slowly is committed by batchMs even with no further write", async () => {
+    const file = join(dir, "slow.db");
+    const writer = StagingIndex.open(file, { batchRows: 1000, batchMs: 30 });
+    const reader = StagingIndex.open(file, { reader: true });
+    writer.putEntry(entry("one"));
+    expect(reader.countEntries()).toBe(0);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(reader.countEntries()).toBe(1);
+    for (const x of [writer, reader]) x.close();
+  });
+
+  test("a reader opened beside a writer mid-batch reads the committed rows at once and writes nothing", () => {
+    const file = join(dir, "c.db");
+    const writer = StagingIndex.open(file, { batchRows: 2, batchMs: 60_000 });
+    for (const n of ["a", "b", "c"]) writer.putEntry(entry(n));
+    // No wait allowed for the writer's lock: an open that wrote anything would fail here.
+    expect(() => StagingIndex.open(file, { busyTimeoutMs: 0 }).close()).toThrow(IndexError);
+    const reader = StagingIndex.open(file, { reader: true, busyTimeoutMs: 0 });
+    expect([...reader.entries()].map((e) => e.name)).toEqual(["a", "b"]);
+    reader.close();
+    writer.close();
+    const empty = join(dir, "empty.db");
+    writeFileSync(empty, "");
+    expect(() => StagingIndex.open(empty, { reader: true })).toThrow(IndexError);
+    expect(readFileSync(empty).length).toBe(0);
   });
 
   test("afterCommit waits for the batch that holds the writes so far, in order, and runs at once when none is open", () => {

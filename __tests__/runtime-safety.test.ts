@@ -1,7 +1,8 @@
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { renderFence } from "../runtime/src/state/fence";
 import { Drill, expectSitesEqual, manyBlobs, seed, snapshot, startDrill, walk } from "./support/harness";
+import { stagedFile, stagedFiles } from "./support/staged-index";
 
 const json = (r: { stdout: string }) => JSON.parse(r.stdout);
 const byName = (s: { containers: { container: string }[] }, c: string) => s.containers.find((x) => x.container === c) as Record<string, any>;
@@ -118,9 +119,7 @@ describe("failures hold deletions back", () => {
       await seed(drill.sites.source, "docs", [{ name: "set/1/item-1.json", body: "new version", contentType: "application/json" }]);
       expect((await drill.run(["pull"])).code).toBe(0);
       // The staging disk damages the new version's bytes (same length, other content).
-      const manifest = walk(join(drill.dir, "staging")).map((f) => ({ f, m: f.endsWith(".json") && f.includes("/objects/") ? JSON.parse(readFileSync(f, "utf8")) : undefined }))
-        .find((x) => x.m?.name === "set/1/item-1.json")!;
-      writeFileSync(join(manifest.f, "..", manifest.m.dataFile), "NEW VERSION");
+      writeFileSync(stagedFile(join(drill.dir, "staging"), "set/1/item-1.json").dataPath, "NEW VERSION");
       const r = await drill.run(["push", "--json"]);
       expect(r.code).toBe(1);
       const c = byName(json(r), "docs");
@@ -286,13 +285,9 @@ describe("observability and secrets", () => {
 });
 
 
-/** Every committed manifest points at a data file of exactly the blob's size. */
+/** Every committed entry points at a data file of exactly the blob's size. */
 function assertStagingWhole(stagingDir: string): void {
-  if (!existsSync(stagingDir)) return;
-  for (const f of walk(stagingDir)) {
-    if (!/\/objects\/[0-9a-f]{2}\/[0-9a-f]{64}\.json$/.test(f)) continue;
-    const m = JSON.parse(readFileSync(f, "utf8"));
-    const data = join(f, "..", m.dataFile);
-    expect({ name: m.name, size: statSync(data).size }).toEqual({ name: m.name, size: m.size });
+  for (const { entry, dataPath } of stagedFiles(stagingDir)) {
+    expect({ name: entry.name, size: statSync(dataPath).size }).toEqual({ name: entry.name, size: entry.size });
   }
 }

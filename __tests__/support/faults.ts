@@ -8,6 +8,7 @@ import { objectKey } from "../../runtime/src/staging/object-path";
 import { apiVersionPolicy } from "../../runtime/src/storage/api-version-policy";
 import { encodeBlobName } from "../../runtime/src/storage/site-client";
 import { LocalSite } from "../../tools/azurite/local-sites";
+import { stagedFiles } from "./staged-index";
 import { BlobSnapshot, Drill, RunResult, SeedBlob } from "./harness";
 
 export { mulberry32 } from "../../tools/fault-proxy/fault-proxy";
@@ -109,7 +110,7 @@ export function runKilledAfter(drill: Drill, args: string[], delayMs: number): P
 /**
  * Problems in a staging folder after a crash, for blobs whose legal contents are known: every `.bin` outside
  * the tmp folders must hold a whole version the source had (a partial file under a final name is a bug), and
- * every manifest must point at a data file of its size.
+ * every committed entry must point at a data file of its size.
  */
 export function stagingProblems(stagingDir: string, versions: ReadonlyMap<string, ReadonlySet<string>>): string[] {
   const byKey = new Map([...versions.keys()].map((n) => [objectKey(n), n]));
@@ -124,18 +125,19 @@ export function stagingProblems(stagingDir: string, versions: ReadonlyMap<string
         continue;
       }
       if (!versions.get(name)!.has(sha256(readFileSync(f.path)))) problems.push(`${f.rel}: holds no whole version of ${JSON.stringify(name)} (${f.size} bytes)`);
-    } else if (base.endsWith(".json") && f.rel.includes("/objects/")) {
-      const m = JSON.parse(readFileSync(f.path, "utf8")) as { name: string; size: number; dataFile: string };
-      const data = join(f.path, "..", m.dataFile);
-      let size = -1;
-      try {
-        size = lstatSync(data).size;
-      } catch {
-        problems.push(`${f.rel}: manifest of ${JSON.stringify(m.name)} points at missing ${m.dataFile}`);
-        continue;
-      }
-      if (size !== m.size) problems.push(`${f.rel}: manifest says ${m.size} bytes, ${m.dataFile} has ${size}`);
     }
+  }
+  // Every committed entry points at a data file of exactly its size (what a kill may leave is checked above).
+  for (const { containerDir, entry, dataPath } of stagedFiles(stagingDir)) {
+    const rel = relative(stagingDir, containerDir);
+    let size = -1;
+    try {
+      size = lstatSync(dataPath).size;
+    } catch {
+      problems.push(`${rel}: the entry of ${JSON.stringify(entry.name)} points at missing ${entry.dataFile}`);
+      continue;
+    }
+    if (size !== entry.size) problems.push(`${rel}: the entry of ${JSON.stringify(entry.name)} says ${entry.size} bytes, ${entry.dataFile} has ${size}`);
   }
   return problems;
 }

@@ -1,6 +1,7 @@
 import { setMaxListeners } from "node:events";
 import { promises as fs } from "node:fs";
 import { ConfigError } from "../config/schema";
+import { EXIT_CODES } from "./exit-codes";
 import { checkSas, loadConfig } from "../config/load-config";
 import { Events, EventSink, JsonLineSink } from "../report/events";
 import { ProgressBarSink } from "../report/progress";
@@ -41,15 +42,15 @@ export async function main(io: Io): Promise<number> {
     args = parseArgs(io.argv);
   } catch (e) {
     err(`dr-sync: ${(e as Error).message}`);
-    return 2;
+    return EXIT_CODES.usage;
   }
   if (args.command === "help") {
     out(USAGE);
-    return 0;
+    return EXIT_CODES.ok;
   }
   if (args.command === "version") {
     out(VERSION);
-    return 0;
+    return EXIT_CODES.ok;
   }
 
   let lock: RunLock | undefined;
@@ -88,14 +89,14 @@ export async function main(io: Io): Promise<number> {
       case "status": {
         const s = await statusStore.read();
         out(args.json ? JSON.stringify(s ?? null, null, 2) : formatStatus(s, new Date()));
-        if (!s) return 1;
+        if (!s) return EXIT_CODES.failed;
         const age = s.recoveryPoint ? (Date.now() - (s.clockSkewSeconds ?? 0) * 1000 - Date.parse(s.recoveryPoint)) / 60000 : Infinity;
-        return s.exitCode === 0 && (!s.rpoObjectiveMinutes || age <= s.rpoObjectiveMinutes) ? 0 : 1;
+        return s.exitCode === EXIT_CODES.ok && (!s.rpoObjectiveMinutes || age <= s.rpoObjectiveMinutes) ? EXIT_CODES.ok : EXIT_CODES.failed;
       }
       case "verify": {
         const v = await verifySites(ctx, { deep: args.deep });
         out(args.json ? JSON.stringify(v, null, 2) : formatVerify(v));
-        return v.ok ? 0 : 1;
+        return v.ok ? EXIT_CODES.ok : EXIT_CODES.failed;
       }
       case "retention": {
         const copies = await ctx.retention.list({ container: args.container, name: args.blob });
@@ -115,7 +116,7 @@ export async function main(io: Io): Promise<number> {
         }
         if (args.json) out(JSON.stringify(kept, null, 2));
         else out(kept.length ? kept.map((c) => `${c.retainedAt} ${c.site}/${c.container} ${JSON.stringify(c.name)} ${c.size} bytes (${c.reason})`).join("\n") : "nothing is kept");
-        return 0;
+        return EXIT_CODES.ok;
       }
       case "restore": {
         if (args.asOf) return await restoreContainerAsOf(args, ctx, out, loaded.sourceSas);
@@ -124,7 +125,7 @@ export async function main(io: Io): Promise<number> {
         if (!pick) throw new FatalError(`no retained copy of ${JSON.stringify(args.blob)} in container "${args.container}"${args.retainedAt ? ` retained at ${args.retainedAt}` : ""}; see dr-sync retention list`);
         if (!args.out) lock = await lockForWriting(args, ctx, loaded.sourceSas);
         out(await restoreRetained(ctx, pick, args.to, args.out));
-        return 0;
+        return EXIT_CODES.ok;
       }
     }
 
@@ -135,12 +136,12 @@ export async function main(io: Io): Promise<number> {
     if (args.command === "plan") {
       const p = await planSync(ctx);
       out(args.json ? JSON.stringify(p, null, 2) : formatPlan(p));
-      return p.containers.some((c) => c.error) ? 1 : 0;
+      return p.containers.some((c) => c.error) ? EXIT_CODES.failed : EXIT_CODES.ok;
     }
     const status = await runSync(ctx, args.command as "run" | "pull" | "push", statusStore);
     events.close();
     out(args.json ? JSON.stringify(status, null, 2) : formatRunSummary(status));
-    if (status.exitCode !== 0 && !args.json) {
+    if (status.exitCode !== EXIT_CODES.ok && !args.json) {
       err(`dr-sync ${args.command}: ${status.outcome}; containers not listed as ok were left as they were apart from the copies shown (no deletions after a failure)`);
     }
     return status.exitCode;
@@ -148,14 +149,14 @@ export async function main(io: Io): Promise<number> {
     events?.close();
     if (e instanceof ConfigError) {
       err(`dr-sync: ${e.message}\nnothing was touched`);
-      return 2;
+      return EXIT_CODES.usage;
     }
     if (e instanceof FatalError) {
       err(`dr-sync: ${e.message}`);
       return e.exitCode;
     }
     err(`dr-sync: unexpected error: ${describeError(e)}${(e as Error)?.stack ? `\n${(e as Error).stack}` : ""}`);
-    return 1;
+    return EXIT_CODES.failed;
   } finally {
     await lock?.release();
   }
@@ -166,7 +167,7 @@ async function lockForWriting(args: CliArgs, ctx: SyncContext, sourceSas: string
   if (args.to === "source") {
     // The source's SAS needs only read and list for replication; a restore into it needs what a target's needs.
     const problems = checkSas("source", ctx.config.source.sasEnv, sourceSas, "rlwcd", new Date(), []);
-    if (problems.length) throw new FatalError(`restore --to source writes to the source: ${problems.map((p) => p.replace(/^source\.sasEnv: /, "")).join("; ")}`, 2);
+    if (problems.length) throw new FatalError(`restore --to source writes to the source: ${problems.map((p) => p.replace(/^source\.sasEnv: /, "")).join("; ")}`, EXIT_CODES.usage);
   }
   const lock = await RunLock.acquire(ctx.config.stateDir, "restore");
   try {
@@ -188,13 +189,13 @@ async function lockForWriting(args: CliArgs, ctx: SyncContext, sourceSas: string
 async function restoreContainerAsOf(args: CliArgs, ctx: SyncContext, out: (s: string) => void, sourceSas: string): Promise<number> {
   const { config } = ctx;
   if (!config.versionsContainer) {
-    throw new FatalError("restore --as-of reads the target's kept versions, and versionsContainer is null in the config; only single blobs kept on this machine can be restored (restore --blob)", 2);
+    throw new FatalError("restore --as-of reads the target's kept versions, and versionsContainer is null in the config; only single blobs kept on this machine can be restored (restore --blob)", EXIT_CODES.usage);
   }
   const asOf = new Date(args.asOf as string);
   const now = ctx.serviceClock.now();
-  if (asOf.getTime() > now.getTime() + 60000) throw new FatalError(`--as-of ${args.asOf} is in the future (the service's time is about ${now.toISOString()})`, 2);
+  if (asOf.getTime() > now.getTime() + 60000) throw new FatalError(`--as-of ${args.asOf} is in the future (the service's time is about ${now.toISOString()})`, EXIT_CODES.usage);
   if (asOf.getTime() < now.getTime() - config.retentionDays * 86400000) {
-    throw new FatalError(`--as-of ${args.asOf} is older than retentionDays (${config.retentionDays}): versions kept before ${new Date(now.getTime() - config.retentionDays * 86400000).toISOString()} may be purged, so that moment cannot be rebuilt exactly`, 2);
+    throw new FatalError(`--as-of ${args.asOf} is older than retentionDays (${config.retentionDays}): versions kept before ${new Date(now.getTime() - config.retentionDays * 86400000).toISOString()} may be purged, so that moment cannot be rebuilt exactly`, EXIT_CODES.usage);
   }
   const apply = !args.dryRun && (args.yes || args.json);
   const lock = apply ? await lockForWriting(args, ctx, sourceSas) : undefined;
@@ -204,9 +205,9 @@ async function restoreContainerAsOf(args: CliArgs, ctx: SyncContext, out: (s: st
     out(args.json ? JSON.stringify(r, null, 2) : formatAsOf(r));
     if (!apply && !args.dryRun) {
       out("nothing was changed: run again with --yes to apply");
-      return 2;
+      return EXIT_CODES.usage;
     }
-    return r.failed.length ? 1 : 0;
+    return r.failed.length ? EXIT_CODES.failed : EXIT_CODES.ok;
   } finally {
     await lock?.release();
   }
@@ -220,7 +221,7 @@ if (require.main === module) {
   setMaxListeners(0, controller.signal);
   let stopping = false;
   const stop = (sig: string) => {
-    if (stopping) process.exit(130);
+    if (stopping) process.exit(EXIT_CODES.interrupted);
     stopping = true;
     process.stderr.write(`dr-sync: ${sig} received; finishing the blobs in flight, then stopping (send again to stop at once)\n`);
     controller.abort();
@@ -231,6 +232,6 @@ if (require.main === module) {
     .then((code) => { process.exitCode = code; })
     .catch((e) => {
       process.stderr.write(`dr-sync: ${String(e?.message ?? e).replace(/([?&]sig=)[^&\s]+/gi, "$1[REDACTED]")}\n`);
-      process.exitCode = 1;
+      process.exitCode = EXIT_CODES.failed;
     });
 }

@@ -3,6 +3,9 @@ import { BlobKind, PushRecord, StagedEntry } from "../model/blob";
 import { isStorableName } from "./blob-name";
 import { DatabaseSync, openDatabase, SqlValue, StatementSync } from "./sqlite";
 
+/** A staged entry as `entriesWithRecords` gives it: with what the last push of it to one target wrote. */
+export type StagedEntryWithRecord = StagedEntry & { readonly record?: PushRecord };
+
 /** The index could not be opened or used as asked; nothing was written for the operation that failed. */
 export class IndexError extends FatalError {
   constructor(readonly file: string, message: string) {
@@ -30,6 +33,12 @@ export interface IndexOptions {
   readonly pageRows?: number;
   /** Time to wait for another connection's lock, in milliseconds. @default 5000 */
   readonly busyTimeoutMs?: number;
+  /**
+   * Opened only to read, beside the run that may be writing it (verify): nothing is written, not even the schema
+   * or the journal mode, so it never waits for the writer's lock (WAL readers do not block).
+   * @default false
+   */
+  readonly reader?: boolean;
 }
 
 export const INDEX_SCHEMA_VERSION = 1;
@@ -49,9 +58,11 @@ CREATE TABLE IF NOT EXISTS push_records (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS seen (name TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS pending_deletes (name TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS queue (queue TEXT NOT NULL, name TEXT NOT NULL, item TEXT NOT NULL, PRIMARY KEY (queue, name)) WITHOUT ROWID;
 `;
 
 const ENTRY_COLUMNS = "name, src_etag, size, last_modified, kind, props, metadata, data_file, page_ranges, staged_md5";
+const ENTRY_COLUMNS_E = ENTRY_COLUMNS.split(", ").map((c) => `e.${c}`).join(", ");
 
 /**
  * One staged container's index on disk (SQLite through `node:sqlite`): the staged entries, the push records, the
@@ -67,6 +78,10 @@ export class StagingIndex {
   private committed: (() => void)[] = [];
   private batchStarted = 0;
   private closed = false;
+  /** Commits a batch whose writes come slowly (one per transfer), so a kill never loses more than batchMs of them. */
+  private batchTimer?: ReturnType<typeof setTimeout>;
+  /** A commit the timer could not make, thrown at the next write or flush instead of from a timer. */
+  private timerError?: unknown;
 
   private constructor(readonly file: string, db: DatabaseSync, opts: Required<IndexOptions>) {
     this.db = db;
@@ -85,6 +100,8 @@ export class StagingIndex {
       countEntries: p("SELECT count(*) AS n FROM entries"),
       firstEntries: rows(`SELECT ${ENTRY_COLUMNS} FROM entries ORDER BY name LIMIT ?`),
       nextEntries: rows(`SELECT ${ENTRY_COLUMNS} FROM entries WHERE name > ? ORDER BY name LIMIT ?`),
+      firstEntriesRec: rows(`SELECT ${ENTRY_COLUMNS_E}, r.src_etag, r.dst_etag, r.md5 FROM entries e LEFT JOIN push_records r ON r.target = ?1 AND r.name = e.name ORDER BY e.name LIMIT ?2`),
+      nextEntriesRec: rows(`SELECT ${ENTRY_COLUMNS_E}, r.src_etag, r.dst_etag, r.md5 FROM entries e LEFT JOIN push_records r ON r.target = ?1 AND r.name = e.name WHERE e.name > ?3 ORDER BY e.name LIMIT ?2`),
       putRecord: p("INSERT OR REPLACE INTO push_records (target, name, src_etag, dst_etag, md5) VALUES (?, ?, ?, ?, ?)"),
       getRecord: rows("SELECT src_etag, dst_etag, md5 FROM push_records WHERE target = ? AND name = ?"),
       deleteRecord: p("DELETE FROM push_records WHERE target = ? AND name = ?"),
@@ -97,6 +114,13 @@ export class StagingIndex {
       countPendingDeletes: p("SELECT count(*) AS n FROM pending_deletes"),
       firstPendingDeletes: rows("SELECT name FROM pending_deletes ORDER BY name LIMIT ?"),
       nextPendingDeletes: rows("SELECT name FROM pending_deletes WHERE name > ? ORDER BY name LIMIT ?"),
+      enqueue: p("INSERT OR REPLACE INTO queue (queue, name, item) VALUES (?, ?, ?)"),
+      countQueued: p("SELECT count(*) AS n FROM queue WHERE queue = ?"),
+      clearQueue: p("DELETE FROM queue WHERE queue = ?"),
+      firstQueued: rows("SELECT name, item FROM queue WHERE queue = ?1 ORDER BY name LIMIT ?2"),
+      nextQueued: rows("SELECT name, item FROM queue WHERE queue = ?1 AND name > ?3 ORDER BY name LIMIT ?2"),
+      pruneRecords: p("DELETE FROM push_records WHERE NOT EXISTS (SELECT 1 FROM entries WHERE entries.name = push_records.name)"),
+      countRecords: p("SELECT count(*) AS n FROM push_records WHERE target = ?"),
       getMeta: p("SELECT value FROM meta WHERE key = ?"),
       putMeta: p("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"),
     };
@@ -105,7 +129,7 @@ export class StagingIndex {
   /** Opens (or creates) the index in `file`. A file of another schema version is refused, untouched. */
   static open(file: string, options: IndexOptions = {}): StagingIndex {
     const opts: Required<IndexOptions> = {
-      synchronous: "NORMAL", batchRows: 10_000, batchMs: 1000, cacheKiB: 8192, pageRows: 1000, busyTimeoutMs: 5000, ...options,
+      synchronous: "NORMAL", batchRows: 10_000, batchMs: 1000, cacheKiB: 8192, pageRows: 1000, busyTimeoutMs: 5000, reader: false, ...options,
     };
     let db: DatabaseSync;
     try {
@@ -127,8 +151,13 @@ export class StagingIndex {
         const encoding = db.prepare("PRAGMA encoding").get()?.encoding;
         if (encoding !== "UTF-16be") throw new IndexError(file, `is encoded ${encoding}, which would not keep names in the service's order; nothing was changed`);
       }
-      db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${opts.synchronous}; PRAGMA cache_size = -${Math.floor(opts.cacheKiB)};`);
-      db.exec(`BEGIN; ${SCHEMA} INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', '${INDEX_SCHEMA_VERSION}'); COMMIT;`);
+      if (opts.reader) {
+        if (tables.length === 0) throw new IndexError(file, "is empty: no dr-sync index to read");
+        db.exec(`PRAGMA cache_size = -${Math.floor(opts.cacheKiB)};`);
+      } else {
+        db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${opts.synchronous}; PRAGMA cache_size = -${Math.floor(opts.cacheKiB)};`);
+        db.exec(`BEGIN; ${SCHEMA} INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', '${INDEX_SCHEMA_VERSION}'); COMMIT;`);
+      }
     } catch (err) {
       db.close();
       if (err instanceof IndexError) throw err;
@@ -160,7 +189,19 @@ export class StagingIndex {
     return this.pages(this.st.firstEntries, this.st.nextEntries, toEntry);
   }
 
-  /** Records what the last push of `name` to the target site `target` wrote (today's `pushed-<target>.jsonl`). */
+  /**
+   * Every staged entry with its push record for `target` (if any), in listing order: one join in SQLite instead
+   * of a lookup per entry, which at millions of blobs is most of a quiet push's cost.
+   */
+  entriesWithRecords(target: string): Generator<StagedEntryWithRecord> {
+    return this.pages(this.st.firstEntriesRec, this.st.nextEntriesRec, (row) => {
+      const e = toEntry(row) as { record?: PushRecord } & StagedEntry;
+      if (row[10] !== null) e.record = toRecord(row.slice(10));
+      return e;
+    }, [target]);
+  }
+
+  /** Records what the last push of `name` to the target site `target` wrote (one row per target and name). */
   putPushRecord(target: string, name: string, r: PushRecord): void {
     this.write(this.st.putRecord, target, this.checkName(name), r.srcEtag, r.dstEtag, r.md5 ?? null);
   }
@@ -177,6 +218,56 @@ export class StagingIndex {
   /** Every push record for one target site with its name, in listing order. */
   pushRecords(target: string): Generator<[string, PushRecord]> {
     return this.pages(this.st.firstRecords, this.st.nextRecords, (row) => [row[0] as string, toRecord(row.slice(1))], [target]);
+  }
+
+  countPushRecords(target: string): number {
+    return Number(this.st.countRecords.get(target)!.n);
+  }
+
+  /** Drops the push records, for every target, of names no longer staged (one pass over the records). */
+  prunePushRecords(): void {
+    this.write(this.st.pruneRecords);
+  }
+
+  /** Puts `item` (JSON) under `name` in the named queue: work found by a walk, done after it (the guard first). */
+  enqueue(queue: string, name: string, item: unknown): void {
+    this.write(this.st.enqueue, queue, this.checkName(name), JSON.stringify(item));
+  }
+
+  countQueued(queue: string): number {
+    return Number(this.st.countQueued.get(queue)!.n);
+  }
+
+  /** A queue's items in name order, a page at a time. */
+  queued<T>(queue: string): Generator<T> {
+    return this.pages(this.st.firstQueued, this.st.nextQueued, (row) => JSON.parse(row[1] as string) as T, [queue]);
+  }
+
+  clearQueue(queue: string): void {
+    this.write(this.st.clearQueue, queue);
+  }
+
+  /**
+   * Of `files` (data file names found on disk), those no entry points to: what a kill left between a data file's
+   * rename and its entry's commit, or a superseded version whose removal the kill cut off. Read-only; the file
+   * names go through a temporary table, so the check needs no memory per blob.
+   */
+  unreferencedDataFiles(files: Iterable<string>): string[] {
+    this.flush();
+    this.db.exec("CREATE TEMP TABLE IF NOT EXISTS disk_files (f TEXT PRIMARY KEY) WITHOUT ROWID; DELETE FROM temp.disk_files; BEGIN;");
+    try {
+      const put = this.db.prepare("INSERT OR IGNORE INTO temp.disk_files (f) VALUES (?)");
+      for (const f of files) put.run(f);
+      this.db.exec("COMMIT");
+    } catch (err) {
+      this.db.exec("ROLLBACK");
+      throw err;
+    }
+    // One pass: SQLite builds a transient index on entries.data_file for the NOT EXISTS (automatic indexing).
+    const out = this.db.prepare("SELECT f FROM temp.disk_files WHERE NOT EXISTS (SELECT 1 FROM entries WHERE entries.data_file = disk_files.f)")
+      .all().map((r) => r.f as string);
+    this.db.exec("DROP TABLE temp.disk_files");
+    return out;
   }
 
   /** Starts a run: forgets the previous run's seen names and pending deletions. */
@@ -226,8 +317,17 @@ export class StagingIndex {
     else action();
   }
 
+  /** Writes a consistent copy of the whole index (every committed and pending row) to a new file `file`. */
+  copyTo(file: string): void {
+    this.flush();
+    this.db.exec(`VACUUM INTO '${file.replace(/'/g, "''")}'`);
+  }
+
   /** Commits the open batch: after this returns, every write so far survives the process being killed. */
   flush(): void {
+    this.throwTimerError();
+    if (this.batchTimer) clearTimeout(this.batchTimer);
+    this.batchTimer = undefined;
     if (this.db.isTransaction) this.db.exec("COMMIT");
     this.pendingRows = 0;
     const actions = this.committed;
@@ -243,13 +343,33 @@ export class StagingIndex {
   }
 
   private write(stmt: StatementSync, ...params: SqlValue[]): void {
+    this.throwTimerError();
     if (!this.db.isTransaction) {
       this.db.exec("BEGIN");
       this.batchStarted = Date.now();
+      // Between two statements is a safe moment to commit: no cursor keeps a statement open across pages.
+      if (this.opts.batchMs < 2 ** 31) {
+        this.batchTimer = setTimeout(() => {
+          this.batchTimer = undefined;
+          try {
+            this.flush();
+          } catch (err) {
+            this.timerError = err;
+          }
+        }, this.opts.batchMs);
+        this.batchTimer.unref?.();
+      }
     }
     stmt.run(...params);
     // Date.now() only every 256 rows: it costs more than the insert's bookkeeping.
     if (++this.pendingRows >= this.opts.batchRows || ((this.pendingRows & 255) === 0 && Date.now() - this.batchStarted >= this.opts.batchMs)) this.flush();
+  }
+
+  private throwTimerError(): void {
+    const err = this.timerError;
+    if (err === undefined) return;
+    this.timerError = undefined;
+    throw err;
   }
 
   private checkName(name: string): string {

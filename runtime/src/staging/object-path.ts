@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
  * Where a blob lives in staging. Names are never used as paths: a blob name may be `../../etc/passwd`, 1,024
  * characters long, or differ from another only by case or Unicode normalization, and a file system can hold
  * none of that safely. Each blob gets a folder-free key from the SHA-256 of its exact UTF-8 name; the name
- * itself is kept in the blob's manifest. So no name can reach outside `stagingDir`, and no two names collide.
+ * itself is kept in the blob's row of the staging index. So no name can reach outside `stagingDir`, and no two names collide.
  */
 export function objectKey(blobName: string): string {
   return createHash("sha256").update(blobName, "utf8").digest("hex");

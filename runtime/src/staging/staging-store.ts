@@ -1,65 +1,89 @@
-import { createReadStream, createWriteStream, promises as fs } from "node:fs";
-import { createInterface } from "node:readline";
+import { promises as fs, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { StagedEntry } from "../model/blob";
-import { ensurePrivateDir, exists, writeFileAtomic } from "./atomic-file";
+import { IndexOptions, StagedEntryWithRecord, StagingIndex } from "../index/staging-index";
+import { killPoint } from "../index/kill-point";
+import { ensurePrivateDir, exists } from "./atomic-file";
 import { dataFileName, objectStem } from "./object-path";
 import { RetentionArea, RetentionReason } from "./retention";
 import { clearPullMark } from "./pull-mark";
+import { migrateLegacyFolder } from "./legacy-migration";
+import { noteUnstaged } from "../state/push-records";
+
+export const INDEX_FILE = "index.db";
+const DIRTY_FILE = "dirty";
 
 /**
- * The staged copy of one source container: `<stagingDir>/<site>/<container>/`.
+ * The staged copy of one source container: `<stagingDir>/<site>/<container>/`, its entries in `index.db` (a
+ * StagingIndex) and each source version's bytes in `objects/ab/<key>.<gen>.bin`.
  *
- * Each blob has a manifest `objects/ab/<key>.json` (its name, source ETag, properties, metadata) and a data file
- * `objects/ab/<key>.<gen>.bin` per source version. Renaming the manifest into place is the commit: until then the
- * old version stands, so a kill at any moment leaves either the old or the new version, never a mix.
- * `index.jsonl` caches all manifests for fast start-up; while a hop runs, a `dirty` marker says the cache may be
- * behind, and the next open rebuilds it from the manifests.
+ * Commit order (docs/engine.md): the bytes are renamed into `objects/`, then the entry row is written (batched),
+ * and only once that row is committed is the superseded data file removed (its copy was linked into the
+ * retention area before the row). A kill at any moment leaves every committed row pointing at its bytes; the
+ * data files no committed row points to are swept on the next open, which a `dirty` marker asks for.
  */
 export class StagingStore {
-  private readonly entries = new Map<string, StagedEntry>();
-  /** Shard folders known to exist, so a commit makes no mkdir call for them. */
-  private readonly shards = new Set<string>();
-  /** True once this process changed something the index does not yet show. */
-  private dirty = false;
   readonly dir: string;
   readonly tmpDir: string;
+  /** Shard folders known to exist, so a commit makes no mkdir call for them (at most 256). */
+  private readonly shards = new Set<string>();
+  /** True once the dirty marker is on disk for this process's changes. */
+  private dirty = false;
 
-  private constructor(stagingDir: string, readonly site: string, readonly container: string, private readonly retention: RetentionArea) {
+  private constructor(stagingDir: string, readonly site: string, readonly container: string, private readonly retention: RetentionArea,
+    private readonly index: StagingIndex, private readonly scratchFile?: string) {
     this.dir = join(stagingDir, site, container);
     this.tmpDir = join(stagingDir, site, ".tmp", container);
   }
 
-  /** Opens (and if needed creates or repairs) the staged copy of a container. */
-  static async open(stagingDir: string, site: string, container: string, retention: RetentionArea): Promise<StagingStore> {
-    const store = new StagingStore(stagingDir, site, container, retention);
-    await ensurePrivateDir(join(store.dir, "objects"));
+  /**
+   * Opens (and if needed creates, migrates or repairs) the staged copy of a container. A folder made by the
+   * version before the index is migrated first (docs/engine.md); an index that is not ours is refused, untouched.
+   */
+  static async open(stagingDir: string, site: string, container: string, retention: RetentionArea, options: IndexOptions = {}): Promise<StagingStore> {
+    const dir = join(stagingDir, site, container);
+    await ensurePrivateDir(join(dir, "objects"));
+    const tmpDir = join(stagingDir, site, ".tmp", container);
     // Files in tmp belong to transfers that never committed; the lock guarantees no one else is writing them.
-    await fs.rm(store.tmpDir, { recursive: true, force: true });
-    await ensurePrivateDir(store.tmpDir);
-    const dirty = await exists(join(store.dir, "dirty"));
-    if (dirty || !(await store.loadIndex())) {
+    await fs.rm(tmpDir, { recursive: true, force: true });
+    await ensurePrivateDir(tmpDir);
+    await migrateLegacyFolder(dir, INDEX_FILE, options);
+    const store = new StagingStore(stagingDir, site, container, retention, StagingIndex.open(join(dir, INDEX_FILE), options));
+    if (await exists(join(dir, DIRTY_FILE))) {
       store.dirty = true;
-      await store.rebuild();
+      store.sweepUnreferencedData();
     }
     return store;
   }
 
-  get size(): number {
-    return this.entries.size;
+  /**
+   * A scratch copy of this store's index, for `plan` to apply the pull's changes to without touching staging (no
+   * data file is written or removed through it); `close()` deletes it.
+   */
+  planCopy(): StagingStore {
+    const file = join(this.tmpDir, `plan-${randomBytes(6).toString("hex")}.db`);
+    this.index.copyTo(file);
+    return new StagingStore(join(this.dir, "..", ".."), this.site, this.container, this.retention, StagingIndex.open(file), file);
   }
 
+  /** The staged entry of one name, if any. */
   get(name: string): StagedEntry | undefined {
-    return this.entries.get(name);
+    return this.index.getEntry(name);
   }
 
-  names(): IterableIterator<string> {
-    return this.entries.keys();
+  /**
+   * Every staged entry in the service's listing order: the one way the hops read staging as a whole. With
+   * `withRecordsFor` (a target site's key), each entry carries its push record for that target, read by a join.
+   */
+  entries(): Iterable<StagedEntry>;
+  entries(withRecordsFor: string): Iterable<StagedEntryWithRecord>;
+  entries(withRecordsFor?: string): Iterable<StagedEntryWithRecord> {
+    return withRecordsFor === undefined ? this.index.entries() : this.index.entriesWithRecords(withRecordsFor);
   }
 
-  values(): IterableIterator<StagedEntry> {
-    return this.entries.values();
+  count(): number {
+    return this.index.countEntries();
   }
 
   /** Absolute path of an entry's bytes. */
@@ -72,48 +96,39 @@ export class StagingStore {
     return join(this.tmpDir, `${randomBytes(12).toString("hex")}.part`);
   }
 
-  /** Marks the index as possibly stale until `save()`; done before the first change, so an unchanged hop writes nothing. */
-  private async markDirty(): Promise<void> {
-    if (this.dirty) return;
-    await fs.writeFile(join(this.dir, "dirty"), new Date().toISOString(), { mode: 0o600 });
-    this.dirty = true;
+  /** The index this store keeps its rows in, for the push records and the hops' queues beside the entries. */
+  get rows(): StagingIndex {
+    return this.index;
   }
 
   /**
-   * Makes the bytes in `tmpPath` the staged version described by `entry`. The version it replaces is kept in
-   * the retention area first.
+   * Makes the bytes in `tmpPath` the staged version described by `entry`. The version it replaces is linked into
+   * the retention area first, and its data file removed only after the new row is committed.
    */
   async commit(entry: Omit<StagedEntry, "dataFile">, tmpPath: string): Promise<StagedEntry> {
     await this.markDirty();
     const full: StagedEntry = { ...entry, dataFile: dataFileName(entry.name, entry.srcEtag) };
-    const stem = join(this.dir, objectStem(entry.name));
-    const shard = join(stem, "..");
-    if (!this.shards.has(shard)) {
-      await ensurePrivateDir(shard);
-      this.shards.add(shard);
-    }
-    const newData = this.dataPath(full);
-    await fs.rename(tmpPath, newData);
-    const old = this.entries.get(entry.name);
+    await this.ensureShard(full.name);
+    const old = this.index.getEntry(entry.name);
     if (old && old.dataFile !== full.dataFile) {
       await this.retention.keep(this.site, this.container, old, this.dataPath(old), "overwritten by a newer source version");
     }
-    await writeFileAtomic(`${stem}.json`, JSON.stringify(full));
-    if (old && old.dataFile !== full.dataFile) await fs.rm(this.dataPath(old), { force: true });
-    this.entries.set(full.name, full);
+    await fs.rename(tmpPath, this.dataPath(full));
+    killPoint("staging.after-data-rename");
+    this.index.putEntry(full);
+    if (old && old.dataFile !== full.dataFile) this.removeDataAfterCommit(old);
     return full;
   }
 
   /** Removes a blob from staging, keeping its last version in the retention area. */
   async remove(name: string, reason: RetentionReason = "deleted at source"): Promise<void> {
-    const old = this.entries.get(name);
+    const old = this.index.getEntry(name);
     if (!old) return;
     await this.markDirty();
-    const data = this.dataPath(old);
-    await this.retention.keep(this.site, this.container, old, data, reason);
-    await fs.rm(join(this.dir, `${objectStem(name)}.json`), { force: true });
-    await fs.rm(data, { force: true });
-    this.entries.delete(name);
+    await this.retention.keep(this.site, this.container, old, this.dataPath(old), reason);
+    this.index.deleteEntry(name);
+    noteUnstaged(this.index);
+    this.removeDataAfterCommit(old);
   }
 
   /**
@@ -122,68 +137,64 @@ export class StagingStore {
    * would look deleted at the source) or claim a recovery point.
    */
   async forget(name: string): Promise<void> {
-    const old = this.entries.get(name);
+    const old = this.index.getEntry(name);
     if (!old) return;
     await clearPullMark(this.dir);
     await this.markDirty();
-    await fs.rm(join(this.dir, `${objectStem(name)}.json`), { force: true });
-    await fs.rm(this.dataPath(old), { force: true });
-    this.entries.delete(name);
+    this.index.deleteEntry(name);
+    noteUnstaged(this.index);
+    this.removeDataAfterCommit(old);
   }
 
-  /** Writes the index and clears the dirty marker, if anything changed. */
-  async save(): Promise<void> {
-    if (!this.dirty) return;
-    const tmp = join(this.dir, `.index.${randomBytes(6).toString("hex")}.tmp`);
-    const out = createWriteStream(tmp, { mode: 0o600 });
-    for (const e of this.entries.values()) {
-      if (!out.write(JSON.stringify(e) + "\n")) await new Promise<void>((r) => out.once("drain", () => r()));
+  /** Commits every row written so far (and then removes the data files they superseded). */
+  flush(): void {
+    this.index.flush();
+  }
+
+  /** Commits, closes the index and clears the dirty marker: nothing is left for the next open to sweep. */
+  async close(): Promise<void> {
+    this.index.close();
+    if (this.scratchFile) {
+      for (const f of [this.scratchFile, `${this.scratchFile}-wal`, `${this.scratchFile}-shm`]) await fs.rm(f, { force: true });
+      return;
     }
-    await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
-    await fs.rename(tmp, join(this.dir, "index.jsonl"));
-    await fs.rm(join(this.dir, "dirty"), { force: true });
+    if (this.dirty) await fs.rm(join(this.dir, DIRTY_FILE), { force: true });
     this.dirty = false;
   }
 
-  private async loadIndex(): Promise<boolean> {
-    const path = join(this.dir, "index.jsonl");
-    if (!(await exists(path))) return false;
-    const lines = createInterface({ input: createReadStream(path, "utf8"), crlfDelay: Infinity });
-    for await (const line of lines) {
-      if (!line) continue;
-      const e = JSON.parse(line) as StagedEntry;
-      this.entries.set(e.name, e);
-    }
-    return true;
+  /** Notes, before the first change of this process, that the next open must sweep if this one never closes. */
+  private async markDirty(): Promise<void> {
+    if (this.dirty) return;
+    await fs.writeFile(join(this.dir, DIRTY_FILE), new Date().toISOString(), { mode: 0o600 });
+    this.dirty = true;
   }
 
-  /**
-   * Rebuilds the index from the manifests after a crash, and removes data files no manifest points to (a new
-   * version whose manifest never landed, or an old one already kept in the retention area).
-   */
-  private async rebuild(): Promise<void> {
-    this.entries.clear();
+  private async ensureShard(name: string): Promise<void> {
+    const shard = join(this.dir, objectStem(name), "..");
+    if (this.shards.has(shard)) return;
+    await ensurePrivateDir(shard);
+    this.shards.add(shard);
+  }
+
+  private removeDataAfterCommit(old: StagedEntry): void {
+    const path = this.dataPath(old);
+    this.index.afterCommit(() => {
+      killPoint("staging.after-commit-before-removal");
+      // A later commit in the same batch may have put that very version back.
+      if (this.index.getEntry(old.name)?.dataFile !== old.dataFile) rmSync(path, { force: true });
+    });
+  }
+
+  /** After a kill: removes data files no committed row points to (and files a killed atomic write left). */
+  private sweepUnreferencedData(): void {
     const objects = join(this.dir, "objects");
-    for (const shard of await fs.readdir(objects)) {
-      const dir = join(objects, shard);
-      const files = await fs.readdir(dir);
-      const referenced = new Set<string>();
-      for (const f of files) {
-        if (!f.endsWith(".json") || f.startsWith(".")) continue;
-        try {
-          const e = JSON.parse(await fs.readFile(join(dir, f), "utf8")) as StagedEntry;
-          if (await exists(join(dir, e.dataFile))) {
-            this.entries.set(e.name, e);
-            referenced.add(e.dataFile);
-          }
-        } catch {
-          // Manifests are written by rename, so a torn one is not expected; if the disk lost it, the next pull re-fetches.
-        }
-      }
-      for (const f of files) {
-        if ((f.endsWith(".bin") && !referenced.has(f)) || f.endsWith(".tmp")) await fs.rm(join(dir, f), { force: true });
-      }
+    const shards = readdirSync(objects).filter((s) => /^[0-9a-f]{2}$/.test(s));
+    const dataFiles = function* (): Generator<string> {
+      for (const shard of shards) for (const f of readdirSync(join(objects, shard))) if (f.endsWith(".bin")) yield f;
+    };
+    for (const f of this.index.unreferencedDataFiles(dataFiles())) rmSync(join(objects, f.slice(0, 2), f), { force: true });
+    for (const shard of shards) {
+      for (const f of readdirSync(join(objects, shard))) if (f.endsWith(".tmp")) rmSync(join(objects, shard, f), { force: true });
     }
-    await this.save();
   }
 }

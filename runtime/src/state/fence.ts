@@ -1,3 +1,4 @@
+import { EXIT_CODES } from "../cli/exit-codes";
 import { describeError, explainAuthFailure, FatalError, isAuthFailure, isNotFound } from "../storage/errors";
 import { SiteClient } from "../storage/site-client";
 
@@ -10,7 +11,7 @@ import { SiteClient } from "../storage/site-client";
 export const FENCE_BLOB = "fence.json";
 
 /** Exit code when the destination is the active site. */
-export const FENCED_EXIT_CODE = 5;
+export const FENCED_EXIT_CODE = EXIT_CODES.fenced;
 
 export interface Fence {
   /** `active`: applications use this site; nothing replicates into it. `passive`: the replica. */

@@ -1,6 +1,7 @@
 import { promises as fs } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
+import { EXIT_CODES } from "../cli/exit-codes";
 import { FatalError } from "../storage/errors";
 
 export interface LockInfo {
@@ -11,7 +12,7 @@ export interface LockInfo {
 }
 
 /** Exit code when another run holds the lock. */
-export const LOCKED_EXIT_CODE = 3;
+export const LOCKED_EXIT_CODE = EXIT_CODES.locked;
 
 /**
  * One run at a time per state folder: `<stateDir>/lock`, created exclusively. A lock left by a process that no

@@ -1,86 +1,66 @@
-import { createReadStream, createWriteStream, promises as fs, WriteStream } from "node:fs";
-import { createInterface } from "node:readline";
 import { join } from "node:path";
 import { PushRecord } from "../model/blob";
+import { StagingIndex } from "../index/staging-index";
 import { exists } from "../staging/atomic-file";
 
 /**
- * What each blob's last successful push wrote: the staged version (source ETag) and the ETag the target gave it.
- * Kept beside the staged container as `pushed-<target>.jsonl`: a snapshot followed by one appended line per
- * upload or delete, so a run killed mid-push still remembers every blob it finished. `compact()` rewrites it.
+ * What each blob's last successful push to one target site wrote: the staged version (source ETag) and the ETag
+ * the target gave it. Rows of the staged container's index (`push_records`), written in its batched transactions:
+ * a run killed mid-push loses at most the last batch, and the next push adopts or rewrites those blobs
+ * (docs/engine.md, "Commit order").
  */
 export class PushRecords {
-  private readonly records = new Map<string, PushRecord>();
-  private journal?: WriteStream;
-  /** Lines appended since the file was last compacted (by this or an earlier, killed run). */
-  private appended = 0;
+  constructor(private readonly index: StagingIndex, readonly target: string) {}
 
-  private constructor(private readonly path: string) {}
-
-  static async open(containerDir: string, targetSite: string): Promise<PushRecords> {
-    const r = new PushRecords(join(containerDir, `pushed-${targetSite}.jsonl`));
-    if (await exists(r.path)) {
-      const lines = createInterface({ input: createReadStream(r.path, "utf8"), crlfDelay: Infinity });
-      let lineCount = 0;
-      for await (const line of lines) {
-        if (!line) continue;
-        lineCount++;
-        let rec: { n: string; s?: string; d?: string; m?: string };
-        try {
-          rec = JSON.parse(line);
-        } catch {
-          continue; // The last line of a killed run may be cut short; every line before it is whole.
-        }
-        if (rec.s && rec.d) r.records.set(rec.n, { srcEtag: rec.s, dstEtag: rec.d, ...(rec.m ? { md5: rec.m } : {}) });
-        else r.records.delete(rec.n);
-      }
-      r.appended = lineCount - r.records.size;
+  /**
+   * The records of a staged container for reading only (verify), or undefined when it has no usable index.
+   * Opened beside a run that may be writing, without writing anything: SQLite's WAL lets a reader see the last
+   * committed rows without waiting for the writer.
+   */
+  static async readOnly(containerDir: string, target: string): Promise<{ records: PushRecords; close(): void } | undefined> {
+    const file = join(containerDir, "index.db");
+    if (!(await exists(file))) return undefined;
+    let index: StagingIndex;
+    try {
+      index = StagingIndex.open(file, { reader: true });
+    } catch {
+      // Being created right now, or not an index at all (the next run says so): verify compares without records.
+      return undefined;
     }
-    return r;
+    return { records: new PushRecords(index, target), close: () => index.close() };
   }
 
   get(name: string): PushRecord | undefined {
-    return this.records.get(name);
+    return this.index.getPushRecord(this.target, name);
   }
 
-  get size(): number {
-    return this.records.size;
+  count(): number {
+    return this.index.countPushRecords(this.target);
   }
 
   set(name: string, rec: PushRecord): void {
-    this.records.set(name, rec);
-    this.append({ n: name, s: rec.srcEtag, d: rec.dstEtag, m: rec.md5 });
+    this.index.putPushRecord(this.target, name, rec);
   }
 
   delete(name: string): void {
-    if (!this.records.delete(name)) return;
-    this.append({ n: name });
+    this.index.deletePushRecord(this.target, name);
   }
 
-  /** Rewrites the file with one line per blob, dropping records of names no longer staged; a no-op when nothing was appended. */
-  async compact(keep: (name: string) => boolean): Promise<void> {
-    await this.close();
-    if (this.appended === 0) return;
-    const tmp = `${this.path}.tmp`;
-    const out = createWriteStream(tmp, { mode: 0o600 });
-    for (const [n, r] of this.records) {
-      if (!keep(n)) continue;
-      if (!out.write(JSON.stringify({ n, s: r.srcEtag, d: r.dstEtag, m: r.md5 }) + "\n")) await new Promise<void>((res) => out.once("drain", () => res()));
-    }
-    await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
-    await fs.rename(tmp, this.path);
-    this.appended = 0;
+  /**
+   * Drops the records of names no longer staged (their target copies were deleted, or vanished on their own), if
+   * staging lost a name since the last prune: a pass over every record is not for a quiet cycle.
+   */
+  prune(): void {
+    if (this.index.getMeta(UNSTAGED_META) !== "1") return;
+    this.index.prunePushRecords();
+    this.index.putMeta(UNSTAGED_META, "0");
   }
+}
 
-  async close(): Promise<void> {
-    const j = this.journal;
-    this.journal = undefined;
-    if (j) await new Promise<void>((resolve) => j.end(() => resolve()));
-  }
+/** Meta key set to "1" (in the same transaction) whenever an entry leaves staging; see `PushRecords.prune`. */
+export const UNSTAGED_META = "records.prune";
 
-  private append(line: object): void {
-    this.appended++;
-    if (!this.journal) this.journal = createWriteStream(this.path, { flags: "a", mode: 0o600 });
-    this.journal.write(JSON.stringify(line) + "\n");
-  }
+/** Notes in the index that a staged name went, so the next push prunes the records. */
+export function noteUnstaged(index: StagingIndex): void {
+  index.putMeta(UNSTAGED_META, "1");
 }

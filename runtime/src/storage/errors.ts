@@ -1,3 +1,5 @@
+import { EXIT_CODES } from "../cli/exit-codes";
+
 /** What a failure means for the run. */
 export type FailureKind =
   /** Stop the run (or the container): going on could do harm or is pointless. */
@@ -7,20 +9,73 @@ export type FailureKind =
   /** Only this blob failed. */
   | "item";
 
-/** An error that stops the run, with a message an operator can act on. */
+/** An error that stops the container (and the command), with a message an operator can act on. */
 export class FatalError extends Error {
-  constructor(message: string, readonly exitCode = 1) {
+  constructor(message: string, readonly exitCode: number = EXIT_CODES.failed) {
     super(message);
     this.name = "FatalError";
+  }
+}
+
+/** A failure of the machine itself (the staging disk full, read-only or failing): it stops every container. */
+export class StagingDiskError extends FatalError {
+  constructor(message: string) {
+    super(message);
+    this.name = "StagingDiskError";
   }
 }
 
 /** A delete guard stopped a container before anything was deleted. */
 export class GuardError extends FatalError {
   constructor(message: string) {
-    super(message, 4);
+    super(message, EXIT_CODES.guard);
     this.name = "GuardError";
   }
+}
+
+/** Where an operation on a blob ran, to turn its failure into the right kind with a message naming it. */
+export interface FailureScope {
+  /** The site's label, as errors name it. */
+  readonly side: string;
+  /** The variable holding that site's SAS. */
+  readonly sasEnv: string;
+  /** What the SAS was used for, as `read blobs in "c"`. */
+  readonly operation: string;
+  /** What the staging disk was used for, as `pulling "c"`. */
+  readonly doing: string;
+  readonly stagingDir: string;
+  /** What the stop leaves as it was, for the message: "nothing was deleted". */
+  readonly consequence: string;
+}
+
+/**
+ * The kind of a failure, by type and code, never by message text: errors already fatal stay so, an
+ * authorization failure (every later request would fail the same way) and a failing staging disk become fatal,
+ * transient faults are retryable, and anything else failed only its item.
+ */
+export function kindOf(err: unknown): FailureKind {
+  if (err instanceof FatalError || isAuthFailure(err) || isStagingDiskFailure(err)) return "fatal";
+  return isTransient(err) ? "retryable" : "item";
+}
+
+/**
+ * The fatal error a per-blob failure stands for, or undefined when only that blob failed: the one place where an
+ * authorization failure or a failing staging disk becomes a stop, with a message saying what to do.
+ */
+export function fatalOf(err: unknown, scope: FailureScope): FatalError | undefined {
+  if (err instanceof FatalError) return err;
+  if (isAuthFailure(err)) return new FatalError(`${explainAuthFailure(scope.side, scope.sasEnv, scope.operation, err)}; ${scope.consequence}`);
+  if (isStagingDiskFailure(err)) {
+    return new StagingDiskError(`staging disk: ${describeError(err)} while ${scope.doing}; the run stopped, ${scope.consequence}. ` +
+      `Free space under ${scope.stagingDir} (or repair the disk) and run again`);
+  }
+  return undefined;
+}
+
+/** A local file system error (not a storage service's answer) that no retry of the blob will cure. */
+export function isStagingDiskFailure(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return code === "ENOSPC" || code === "EDQUOT" || code === "EROFS" || code === "EIO" || (code === "EACCES" && statusOf(err) === undefined);
 }
 
 interface RestLike {

@@ -101,7 +101,7 @@ export async function repairMissesFirst(ctx: SyncContext, container: string, sto
   const failed: { name: string; error: string }[] = [];
   let repaired = 0;
   try {
-    applyGuards(ctx, { hop: "push", container, where: ctx.dst.label, existing: records.size, deletes: 0, empties: 0, overwrites: names.size }, false);
+    applyGuards(ctx, { hop: "push", container, where: ctx.dst.label, existing: records.count(), deletes: 0, empties: 0, overwrites: names.size }, false);
   } catch (err) {
     ctx.events.warn("misses.skipped", `${names.size} journaled miss(es) of "${container}" not repaired first: ${describeError(err)}`, { container });
     return { journaled: names.size, repaired: 0, failed };
@@ -124,7 +124,7 @@ export async function repairMissesFirst(ctx: SyncContext, container: string, sto
       failed.push({ name, error: describeError(err) });
     }
   });
-  await store.save();
+  store.flush();
   ctx.events.info("misses.repaired", `repaired ${repaired} of ${names.size} journaled dual-write miss(es) of "${container}" first`, { container, repaired, journaled: names.size });
   return { journaled: names.size, repaired, failed };
 }

@@ -4,12 +4,13 @@ import { RemoteBlob, StagedEntry } from "../model/blob";
 import { formatBytes } from "../report/progress";
 import { StagingStore } from "../staging/staging-store";
 import { dataFileName } from "../staging/object-path";
-import { describeError, explainAuthFailure, FatalError, isAuthFailure, isNotFound, statusOf } from "../storage/errors";
+import { describeError, fatalOf, isNotFound } from "../storage/errors";
 import { downloadToFile } from "../transfer/blob-to-file";
 import { WorkPool } from "../transfer/pool";
-import { HopStats, ItemAction, MiB, newHopStats, SyncContext } from "./context";
+import { HopStats, MiB, newHopStats, SyncContext } from "./context";
 import { decidePull } from "./decide";
-import { applyGuards } from "./guards";
+import type { Executor } from "./executor";
+import { march } from "./march";
 import { refusalOf } from "./name-rules";
 import { withItemRetry } from "./item-retry";
 
@@ -17,37 +18,39 @@ export interface PullResult {
   readonly stats: HopStats;
   /** When the source listing began, by the service's clock: the recovery point this hop can vouch for. */
   readonly listingStart?: ListingStart;
-  /** In plan mode, what would happen; otherwise what happened to blobs that were not skipped. */
-  readonly actions: ItemAction[];
-  /** Plan mode: the staging index as it would be after this hop. */
-  readonly planned?: Map<string, StagedEntry>;
   /** Plan mode: why the delete guard would stop this hop. */
   readonly guardStop?: string;
 }
 
+/** Overwrites and emptyings found by the walk, waiting on disk for the guards. */
+const DEFERRED = "pull.deferred";
+
 /**
- * Source → staging for one container. Transfers start while the listing streams; deletions, and overwrites that
- * would empty a blob, wait until the listing is complete and the delete guard has agreed, and are skipped
- * altogether when any transfer failed.
+ * Source → staging for one container: the source listing marched against the staged entries (march.ts), each
+ * name decided by `decidePull`, every change made by `exec` (the storage, or in plan mode a recorder). Transfers
+ * start while the listing streams; deletions, and overwrites that would empty or replace a blob, wait on disk
+ * until the listing is complete and the guards have agreed, and deletions are skipped altogether when any
+ * transfer failed.
  */
-export async function pullContainer(ctx: SyncContext, container: string, store: StagingStore, dryRun = false): Promise<PullResult> {
+export async function pullContainer(ctx: SyncContext, container: string, store: StagingStore, exec: Executor): Promise<PullResult> {
   const stats = newHopStats();
-  const actions: ItemAction[] = [];
-  const seen = new Set<string>();
-  const deferred: RemoteBlob[] = [];
+  const rows = store.rows;
+  rows.beginRun();
+  rows.clearQueue(DEFERRED);
+  const deleting = ctx.config.deleteDestination;
   let empties = 0;
   let overwrites = 0;
-  const planned = dryRun ? new Map<string, StagedEntry>([...store.values()].map((e) => [e.name, e])) : undefined;
+  let vanished = 0;
   let listingStart: ListingStart | undefined;
   let totalBytes = 0;
   const startedAt = Date.now();
   let fatal: unknown;
   let guardStop: string | undefined;
+  let pending = 0;
   const progress = () => ctx.events.progress({ phase: "pull", container, doneItems: stats.copied + stats.failed.length,
     totalItems: stats.copied + stats.failed.length + pending, doneBytes: stats.bytes, totalBytes, startedAt });
-  let pending = 0;
   // Space is measured once, before any transfer; the warning fires as soon as the listing shows the pull cannot fit.
-  const free = dryRun ? Infinity : await freeBytes(ctx.config.stagingDir);
+  const free = await exec.stagingFreeBytes();
   let spaceWarned = false;
   const queued = (blob: RemoteBlob) => {
     totalBytes += blob.size;
@@ -58,23 +61,24 @@ export async function pullContainer(ctx: SyncContext, container: string, store: 
         `it stops when the disk is full (nothing is deleted then). Free space or grow the staging disk`, { container, freeBytes: free, neededBytes: totalBytes });
     }
   };
+  const scope = { side: ctx.src.label, sasEnv: ctx.config.source.sasEnv, operation: `read blobs in "${container}"`, doing: `pulling "${container}"`, stagingDir: ctx.config.stagingDir,
+    consequence: "nothing was deleted, the target was not touched" };
 
-  // Blobs deleted at the source while we fetched them: their staged versions go, through the delete guard.
-  const vanished: string[] = [];
   const pool = new WorkPool<RemoteBlob>(ctx.config.transferConcurrency, async (blob) => {
     try {
       if (fatal) return;
-      if ((await fetchOne(ctx, container, store, blob, stats, () => progress())) === "vanished") {
-        if (store.get(blob.name)) vanished.push(blob.name);
+      if ((await exec.stage(blob, stats, progress)) === "vanished") {
+        // Deleted at the source after the listing: the staged version is stale, and the guard counts it as a deletion.
+        if (deleting && store.get(blob.name)) {
+          rows.addPendingDelete(blob.name);
+          vanished++;
+        }
       } else stats.copied++;
     } catch (err) {
-      if (isFatalLocal(err)) {
-        fatal ??= new FatalError(`staging disk: ${describeError(err)} while pulling "${container}"; the run stopped, nothing was deleted, the target was not touched. Free space under ${ctx.config.stagingDir} and run again`);
-        ctx.events.error("pull.fatal", String((fatal as Error).message), { container });
-        return;
-      }
-      if (isAuthFailure(err)) {
-        fatal ??= new FatalError(`${explainAuthFailure(ctx.src.label, ctx.config.source.sasEnv, `read blobs in "${container}"`, err)}; nothing was deleted`);
+      const stop = fatalOf(err, scope);
+      if (stop) {
+        fatal ??= stop;
+        ctx.events.error("pull.fatal", stop.message, { container });
         return;
       }
       stats.failed.push({ name: blob.name, error: describeError(err) });
@@ -85,97 +89,96 @@ export async function pullContainer(ctx: SyncContext, container: string, store: 
     }
   });
 
-  const stagedBefore = store.size;
-  const srcClient = ctx.src.container(container);
-  const listing = listBlobs(srcClient, container, {
+  const consider = (blob: RemoteBlob, staged: StagedEntry | undefined): void | Promise<void> => {
+    if (fatal) throw fatal;
+    stats.listed++;
+    const refusal = refusalOf(blob.name, ctx.config.target.cloud);
+    if (refusal) {
+      stats.refused.push({ name: blob.name, error: refusal });
+      ctx.events.warn("blob.refused", `"${blob.name}" in ${container} is not replicated: ${refusal}`, { container, blob: blob.name });
+      return;
+    }
+    const decision = decidePull(blob, staged);
+    if (decision.action !== "copy") {
+      stats.skipped++;
+      return;
+    }
+    exec.report("pull", { name: blob.name, action: "copy", reason: decision.reason, size: blob.size });
+    if (decision.empties) empties++;
+    if (decision.overwrites) overwrites++;
+    if (decision.empties || decision.overwrites) {
+      // Replacing staged content waits for the guards, which need the whole listing: a stopped pull leaves staging
+      // as it was, so the last good copy stays both here and at the target.
+      rows.enqueue(DEFERRED, blob.name, blob);
+      return;
+    }
+    queued(blob);
+    return pool.add(blob);
+  };
+
+  const stagedBefore = store.count();
+  // The container's one listing: a name not after the previous one stops the walk before anything is deleted.
+  const listing = listBlobs(ctx.src.container(container), container, {
     side: ctx.src.label, sasEnv: ctx.config.source.sasEnv, signal: ctx.signal, missing: "error",
     onStart: (s) => { listingStart = s; ctx.serviceClock.observe(s); },
   });
   try {
-    for await (const blob of listing) {
-      if (fatal) break;
-      stats.listed++;
-      seen.add(blob.name);
-      const refusal = refusalOf(blob.name, ctx.config.target.cloud);
-      if (refusal) {
-        stats.refused.push({ name: blob.name, error: refusal });
-        ctx.events.warn("blob.refused", `"${blob.name}" in ${container} is not replicated: ${refusal}`, { container, blob: blob.name });
-        continue;
-      }
-      const decision = decidePull(blob, store.get(blob.name));
-      if (decision.action !== "copy") {
-        stats.skipped++;
-        continue;
-      }
-      actions.push({ name: blob.name, action: "copy", reason: decision.reason, size: blob.size });
-      if (decision.empties) empties++;
-      if (decision.overwrites) overwrites++;
-      if (dryRun) {
-        planned!.set(blob.name, stagedFrom(blob));
-        continue;
-      }
-      if (decision.empties || decision.overwrites) {
-        // Replacing staged content waits for the guards, which need the whole listing: a stopped pull leaves staging
-        // as it was, so the last good copy stays both here and at the target.
-        deferred.push(blob);
-        continue;
-      }
-      queued(blob);
-      await pool.add(blob);
-    }
+    await march(listing, store.entries(), {
+      srcOnly: (blob) => consider(blob, undefined),
+      match: (blob, staged) => consider(blob, staged),
+      dstOnly: (staged) => {
+        if (!deleting) return;
+        exec.report("pull", { name: staged.name, action: "delete", reason: "not in source" });
+        rows.addPendingDelete(staged.name);
+      },
+    });
   } catch (err) {
     // A listing that breaks off is never a complete one: let the transfers in flight land, delete nothing.
     fatal ??= err;
   }
-  const deletes = fatal ? [] : [...store.names()].filter((n) => !seen.has(n));
-  seen.clear();
 
-  const changes = (extraDeletes: number) => ({ hop: "pull" as const, container, where: "staging", existing: stagedBefore,
-    deletes: ctx.config.deleteDestination ? deletes.length + extraDeletes : 0, empties, overwrites });
+  const changes = () => ({ hop: "pull" as const, container, where: "staging", existing: stagedBefore,
+    deletes: deleting ? rows.countPendingDeletes() : 0, empties, overwrites });
   if (!fatal) {
     try {
-      guardStop = applyGuards(ctx, changes(0), dryRun);
+      guardStop = exec.guard(changes());
     } catch (err) {
       await pool.drain();
-      await store.save();
+      store.flush();
       throw err;
     }
-    for (const blob of deferred) {
-      queued(blob);
-      await pool.add(blob);
+    if (!guardStop) {
+      for (const blob of rows.queued<RemoteBlob>(DEFERRED)) {
+        if (fatal) break;
+        queued(blob);
+        await pool.add(blob);
+      }
     }
   }
   await pool.drain();
-  if (fatal) {
-    if (!dryRun) await store.save();
-    throw fatal;
+  store.flush();
+  if (fatal) throw fatal;
+  if (guardStop) return { stats, listingStart, guardStop };
+  // Blobs that vanished from the source during the transfers were queued since the first check: count them too.
+  if (vanished > 0) {
+    const stop = exec.guard(changes());
+    if (stop) return { stats, listingStart, guardStop: stop };
   }
-  if (vanished.length > 0 && ctx.config.deleteDestination) {
-    // Deleted at the source after the listing: the staged version is stale, and the guard counts it as a deletion.
-    try {
-      applyGuards(ctx, changes(vanished.length), false);
-    } catch (err) {
-      await store.save();
-      throw err;
-    }
-    deletes.push(...vanished);
-  }
+  const deletes = rows.countPendingDeletes();
 
-  if (ctx.config.deleteDestination) {
-    if (stats.failed.length > 0 && deletes.length > 0) {
-      stats.heldBack = deletes.length;
-      ctx.events.warn("deletes.held", `${deletes.length} deletion(s) in staging held back for "${container}" because ${stats.failed.length} transfer(s) failed`, { container, hop: "pull" });
+  if (deleting && deletes > 0) {
+    if (stats.failed.length > 0) {
+      stats.heldBack = deletes;
+      ctx.events.warn("deletes.held", `${deletes} deletion(s) in staging held back for "${container}" because ${stats.failed.length} transfer(s) failed`, { container, hop: "pull" });
     } else {
-      for (const name of deletes) {
-        actions.push({ name, action: "delete", reason: "not in source" });
-        if (dryRun) planned!.delete(name);
-        else await store.remove(name, "deleted at source");
+      for (const name of rows.pendingDeletes()) {
+        await exec.unstage(name, "deleted at source");
         stats.deleted++;
       }
     }
   }
-  if (!dryRun) await store.save();
-  return { stats, listingStart, actions, planned, guardStop };
+  store.flush();
+  return { stats, listingStart };
 }
 
 /**
@@ -230,19 +233,4 @@ export function stagedFrom(blob: RemoteBlob): StagedEntry {
     name: blob.name, srcEtag: blob.etag, size: blob.size, lastModified: blob.lastModified, kind: blob.kind,
     props: blob.props, metadata: blob.metadata, dataFile: dataFileName(blob.name, blob.etag),
   };
-}
-
-function isFatalLocal(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException)?.code;
-  return code === "ENOSPC" || code === "EDQUOT" || code === "EROFS" || code === "EIO" || (code === "EACCES" && statusOf(err) === undefined);
-}
-
-/** Bytes an unprivileged writer may still use on the staging file system; unknown counts as plenty. */
-async function freeBytes(dir: string): Promise<number> {
-  try {
-    const s = await fs.statfs(dir);
-    return s.bavail * s.bsize;
-  } catch {
-    return Infinity;
-  }
 }

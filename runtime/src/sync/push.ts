@@ -1,31 +1,23 @@
 import { createHash } from "node:crypto";
 import { listBlobs, listOne } from "../listing/blob-lister";
 import { RemoteBlob, StagedEntry } from "../model/blob";
+import { compareNames } from "../index/blob-name";
+import { StagedEntryWithRecord } from "../index/staging-index";
 import { PushRecords } from "../state/push-records";
-import { describeError, explainAuthFailure, FatalError, isAuthFailure, isConditionFailed, isNotFound } from "../storage/errors";
+import { StagingStore } from "../staging/staging-store";
+import { describeError, fatalOf, isConditionFailed, isNotFound } from "../storage/errors";
 import { StagedCopyDamagedError, uploadEntry, WriteConditions } from "../transfer/file-to-blob";
 import { SCRATCH_PREFIX } from "../transfer/file-to-page-or-append";
 import { WorkPool } from "../transfer/pool";
-import { HopStats, ItemAction, MiB, newHopStats, SyncContext } from "./context";
+import { HopStats, MiB, newHopStats, SyncContext } from "./context";
 import { decidePush } from "./decide";
-import { applyGuards } from "./guards";
+import type { Executor } from "./executor";
 import { withItemRetry } from "./item-retry";
+import { march, OutOfOrderListingError } from "./march";
 import { retainRemote } from "./retain-remote";
-
-/** The staged side of a push: the real staging store, or in plan mode the index as the pull would leave it. */
-export interface StagedSource {
-  readonly size: number;
-  get(name: string): StagedEntry | undefined;
-  values(): IterableIterator<StagedEntry>;
-  dataPath(entry: StagedEntry): string;
-  tmpPath(): string;
-  /** Drops a damaged staged copy so the next pull fetches it again (and the staging is no longer complete). */
-  forget?(name: string): Promise<void>;
-}
 
 export interface PushResult {
   readonly stats: HopStats;
-  readonly actions: ItemAction[];
   /** Plan mode: why the delete guard would stop this hop. */
   readonly guardStop?: string;
 }
@@ -37,140 +29,148 @@ export interface Job {
   readonly compareBytes?: boolean;
 }
 
-/**
- * Staging → target for one container. The target is listed every run, so a blob changed or deleted there behind
- * our back is noticed by its ETag and rewritten. Destination content we hold no copy of (changed behind our back,
- * or only ever at the target, as after a failover) is saved to the retention area before it is replaced or
- * deleted: a push never destroys data it cannot give back. Deletions need `stagingComplete`: a staging no complete
- * pull has filled says nothing about what the source lacks.
- */
-/** The destination container as one listing shows it. */
+/** Copies found by the walk, and destination blobs to delete, waiting on disk for the guards. */
+const COPIES = "push.copies";
+const DELETES = "push.deletes";
+
+/** The destination container as its one listing streams it, scratch blobs set aside. */
 export interface DestinationListing {
-  readonly blobs: Map<string, RemoteBlob>;
-  /** Scratch blobs a killed run left behind. */
-  readonly scratch: string[];
-  readonly exists: boolean;
+  /** Blobs in listing order, without scratch blobs. */
+  readonly blobs: AsyncIterable<RemoteBlob> | Iterable<RemoteBlob>;
+  /** Scratch blobs a killed run left behind, known once `blobs` has been read to its end. */
+  readonly scratch: readonly string[];
+  /** False when the listing found no container (known once its first page is read). */
+  exists(): boolean;
 }
 
 /**
- * Lists the destination container. `run` starts this while the pull lists the source, and lists again after a
- * pull that moved anything: a listing as old as a long pull would hide what was written at the target meanwhile.
- * Every write the push makes is conditional on what this listing saw, so nothing is overwritten unseen.
+ * Lists the destination container, lazily: the push reads it after the pull, so it shows what was written at the
+ * target meanwhile. Every write the push makes is conditional on what this listing saw, so nothing is
+ * overwritten unseen.
  */
-export async function listDestination(ctx: SyncContext, container: string, records?: PushRecords): Promise<DestinationListing> {
-  const blobs = new Map<string, RemoteBlob>();
+export function listDestination(ctx: SyncContext, container: string): DestinationListing {
   const scratch: string[] = [];
   let exists = true;
   const listing = listBlobs(ctx.dst.container(container), container, {
     side: ctx.dst.label, sasEnv: ctx.config.target.sasEnv, signal: ctx.signal, missing: "empty", onMissing: () => { exists = false; },
     onStart: (s) => ctx.serviceClock.observe(s),
   });
-  for await (const b of listing) {
-    if (b.name.startsWith(SCRATCH_PREFIX)) scratch.push(b.name);
-    else blobs.set(b.name, records?.get(b.name)?.dstEtag === b.etag ? asWeWroteIt(b) : b);
-  }
-  return { blobs, scratch, exists };
+  const blobs = (async function* (): AsyncGenerator<RemoteBlob> {
+    for await (const b of listing) {
+      if (b.name.startsWith(SCRATCH_PREFIX)) scratch.push(b.name);
+      else yield b;
+    }
+  })();
+  return { blobs, scratch, exists: () => exists };
 }
 
-const NOTHING: Readonly<Record<string, string>> = Object.freeze({});
+/** The destination's listing as `spoolDestination` read it into the index. */
+export interface SpooledDestination {
+  readonly exists: boolean;
+  readonly scratch: readonly string[];
+}
+
+const SPOOLED = "push.listing";
 
 /**
- * A destination blob whose ETag is the one our last push recorded. Everything the push decides about it needs
- * only its ETag, size and kind (it is skipped, rewritten from a newer staged version, or deleted with an If-Match
- * on that ETag, and never saved to the retention area, as staging holds its bytes). Dropping its properties and
- * metadata keeps a container's listing small in memory: on a steady cycle that is every blob.
+ * Reads the destination's listing into the index (in its order, checked) while the pull lists the source: on a
+ * quiet cycle the two listings are nearly all a run costs, and this overlaps them without holding the listing in
+ * memory. The push marches it only when the pull then moved nothing; otherwise it lists the target again.
  */
-function asWeWroteIt(b: RemoteBlob): RemoteBlob {
-  return { name: b.name, etag: b.etag, size: b.size, lastModified: b.lastModified, kind: b.kind, props: NOTHING, metadata: NOTHING };
+export async function spoolDestination(ctx: SyncContext, container: string, store: StagingStore): Promise<SpooledDestination> {
+  const rows = store.rows;
+  rows.clearQueue(SPOOLED);
+  const listing = listDestination(ctx, container);
+  let previous: string | undefined;
+  for await (const b of listing.blobs) {
+    // The queue keeps rows in name order whatever order they came in: the listing's own order is checked here.
+    if (previous !== undefined && compareNames(b.name, previous) <= 0) throw new OutOfOrderListingError("destination", previous, b.name);
+    previous = b.name;
+    rows.enqueue(SPOOLED, b.name, b);
+  }
+  return { exists: listing.exists(), scratch: listing.scratch };
 }
 
-export async function pushContainer(ctx: SyncContext, container: string, staged: StagedSource, records: PushRecords, dryRun = false,
-  stagingComplete = true, listed?: Promise<DestinationListing>): Promise<PushResult> {
+/**
+ * Staging → target for one container: the staged entries marched against the destination's listing, each name
+ * decided by `decidePush` with its push record, every change made by `exec`. The target is listed every run, so a
+ * blob changed or deleted there behind our back is noticed by its ETag and rewritten. Copies and deletions wait
+ * on disk until the walk is complete and the guards have agreed. Destination content we hold no copy of is kept
+ * (retention area, versions) before it is replaced or deleted (the executor). Deletions need `stagingComplete`:
+ * a staging no complete pull has filled says nothing about what the source lacks.
+ */
+export async function pushContainer(ctx: SyncContext, container: string, store: StagingStore, records: PushRecords, exec: Executor,
+  stagingComplete = true, spooled?: SpooledDestination): Promise<PushResult> {
   const stats = newHopStats();
-  const actions: ItemAction[] = [];
-  const dstClient = ctx.dst.container(container);
-  const side = ctx.dst.label;
-
-  const { blobs: dstBlobs, scratch, exists } = await (listed ?? listDestination(ctx, container, records));
-  if (!dryRun) {
-    // Scratch blobs of a killed run: never data of anyone's (the real name only ever gets a finished copy).
-    for (const name of scratch) await ctx.dst.blob(container, name).deleteIfExists({ abortSignal: ctx.signal }).catch(() => undefined);
-  }
-  if (!exists && !dryRun) {
-    try {
-      await dstClient.create({ abortSignal: ctx.signal });
-      ctx.events.info("container.created", `created container "${container}" at ${ctx.dst.label}`, { container });
-    } catch (err) {
-      if (isAuthFailure(err)) throw new FatalError(`${explainAuthFailure(side, ctx.config.target.sasEnv, `create container "${container}"`, err)}; nothing was written`);
-      if ((err as { statusCode?: number }).statusCode !== 409) throw new FatalError(`${side}: could not create container "${container}" (${describeError(err)})`);
-    }
-  }
-  stats.listed = dstBlobs.size;
-
-  const jobs: Job[] = [];
+  const rows = store.rows;
+  rows.clearQueue(COPIES);
+  rows.clearQueue(DELETES);
+  const deleting = ctx.config.deleteDestination && stagingComplete;
   let empties = 0;
   let overwrites = 0;
-  for (const entry of staged.values()) {
-    const dst = dstBlobs.get(entry.name);
-    const d = decidePush(entry, records.get(entry.name), dst);
+  let totalBytes = 0;
+  const consider = (staged: StagedEntryWithRecord, dst: RemoteBlob | undefined): void => {
+    const d = decidePush(staged, staged.record, dst);
     if (d.action === "skip") {
       stats.skipped++;
-      continue;
+      return;
     }
+    // Only an entry that leads to work is copied without its record (a steady cycle copies nothing).
+    const { record: _record, ...entry } = staged;
     if (d.action === "adopt") {
-      actions.push({ name: entry.name, action: "adopt", reason: d.reason });
-      if (!dryRun) records.set(entry.name, { srcEtag: entry.srcEtag, dstEtag: dst!.etag, md5: entry.stagedMd5 ?? entry.props.contentMD5 });
+      exec.report("push", { name: entry.name, action: "adopt", reason: d.reason });
+      exec.adopt(records, entry, dst!);
       stats.adopted++;
-      continue;
+      return;
     }
     if (d.empties) empties++;
     if (d.overwrites) overwrites++;
-    actions.push({ name: entry.name, action: "copy", reason: d.reason, size: entry.size });
-    jobs.push({ entry, dst, compareBytes: d.compareBytes });
-  }
-  // Only a staging that a complete pull produced can say what the source no longer has.
-  const deletes = ctx.config.deleteDestination && stagingComplete ? [...dstBlobs.values()].filter((b) => !staged.get(b.name)) : [];
+    totalBytes += entry.size;
+    exec.report("push", { name: entry.name, action: "copy", reason: d.reason, size: entry.size });
+    rows.enqueue(COPIES, entry.name, { entry, dst, compareBytes: d.compareBytes } satisfies Job);
+  };
+  const destination: DestinationListing = spooled
+    ? { blobs: rows.queued<RemoteBlob>(SPOOLED), scratch: spooled.scratch, exists: () => spooled.exists }
+    : listDestination(ctx, container);
+  await march(store.entries(records.target), destination.blobs, {
+    srcOnly: (entry) => consider(entry, undefined),
+    match: (entry, dst) => {
+      stats.listed++;
+      consider(entry, dst);
+    },
+    dstOnly: (dst) => {
+      stats.listed++;
+      if (!deleting) return;
+      exec.report("push", { name: dst.name, action: "delete", reason: "not in staging (deleted at source)" });
+      rows.enqueue(DELETES, dst.name, dst);
+    },
+  });
   if (!stagingComplete && ctx.config.deleteDestination) {
     ctx.events.warn("deletes.held", `no complete pull of "${container}" is staged yet; the push copies but deletes nothing at the target`, { container, hop: "push" });
   }
+  const deletes = rows.countQueued(DELETES);
+  const guardStop = exec.guard({ hop: "push", container, where: ctx.dst.label, existing: stats.listed, deletes, empties, overwrites });
+  if (guardStop) return { stats, guardStop };
 
-  const guardStop = applyGuards(ctx, { hop: "push", container, where: ctx.dst.label, existing: dstBlobs.size, deletes: deletes.length, empties, overwrites }, dryRun);
-  for (const d of deletes) actions.push({ name: d.name, action: "delete", reason: "not in staging (deleted at source)" });
-  if (dryRun) {
-    stats.copied = jobs.length;
-    stats.deleted = deletes.length;
-    stats.bytes = jobs.reduce((s, j) => s + j.entry.size, 0);
-    return { stats, actions, guardStop };
-  }
-
-  const totalBytes = jobs.reduce((s, j) => s + j.entry.size, 0);
+  await exec.prepareDestination(container, destination.exists(), destination.scratch);
+  const scope = { side: ctx.dst.label, sasEnv: ctx.config.target.sasEnv, stagingDir: ctx.config.stagingDir, consequence: "nothing was deleted" };
   const startedAt = Date.now();
   let done = 0;
   let fatal: unknown;
-  const progress = () => ctx.events.progress({ phase: "push", container, doneItems: done, totalItems: jobs.length, doneBytes: stats.bytes, totalBytes, startedAt });
+  const copies = rows.countQueued(COPIES);
+  const progress = () => ctx.events.progress({ phase: "push", container, doneItems: done, totalItems: copies, doneBytes: stats.bytes, totalBytes, startedAt });
   const pool = new WorkPool<Job>(ctx.config.transferConcurrency, async (job) => {
     try {
       if (fatal) return;
-      // A destination that cannot be read for the comparison is simply written, conditionally, as any other.
-      if (job.compareBytes && job.dst && job.entry.stagedMd5 && (await md5OfRemote(ctx, container, job.dst).catch(() => "")) === job.entry.stagedMd5) {
-        records.set(job.entry.name, { srcEtag: job.entry.srcEtag, dstEtag: job.dst.etag, md5: job.entry.stagedMd5 });
-        stats.adopted++;
-        ctx.events.debug("blob.adopted", `"${job.entry.name}" already holds the staged bytes at ${side}; adopted`, { container, blob: job.entry.name });
-        return;
-      }
-      await pushOne(ctx, container, staged, records, job, stats, progress);
-      stats.copied++;
-      ctx.events.debug("blob.pushed", `pushed "${job.entry.name}"`, { container, blob: job.entry.name, size: job.entry.size });
+      if ((await exec.upload(records, job, stats, progress)) === "adopted") stats.adopted++;
+      else stats.copied++;
     } catch (err) {
-      if (isAuthFailure(err)) {
-        fatal ??= new FatalError(`${explainAuthFailure(side, ctx.config.target.sasEnv, `write blobs in "${container}"`, err)}; nothing was deleted`);
+      const stop = fatalOf(err, { ...scope, operation: `write blobs in "${container}"`, doing: `saving a target copy of "${job.entry.name}" to the retention area` });
+      if (stop) {
+        fatal ??= stop;
         return;
       }
-      if (isDiskFull(err)) {
-        fatal ??= new FatalError(`staging disk full while saving a target copy of "${job.entry.name}" to the retention area; nothing was deleted. Free space under ${ctx.config.stagingDir} and run again`);
-        return;
-      }
-      if (err instanceof StagedCopyDamagedError) await staged.forget?.(job.entry.name);
+      if (err instanceof StagedCopyDamagedError) await store.forget(job.entry.name);
       stats.failed.push({ name: job.entry.name, error: describeError(err) });
       ctx.events.warn("blob.failed", `push of "${job.entry.name}" to ${container} failed: ${describeError(err)}`, { container, blob: job.entry.name, hop: "push" });
     } finally {
@@ -178,48 +178,45 @@ export async function pushContainer(ctx: SyncContext, container: string, staged:
       progress();
     }
   });
-  for (const job of jobs) await pool.add(job);
+  for (const job of rows.queued<Job>(COPIES)) {
+    if (fatal) break;
+    await pool.add(job);
+  }
   await pool.drain();
   if (fatal) throw fatal;
 
-  if (deletes.length > 0) {
+  if (deletes > 0) {
     if (stats.failed.length > 0) {
-      stats.heldBack = deletes.length;
-      ctx.events.warn("deletes.held", `${deletes.length} deletion(s) at the target held back for "${container}" because ${stats.failed.length} transfer(s) failed`, { container, hop: "push" });
+      stats.heldBack = deletes;
+      ctx.events.warn("deletes.held", `${deletes} deletion(s) at the target held back for "${container}" because ${stats.failed.length} transfer(s) failed`, { container, hop: "push" });
     } else {
       const delPool = new WorkPool<RemoteBlob>(ctx.config.transferConcurrency, async (dst) => {
         try {
           if (fatal) return;
-          if (dst.etag !== records.get(dst.name)?.dstEtag && (await retainDestination(ctx, container, staged, dst))) stats.retainedFromDestination++;
-          if (ctx.versions) {
-            await withItemRetry(3, ctx.config.retry.retryDelayMs, ctx.signal, () => ctx.versions!.keep(container, dst, "deleted by a push"));
-            stats.versionsKept++;
-          }
-          await withItemRetry(3, ctx.config.retry.retryDelayMs, ctx.signal, () =>
-            ctx.dst.blob(container, dst.name).delete({ conditions: { ifMatch: dst.etag }, abortSignal: ctx.signal }).catch((err) => {
-              if (!isNotFound(err)) throw err;
-            }));
-          records.delete(dst.name);
+          await exec.deleteAtDestination(records, dst, stats);
           stats.deleted++;
         } catch (err) {
-          if (isAuthFailure(err)) {
-            fatal ??= new FatalError(`${explainAuthFailure(side, ctx.config.target.sasEnv, `delete blobs in "${container}"`, err)}`);
-            return;
-          }
-          if (isDiskFull(err)) {
-            fatal ??= new FatalError(`staging disk full while saving a target copy of "${dst.name}" to the retention area; it was not deleted. Free space under ${ctx.config.stagingDir} and run again`);
+          const stop = fatalOf(err, { ...scope, operation: `delete blobs in "${container}"`, doing: `saving a target copy of "${dst.name}" to the retention area`,
+            consequence: "it was not deleted" });
+          if (stop) {
+            fatal ??= stop;
             return;
           }
           stats.failed.push({ name: dst.name, error: `delete: ${describeError(err)}` });
           ctx.events.warn("blob.failed", `delete of "${dst.name}" in ${container} failed: ${describeError(err)}`, { container, blob: dst.name, hop: "push" });
         }
       });
-      for (const d of deletes) await delPool.add(d);
+      for (const dst of rows.queued<RemoteBlob>(DELETES)) {
+        if (fatal) break;
+        await delPool.add(dst);
+      }
       await delPool.drain();
       if (fatal) throw fatal;
     }
   }
-  return { stats, actions };
+  records.prune();
+  store.flush();
+  return { stats };
 }
 
 /**
@@ -229,7 +226,7 @@ export async function pushContainer(ctx: SyncContext, container: string, staged:
  * A destination blob of another type (a page blob replaced by a block blob at the source) is deleted first: the
  * service does not turn one type into another.
  */
-export async function pushOne(ctx: SyncContext, container: string, staged: StagedSource, records: PushRecords, job: Job, stats: HopStats, progress: () => void): Promise<void> {
+export async function pushOne(ctx: SyncContext, container: string, staged: StagingStore, records: PushRecords, job: Job, stats: HopStats, progress: () => void): Promise<void> {
   const { entry } = job;
   let dst = job.dst;
   for (let round = 1; ; round++) {
@@ -286,7 +283,7 @@ class DestinationChanged extends Error {
 }
 
 /** Base64 MD5 of a destination blob's bytes, streamed, conditional on the listed version. */
-async function md5OfRemote(ctx: SyncContext, container: string, blob: RemoteBlob): Promise<string> {
+export async function md5OfRemote(ctx: SyncContext, container: string, blob: RemoteBlob): Promise<string> {
   const h = createHash("md5");
   if (blob.size > 0) {
     const res = await ctx.dst.blob(container, blob.name).download(0, undefined, { conditions: { ifMatch: blob.etag }, abortSignal: ctx.signal, maxRetryRequests: 3 });
@@ -296,11 +293,6 @@ async function md5OfRemote(ctx: SyncContext, container: string, blob: RemoteBlob
 }
 
 /** Saves a destination blob we hold no copy of into the retention area. Returns false when it vanished first. */
-function retainDestination(ctx: SyncContext, container: string, staged: StagedSource, dst: RemoteBlob): Promise<boolean> {
+export function retainDestination(ctx: SyncContext, container: string, staged: StagingStore, dst: RemoteBlob): Promise<boolean> {
   return retainRemote(ctx, ctx.dst, ctx.dstKey, container, dst, staged.get(dst.name) ? "destination copy overwritten" : "destination copy deleted", staged.tmpPath());
-}
-
-function isDiskFull(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException)?.code;
-  return code === "ENOSPC" || code === "EDQUOT";
 }

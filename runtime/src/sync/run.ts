@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { StagedEntry } from "../model/blob";
+import { EXIT_CODES } from "../cli/exit-codes";
 import { PushRecords } from "../state/push-records";
 import { ContainerStatus, RunStatus, StatusStore, summarizeHop } from "../state/status";
 import { promises as fs } from "node:fs";
@@ -9,11 +9,12 @@ import { TargetVersions } from "../versions/target-versions";
 import { readMisses, repairMissesFirst } from "./dual-write-misses";
 import { readPullMark, writePullMark } from "../staging/pull-mark";
 import { StagingStore } from "../staging/staging-store";
-import { describeError, FatalError, GuardError } from "../storage/errors";
+import { describeError, FatalError, GuardError, StagingDiskError } from "../storage/errors";
 import { FENCED_EXIT_CODE, fencedMessage, readFence } from "../state/fence";
 import { HopStats, ItemAction, SyncContext } from "./context";
+import { planExecutor, PlanReport, storageExecutor } from "./executor";
 import { pullContainer } from "./pull";
-import { listDestination, pushContainer, StagedSource } from "./push";
+import { pushContainer, spoolDestination, SpooledDestination } from "./push";
 
 export type SyncCommand = "run" | "pull" | "push" | "plan";
 
@@ -43,7 +44,7 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
   let runError: string | undefined;
 
   ctx.events.info("run.start", `dr-sync ${command}: ${ctx.src.label} -> ${ctx.dst.label}, ${ctx.config.containers.length} container(s)`, { command });
-  let exitCode = 0;
+  let exitCode: number = EXIT_CODES.ok;
   if (command !== "pull") {
     try {
       const fenceContainer = ctx.config.statusContainer ?? "dr-sync-status";
@@ -55,7 +56,7 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
       }
     } catch (err) {
       runError = err instanceof FatalError ? err.message : describeError(err);
-      exitCode = 1;
+      exitCode = EXIT_CODES.failed;
       ctx.events.error("fence.unreadable", runError);
     }
   }
@@ -72,16 +73,21 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
     let pushStats: HopStats | undefined;
     let rp = prevRp.get(container) ?? null;
     let exceptions: { name: string; error: string }[] = [];
+    let store: StagingStore | undefined;
+    let spool: Promise<SpooledDestination> | undefined;
     try {
-      const store = await StagingStore.open(ctx.config.stagingDir, ctx.srcKey, container, ctx.retention);
-      // Both listings at once: on a quiet cycle they are nearly all the run costs. The pull never touches the push records.
-      const records = command !== "pull" ? await PushRecords.open(store.dir, ctx.dstKey) : undefined;
+      store = await StagingStore.open(ctx.config.stagingDir, ctx.srcKey, container, ctx.retention);
+      const exec = storageExecutor(ctx, container, store);
+      // The pull never touches the push records.
+      const records = command !== "pull" ? new PushRecords(store.rows, ctx.dstKey) : undefined;
       const journaled = misses?.byContainer.get(container);
       const missRepair = journaled && records ? await repairMissesFirst(ctx, container, store, records, journaled) : undefined;
-      let dstListing = command === "run" ? listDestination(ctx, container, records) : undefined;
-      dstListing?.catch(() => undefined);
+      // Both listings at once: on a quiet cycle they are nearly all the run costs.
+      spool = command === "run" ? spoolDestination(ctx, container, store) : undefined;
+      spool?.catch(() => undefined);
+      let pullMoved = false;
       if (command !== "push") {
-        const pulled = await pullContainer(ctx, container, store);
+        const pulled = await pullContainer(ctx, container, store, exec);
         pullStats = pulled.stats;
         if (pulled.listingStart) {
           if (pulled.stats.copied + pulled.stats.deleted > 0) {
@@ -94,20 +100,15 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
           });
         }
         hopEnd(ctx, "pull", container, pulled.stats);
-        // A listing as old as a pull that moved data would hide what was written at the target meanwhile.
-        if (dstListing && pulled.stats.copied + pulled.stats.deleted > 0) {
-          dstListing = listDestination(ctx, container, records);
-          dstListing.catch(() => undefined);
-        }
+        pullMoved = pulled.stats.copied + pulled.stats.deleted > 0;
       }
       if (records) {
+        // A listing as old as a pull that moved data would hide what was written at the target meanwhile: then the
+        // push lists the target again (a spool that failed is listed again too, and fails for itself).
+        const spooled = spool && await spool.catch(() => undefined);
         const markBefore = await readPullMark(store.dir);
-        try {
-          const pushed = await pushContainer(ctx, container, store, records, false, markBefore !== undefined, dstListing);
-          pushStats = pushed.stats;
-        } finally {
-          await records.compact((n) => store.get(n) !== undefined);
-        }
+        const pushed = await pushContainer(ctx, container, store, records, exec, markBefore !== undefined, pullMoved ? undefined : spooled);
+        pushStats = pushed.stats;
         hopEnd(ctx, "push", container, pushStats);
         // Blobs that failed are named, not allowed to hold the rest of the container back; a staging the mark no
         // longer vouches for (a damaged copy dropped since) advances nothing.
@@ -131,8 +132,12 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
       ctx.events.error(guard ? "guard.stopped" : "container.failed", message, { container });
       containers.push({ container, recoveryPoint: rp, outcome: guard ? "guard" : "failed", error: message,
         pull: pullStats && summarizeHop(pullStats), push: pushStats && summarizeHop(pushStats) });
-      if (err instanceof FatalError && /staging disk/.test(err.message)) runError = err.message;
+      if (err instanceof StagingDiskError) runError = err.message;
       if (ctx.signal.aborted) runError = "the run was interrupted";
+    } finally {
+      // The spool writes into this store's index: it ends before the index closes.
+      await spool?.catch(() => undefined);
+      await store?.close().catch((e) => ctx.events.warn("staging.close", `staging index of "${container}": ${describeError(e)}`, { container }));
     }
   }
 
@@ -153,7 +158,7 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
   const anyGuard = containers.some((c) => c.outcome === "guard");
   const anyFailed = containers.some((c) => c.outcome === "failed" || c.outcome === "skipped");
   const allFailed = containers.every((c) => c.outcome !== "ok");
-  exitCode ||= anyGuard && !anyFailed ? 4 : anyFailed || anyGuard ? 1 : 0;
+  exitCode ||= anyGuard && !anyFailed ? EXIT_CODES.guard : anyFailed || anyGuard ? EXIT_CODES.failed : EXIT_CODES.ok;
   const status: RunStatus = {
     tool: "dr-sync",
     version: VERSION,
@@ -188,33 +193,33 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
   return status;
 }
 
-/** What `run` would copy and delete, changing nothing: the pull is simulated, and the push planned on its result. */
+/**
+ * What `run` would copy and delete, changing nothing: the same hops with the plan's executor, the pull's changes
+ * applied to a scratch copy of the index and the push planned on it.
+ */
 export async function planSync(ctx: SyncContext): Promise<PlanResult> {
   const out: PlanResult["containers"] = [];
   for (const container of ctx.config.containers) {
+    let store: StagingStore | undefined;
+    let planned: StagingStore | undefined;
     try {
-      const store = await StagingStore.open(ctx.config.stagingDir, ctx.srcKey, container, ctx.retention);
-      const pulled = await pullContainer(ctx, container, store, true);
+      store = await StagingStore.open(ctx.config.stagingDir, ctx.srcKey, container, ctx.retention);
+      planned = store.planCopy();
+      const report: PlanReport = { pull: [], push: [] };
+      const exec = planExecutor(ctx, planned, report);
+      const pulled = await pullContainer(ctx, container, planned, exec);
       if (pulled.guardStop) {
         // The run would stop this container at the pull: there is no push to plan.
-        out.push({ container, pull: pulled.actions, push: [], guardStops: [pulled.guardStop] });
+        out.push({ container, ...report, guardStops: [pulled.guardStop] });
         continue;
       }
-      const planned = pulled.planned!;
-      const virtual: StagedSource = {
-        size: planned.size,
-        get: (n) => planned.get(n),
-        values: () => planned.values(),
-        dataPath: (e: StagedEntry) => store.dataPath(e),
-        tmpPath: () => store.tmpPath(),
-        forget: async () => undefined,
-      };
-      const records = await PushRecords.open(store.dir, ctx.dstKey);
-      const pushed = await pushContainer(ctx, container, virtual, records, true);
-      await records.close();
-      out.push({ container, pull: pulled.actions, push: pushed.actions, ...(pushed.guardStop ? { guardStops: [pushed.guardStop] } : {}) });
+      const pushed = await pushContainer(ctx, container, planned, new PushRecords(planned.rows, ctx.dstKey), exec);
+      out.push({ container, ...report, ...(pushed.guardStop ? { guardStops: [pushed.guardStop] } : {}) });
     } catch (err) {
       out.push({ container, pull: [], push: [], error: err instanceof FatalError ? err.message : describeError(err) });
+    } finally {
+      await planned?.close();
+      await store?.close();
     }
   }
   return { containers: out };

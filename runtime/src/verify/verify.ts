@@ -42,7 +42,8 @@ export async function verifySites(ctx: SyncContext, opts: { deep?: boolean } = {
     }
     // What the last push wrote, when this machine pushed: a target ETag other than it is a change made behind our
     // back, even where listings cannot show one (page writes keep size and stored Content-MD5).
-    const records = await PushRecords.open(join(ctx.config.stagingDir, ctx.srcKey, container), ctx.dstKey);
+    const opened = await PushRecords.readOnly(join(ctx.config.stagingDir, ctx.srcKey, container), ctx.dstKey);
+    const records = opened?.records;
     let targetCount = 0;
     let compared = 0;
     const before = differences.length;
@@ -66,13 +67,15 @@ export async function verifySites(ctx: SyncContext, opts: { deep?: boolean } = {
         src.delete(t.name);
         compared++;
         const problems = compareBlobs(s, t);
-        const rec = records.get(t.name);
+        const rec = records?.get(t.name);
         if (rec && rec.srcEtag === s.etag && rec.dstEtag !== t.etag) problems.push("changed at the target since dr-sync wrote it (ETag); the next run replaces it and keeps the changed version");
         for (const p of problems) add({ container, name: t.name, problem: p });
         if (opts.deep && problems.length === 0) deepPairs.push([s, t]);
       }
     } catch (err) {
       add({ container, name: "", problem: `target not readable: ${(err as Error).message}` });
+    } finally {
+      opened?.close();
     }
     if (missingContainer && src.size > 0) add({ container, name: "", problem: "container missing at target" });
     for (const name of src.keys()) {

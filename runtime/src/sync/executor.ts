@@ -1,0 +1,134 @@
+import { promises as fs } from "node:fs";
+import { RemoteBlob, StagedEntry } from "../model/blob";
+import { RetentionReason } from "../staging/retention";
+import { StagingStore } from "../staging/staging-store";
+import { PushRecords } from "../state/push-records";
+import { describeError, FatalError, fatalOf, isNotFound } from "../storage/errors";
+import { HopStats, ItemAction, SyncContext } from "./context";
+import { applyGuards, HopChanges } from "./guards";
+import { withItemRetry } from "./item-retry";
+import { fetchOne, stagedFrom } from "./pull";
+import { Job, md5OfRemote, pushOne, retainDestination } from "./push";
+
+/**
+ * The one place where the hops change anything: staging (a blob staged over another, or removed), the target
+ * (written, deleted, its old version kept) and the push records. The hops walk, decide and count; the executor
+ * acts. `plan` swaps in `planExecutor`, which records instead, so a dry run goes through the same code as a run.
+ */
+export interface Executor {
+  /** Bytes the pull may still stage before the disk is full. */
+  stagingFreeBytes(): Promise<number>;
+  /** Applies the guards to a hop's counted changes: throws the GuardError in a run, returns the stop in a plan. */
+  guard(changes: HopChanges): string | undefined;
+  /** One action a hop takes on one blob, for the plan to show (a run keeps nothing per blob). */
+  report(hop: "pull" | "push", action: ItemAction): void;
+
+  /** Stages one source blob, new or over an older version; "vanished" when the source deleted it since the listing. */
+  stage(blob: RemoteBlob, stats: HopStats, onProgress: () => void): Promise<"staged" | "vanished">;
+  /** Removes a staged blob, its last version kept in the retention area. */
+  unstage(name: string, reason: RetentionReason): Promise<void>;
+
+  /** Records a destination blob that provably holds the staged version as ours, moving no bytes. */
+  adopt(records: PushRecords, entry: StagedEntry, dst: RemoteBlob): void;
+  /** Before the first write: removes scratch blobs a killed run left, and creates the container if it is missing. */
+  prepareDestination(container: string, exists: boolean, scratch: readonly string[]): Promise<void>;
+  /** Writes one staged blob over what the listing saw (conditionally); "adopted" when its bytes were already there. */
+  upload(records: PushRecords, job: Job, stats: HopStats, onProgress: () => void): Promise<"copied" | "adopted">;
+  /** Deletes one destination blob not in staging, after keeping what we hold no copy of. */
+  deleteAtDestination(records: PushRecords, dst: RemoteBlob, stats: HopStats): Promise<void>;
+}
+
+/** The executor of a run: every change made for real, for one container's hops. */
+export function storageExecutor(ctx: SyncContext, container: string, store: StagingStore): Executor {
+  const retry = <T>(fn: () => Promise<T>) => withItemRetry(3, ctx.config.retry.retryDelayMs, ctx.signal, fn);
+  return {
+    stagingFreeBytes: () => freeBytes(ctx.config.stagingDir),
+    guard: (changes) => applyGuards(ctx, changes, false),
+    report: () => undefined,
+    stage: (blob, stats, onProgress) => fetchOne(ctx, container, store, blob, stats, onProgress),
+    unstage: (name, reason) => store.remove(name, reason),
+    adopt: (records, entry, dst) => records.set(entry.name, { srcEtag: entry.srcEtag, dstEtag: dst.etag, md5: entry.stagedMd5 ?? entry.props.contentMD5 }),
+
+    async prepareDestination(c, exists, scratch) {
+      // Scratch blobs of a killed run: never data of anyone's (the real name only ever gets a finished copy).
+      for (const name of scratch) await ctx.dst.blob(c, name).deleteIfExists({ abortSignal: ctx.signal }).catch(() => undefined);
+      if (exists) return;
+      try {
+        await ctx.dst.container(c).create({ abortSignal: ctx.signal });
+        ctx.events.info("container.created", `created container "${c}" at ${ctx.dst.label}`, { container: c });
+      } catch (err) {
+        if ((err as { statusCode?: number }).statusCode === 409) return;
+        throw fatalOf(err, { side: ctx.dst.label, sasEnv: ctx.config.target.sasEnv, operation: `create container "${c}"`, doing: `creating container "${c}"`,
+          stagingDir: ctx.config.stagingDir, consequence: "nothing was written" }) ?? new FatalError(`${ctx.dst.label}: could not create container "${c}" (${describeError(err)})`);
+      }
+    },
+
+    async upload(records, job, stats, onProgress) {
+      const { entry, dst } = job;
+      // A destination that cannot be read for the comparison is simply written, conditionally, as any other.
+      if (job.compareBytes && dst && entry.stagedMd5 && (await md5OfRemote(ctx, container, dst).catch(() => "")) === entry.stagedMd5) {
+        records.set(entry.name, { srcEtag: entry.srcEtag, dstEtag: dst.etag, md5: entry.stagedMd5 });
+        ctx.events.debug("blob.adopted", `"${entry.name}" already holds the staged bytes at ${ctx.dst.label}; adopted`, { container, blob: entry.name });
+        return "adopted";
+      }
+      await pushOne(ctx, container, store, records, job, stats, onProgress);
+      ctx.events.debug("blob.pushed", `pushed "${entry.name}"`, { container, blob: entry.name, size: entry.size });
+      return "copied";
+    },
+
+    async deleteAtDestination(records, dst, stats) {
+      if (dst.etag !== records.get(dst.name)?.dstEtag && (await retainDestination(ctx, container, store, dst))) stats.retainedFromDestination++;
+      if (ctx.versions) {
+        await retry(() => ctx.versions!.keep(container, dst, "deleted by a push"));
+        stats.versionsKept++;
+      }
+      await retry(() => ctx.dst.blob(container, dst.name).delete({ conditions: { ifMatch: dst.etag }, abortSignal: ctx.signal }).catch((err) => {
+        if (!isNotFound(err)) throw err;
+      }));
+      records.delete(dst.name);
+    },
+  };
+}
+
+/** What `plan` shows for one container: every action of each hop, and the guards' stops. */
+export interface PlanReport {
+  readonly pull: ItemAction[];
+  readonly push: ItemAction[];
+}
+
+/**
+ * The executor of `plan`: nothing at either site or in staging changes. The pull's changes go into `planned`, a
+ * scratch copy of the container's index (`StagingStore.planCopy`), so the push is planned on staging as the pull
+ * would leave it, through the same walk.
+ */
+export function planExecutor(ctx: SyncContext, planned: StagingStore, report: PlanReport): Executor {
+  return {
+    stagingFreeBytes: async () => Infinity,
+    guard: (changes) => applyGuards(ctx, changes, true),
+    report: (hop, action) => { report[hop].push(action); },
+    async stage(blob) {
+      planned.rows.putEntry(stagedFrom(blob));
+      return "staged";
+    },
+    async unstage(name) {
+      planned.rows.deleteEntry(name);
+    },
+    adopt: () => undefined,
+    prepareDestination: async () => undefined,
+    async upload(_records, job, stats) {
+      stats.bytes += job.entry.size;
+      return "copied";
+    },
+    deleteAtDestination: async () => undefined,
+  };
+}
+
+/** Bytes an unprivileged writer may still use on the staging file system; unknown counts as plenty. */
+async function freeBytes(dir: string): Promise<number> {
+  try {
+    const s = await fs.statfs(dir);
+    return s.bavail * s.bsize;
+  } catch {
+    return Infinity;
+  }
+}
