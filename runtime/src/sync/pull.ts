@@ -12,6 +12,7 @@ import { decidePull } from "./decide";
 import { applyGuards } from "./guards";
 import { refusalOf } from "./name-rules";
 import { withItemRetry } from "./item-retry";
+import { containerPart } from "../shard/part";
 
 export interface PullResult {
   readonly stats: HopStats;
@@ -88,7 +89,7 @@ export async function pullContainer(ctx: SyncContext, container: string, store: 
   const stagedBefore = store.size;
   const srcClient = ctx.src.container(container);
   const listing = listBlobs(srcClient, container, {
-    side: ctx.src.label, sasEnv: ctx.config.source.sasEnv, signal: ctx.signal, missing: "error",
+    side: ctx.src.label, sasEnv: ctx.config.source.sasEnv, signal: ctx.signal, missing: "error", part: containerPart(ctx.shard, container),
     onStart: (s) => { listingStart = s; ctx.serviceClock.observe(s); },
   });
   try {

@@ -11,6 +11,7 @@ import { decidePush } from "./decide";
 import { applyGuards } from "./guards";
 import { withItemRetry } from "./item-retry";
 import { retainRemote } from "./retain-remote";
+import { containerPart } from "../shard/part";
 
 /** The staged side of a push: the real staging store, or in plan mode the index as the pull would leave it. */
 export interface StagedSource {
@@ -63,7 +64,7 @@ export async function listDestination(ctx: SyncContext, container: string, recor
   let exists = true;
   const listing = listBlobs(ctx.dst.container(container), container, {
     side: ctx.dst.label, sasEnv: ctx.config.target.sasEnv, signal: ctx.signal, missing: "empty", onMissing: () => { exists = false; },
-    onStart: (s) => ctx.serviceClock.observe(s),
+    onStart: (s) => ctx.serviceClock.observe(s), part: containerPart(ctx.shard, container),
   });
   for await (const b of listing) {
     if (b.name.startsWith(SCRATCH_PREFIX)) scratch.push(b.name);

@@ -14,6 +14,10 @@ import { FENCED_EXIT_CODE, fencedMessage, readFence } from "../state/fence";
 import { HopStats, ItemAction, SyncContext } from "./context";
 import { pullContainer } from "./pull";
 import { listDestination, pushContainer, StagedSource } from "./push";
+import { adoptPart } from "../shard/adopt-part";
+import { containerPart, ownedContainers } from "../shard/part";
+import { statusBlobName } from "../shard/shard-spec";
+import { writeRunStart } from "../state/shard-records";
 
 export type SyncCommand = "run" | "pull" | "push" | "plan";
 
@@ -60,10 +64,12 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
     }
   }
 
+  if (command !== "pull" && !runError) await writeRunStart(ctx, previous, { runId, startedAt: startedAt.toISOString(), command, direction, version: VERSION });
+
   // Blobs applications wrote at one site only (best-effort dual writes): replicated before anything else.
   const misses = command === "run" && !runError ? await readMisses(ctx) : undefined;
 
-  for (const container of ctx.config.containers) {
+  for (const container of ownedContainers(ctx.config.containers, ctx.shard)) {
     if (runError) {
       containers.push({ container, recoveryPoint: prevRp.get(container) ?? null, outcome: "skipped", error: `not replicated: ${runError}` });
       continue;
@@ -74,6 +80,8 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
     let exceptions: { name: string; error: string }[] = [];
     try {
       const store = await StagingStore.open(ctx.config.stagingDir, ctx.srcKey, container, ctx.retention);
+      // A part that changed (N changed) vouches for nothing its old recovery point covered.
+      if (await adoptPart(store, containerPart(ctx.shard, container))) rp = null;
       // Both listings at once: on a quiet cycle they are nearly all the run costs. The pull never touches the push records.
       const records = command !== "pull" ? await PushRecords.open(store.dir, ctx.dstKey) : undefined;
       const journaled = misses?.byContainer.get(container);
@@ -178,6 +186,7 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
       failed: containers.reduce((s, c) => s + (c.pull?.failed ?? 0) + (c.push?.failed ?? 0), 0),
     },
     error: runError,
+    ...(ctx.shard ? { shard: { index: ctx.shard.index, count: ctx.shard.count } } : {}),
   };
   await statusStore.write(status);
   // A fenced destination is the live site: not even the status record is written there.
@@ -191,7 +200,7 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
 /** What `run` would copy and delete, changing nothing: the pull is simulated, and the push planned on its result. */
 export async function planSync(ctx: SyncContext): Promise<PlanResult> {
   const out: PlanResult["containers"] = [];
-  for (const container of ctx.config.containers) {
+  for (const container of ownedContainers(ctx.config.containers, ctx.shard)) {
     try {
       const store = await StagingStore.open(ctx.config.stagingDir, ctx.srcKey, container, ctx.retention);
       const pulled = await pullContainer(ctx, container, store, true);
@@ -263,7 +272,7 @@ async function writeStatusBlob(ctx: SyncContext, status: RunStatus): Promise<voi
   const name = ctx.config.statusContainer;
   if (!name) return;
   const body = JSON.stringify(status, null, 2);
-  const blobName = `${ctx.srcKey}.json`;
+  const blobName = statusBlobName(ctx.srcKey, ctx.shard);
   try {
     const cc = ctx.dst.container(name);
     await cc.create().catch((err: { statusCode?: number }) => {
