@@ -1,14 +1,22 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ChildProcess } from "node:child_process";
+import { compareNames } from "../runtime/src/index/blob-name";
+import { listBlobs } from "../runtime/src/listing/blob-lister";
 import { containerPart, ownsName, topLevelKey } from "../runtime/src/shard/part";
+import { renderFence } from "../runtime/src/state/fence";
+import { validateConfig } from "../runtime/src/config/schema";
+import { SiteClient } from "../runtime/src/storage/site-client";
 import { siteKey } from "../runtime/src/staging/object-path";
 import { Drill, expectSitesEqual, manyBlobs, RunResult, SeedBlob, seed, startDrill } from "./support/harness";
 import { Figures, waitFor } from "./support/faults";
+import { HOSTILE_NAMES } from "./support/hostile-names";
 import { RecordingProxy, SeenRequest, startRecordingProxy } from "./support/recording-proxy";
 
-const WHOLE = ["alpha", "beta", "gamma", "delta"];
 const BIG = "big";
+/** A whole container that shard 2 of 3 owns, so it moves when N goes to 2: its blobs have no Content-MD5 (uploaded in blocks, as large blobs are). */
+const MOVING = Array.from({ length: 50 }, (_, i) => `blocks-${i}`).find((c) => containerPart({ index: 2, count: 3, split: [BIG] }, c).kind === "whole")!;
+const WHOLE = ["alpha", "beta", "gamma", "delta", MOVING];
 const CONTAINERS = [...WHOLE, BIG];
 const PREFIXES = Array.from({ length: 20 }, (_, i) => `tenant-${String(i).padStart(2, "0")}`);
 
@@ -76,7 +84,7 @@ describe("shards: N concurrent dr-sync processes split one pair", () => {
       envs.push({ ...drill.env, DR_SOURCE_SAS: src, DR_TARGET_SAS: dst });
       expiries.push([new URLSearchParams(src).get("se")!, new URLSearchParams(dst).get("se")!]);
     }
-    for (const c of WHOLE) await seed(drill.sites.source, c, manyBlobs(25, c));
+    for (const c of WHOLE) await seed(drill.sites.source, c, manyBlobs(25, c).map((b) => ({ ...b, blocks: c === MOVING })));
     await seed(drill.sites.source, BIG, bigBlobs("v1", 15));
   });
   afterAll(async () => {
@@ -182,7 +190,7 @@ describe("shards: N concurrent dr-sync processes split one pair", () => {
     const before = JSON.parse((await statusOf(2)).stdout);
     const rp1 = before.shards[1].recoveryPoint as string;
     expect(rp1).toEqual(expect.any(String));
-    for (const c of WHOLE) await seed(drill.sites.source, c, manyBlobs(10, `${c}-late`));
+    for (const c of WHOLE) await seed(drill.sites.source, c, manyBlobs(10, `${c}-late`).map((b) => ({ ...b, blocks: c === MOVING })));
     await seed(drill.sites.source, BIG, bigBlobs("v2", 2));
     clearSeen();
     // Shard 1's uploads hang, so it is certainly mid-push when it is killed.
@@ -223,5 +231,70 @@ describe("shards: N concurrent dr-sync processes split one pair", () => {
     expect(readdirSync(join(drill.dir, "state")).filter((n) => n.startsWith("shard-")).sort()).toEqual(["shard-0", "shard-1", "shard-2"]);
     expect(readdirSync(join(drill.dir, "staging", "shard-0"))).toContain(siteKey(`${proxy.url}/source/`));
     expect(topLevelKey("tenant-01/x")).toBe("tenant-01");
+  });
+  test("Azurite's delimiter listing of hostile names, pages of 3: each shard's stream is in the service's order, and the shards' union is the flat listing", async () => {
+    const names = [...HOSTILE_NAMES, "/lead", "dir/", "a/b/c", "o-/x", "o-\u{1F600}/y", "o-\uFF01/z"];
+    await seed(drill.sites.source, "hostile", names.map((name) => ({ name, body: name })));
+    // Through a SAS, as dr-sync lists (Azurite refuses the shared-key signature of a delimiter listing).
+    const config = validateConfig(drill.config);
+    const cc = new SiteClient(config.source, drill.sites.source.sas("rl"), config).container("hostile");
+    const opts = { side: "source", sasEnv: "DR_SOURCE_SAS", missing: "error" as const, pageSize: 3 };
+    const flat: string[] = [];
+    for await (const b of listBlobs(cc, "hostile", opts)) flat.push(b.name);
+    expect(flat).toHaveLength(names.length);
+    const union: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const part = containerPart({ index: i, count: 3, split: ["hostile"] }, "hostile");
+      const got: string[] = [];
+      for await (const b of listBlobs(cc, "hostile", { ...opts, part })) got.push(b.name);
+      expect(got).toEqual([...got].sort(compareNames));
+      expect(got).toEqual(flat.filter((n) => ownsName(part, n)));
+      union.push(...got);
+    }
+    expect(union.sort(compareNames)).toEqual(flat);
+    figures.add("blobsChecked", names.length);
+  });
+
+  test("failback with 2 shards: the other direction replicates per shard, adopts what is there, and has its own merged status", async () => {
+    const back = (i: number): string => {
+      const path = join(drill.dir, `back-${i}.json`);
+      writeFileSync(path, JSON.stringify({
+        ...drill.config,
+        source: { blobEndpoint: `${proxy.url}/target/`, sasEnv: "DR_SOURCE_SAS" },
+        target: { blobEndpoint: `${proxy.url}/source/`, sasEnv: "DR_TARGET_SAS" },
+        shard: { count: 2, split: [BIG] },
+      }, null, 2), { mode: 0o600 });
+      return path;
+    };
+    const env = (i: number) => ({ ...envs[i], DR_SOURCE_SAS: drill.sites.target.sas("rl", { expiresInMinutes: 30 * 24 * 60 + 10 * i }),
+      DR_TARGET_SAS: drill.sites.source.sas("rwdlac", { expiresInMinutes: 30 * 24 * 60 + 10 * i }) });
+    clearSeen();
+    const results = await Promise.all([0, 1].map((i) => drill.run(["run", "--config", back(i), "--shard", `${i}/2`], { env: env(i), timeoutMs: 300000 })));
+    expectOk(results);
+    figures.add("scenarios");
+    expect(proxy.seen.filter((r) => r.account === "source" && CONTAINERS.includes(r.container) && (r.upload || (r.method === "DELETE" && r.blob)))).toEqual([]);
+    const status = await drill.run(["status", "--json", "--config", back(0)], { env: env(0) });
+    expect(status.code).toBe(0);
+    const merged = JSON.parse(status.stdout);
+    expect(merged.shards.map((s: { record: { direction: string } }) => s.record.direction)).toEqual([expect.stringMatching(/target -> .*source/), expect.stringMatching(/target -> .*source/)]);
+  });
+
+  test("the fence: a shard whose target is the active site writes nothing there, not even its run-start record", async () => {
+    const record = drill.sites.target.container("dr-sync-status").getBlockBlobClient(`${siteKey(`${proxy.url}/source/`)}/shard-0.json`);
+    const before = (await record.getProperties()).etag;
+    const fence = renderFence({ role: "active" });
+    const fenceBlob = drill.sites.target.container("dr-sync-status").getBlockBlobClient("fence.json");
+    await fenceBlob.upload(fence, fence.length);
+    try {
+      await seed(drill.sites.source, "alpha", [{ name: "while-fenced", body: "x" }]);
+      clearSeen();
+      const r = await runShard(0, 2);
+      expect(r.code).toBe(5);
+      expect(seenBy(0).filter((q) => q.account === "target" && q.method !== "GET" && q.method !== "HEAD")).toEqual([]);
+      expect((await record.getProperties()).etag).toBe(before);
+    } finally {
+      await fenceBlob.delete();
+    }
+    figures.add("scenarios");
   });
 });

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { listBlobs, listOne } from "../listing/blob-lister";
 import { RemoteBlob, StagedEntry } from "../model/blob";
 import { PushRecords } from "../state/push-records";
@@ -12,6 +11,7 @@ import { applyGuards } from "./guards";
 import { withItemRetry } from "./item-retry";
 import { retainRemote } from "./retain-remote";
 import { containerPart } from "../shard/part";
+import { adoptSameBytes } from "./adopt-same-bytes";
 
 /** The staged side of a push: the real staging store, or in plan mode the index as the pull would leave it. */
 export interface StagedSource {
@@ -34,8 +34,6 @@ export interface PushResult {
 export interface Job {
   readonly entry: StagedEntry;
   readonly dst?: RemoteBlob;
-  /** Hash the destination's bytes first, and adopt it when they are the staged ones. */
-  readonly compareBytes?: boolean;
 }
 
 /**
@@ -109,6 +107,7 @@ export async function pushContainer(ctx: SyncContext, container: string, staged:
   stats.listed = dstBlobs.size;
 
   const jobs: Job[] = [];
+  const toCompare: Job[] = [];
   let empties = 0;
   let overwrites = 0;
   for (const entry of staged.values()) {
@@ -124,10 +123,19 @@ export async function pushContainer(ctx: SyncContext, container: string, staged:
       stats.adopted++;
       continue;
     }
+    if (d.compareBytes) {
+      toCompare.push({ entry, dst });
+      continue;
+    }
     if (d.empties) empties++;
     if (d.overwrites) overwrites++;
     actions.push({ name: entry.name, action: "copy", reason: d.reason, size: entry.size });
-    jobs.push({ entry, dst, compareBytes: d.compareBytes });
+    jobs.push({ entry, dst });
+  }
+  for (const job of await adoptSameBytes(ctx, container, toCompare, records, stats, actions, dryRun)) {
+    overwrites++;
+    actions.push({ name: job.entry.name, action: "copy", reason: "bytes differ at destination (same size, properties and metadata, no Content-MD5)", size: job.entry.size });
+    jobs.push(job);
   }
   // Only a staging that a complete pull produced can say what the source no longer has.
   const deletes = ctx.config.deleteDestination && stagingComplete ? [...dstBlobs.values()].filter((b) => !staged.get(b.name)) : [];
@@ -152,13 +160,6 @@ export async function pushContainer(ctx: SyncContext, container: string, staged:
   const pool = new WorkPool<Job>(ctx.config.transferConcurrency, async (job) => {
     try {
       if (fatal) return;
-      // A destination that cannot be read for the comparison is simply written, conditionally, as any other.
-      if (job.compareBytes && job.dst && job.entry.stagedMd5 && (await md5OfRemote(ctx, container, job.dst).catch(() => "")) === job.entry.stagedMd5) {
-        records.set(job.entry.name, { srcEtag: job.entry.srcEtag, dstEtag: job.dst.etag, md5: job.entry.stagedMd5 });
-        stats.adopted++;
-        ctx.events.debug("blob.adopted", `"${job.entry.name}" already holds the staged bytes at ${side}; adopted`, { container, blob: job.entry.name });
-        return;
-      }
       await pushOne(ctx, container, staged, records, job, stats, progress);
       stats.copied++;
       ctx.events.debug("blob.pushed", `pushed "${job.entry.name}"`, { container, blob: job.entry.name, size: job.entry.size });
@@ -284,16 +285,6 @@ class DestinationChanged extends Error {
     super("the destination blob changed since it was listed");
     this.name = "DestinationChanged";
   }
-}
-
-/** Base64 MD5 of a destination blob's bytes, streamed, conditional on the listed version. */
-async function md5OfRemote(ctx: SyncContext, container: string, blob: RemoteBlob): Promise<string> {
-  const h = createHash("md5");
-  if (blob.size > 0) {
-    const res = await ctx.dst.blob(container, blob.name).download(0, undefined, { conditions: { ifMatch: blob.etag }, abortSignal: ctx.signal, maxRetryRequests: 3 });
-    for await (const chunk of (res.readableStreamBody ?? []) as AsyncIterable<Buffer>) h.update(chunk);
-  }
-  return h.digest("base64");
 }
 
 /** Saves a destination blob we hold no copy of into the retention area. Returns false when it vanished first. */
