@@ -1,4 +1,4 @@
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ChildProcess } from "node:child_process";
 import { compareNames } from "../runtime/src/index/blob-name";
@@ -296,5 +296,28 @@ describe("shards: N concurrent dr-sync processes split one pair", () => {
       await fenceBlob.delete();
     }
     figures.add("scenarios");
+  });
+  test("N from 2 to 3 with a delete guard of 10%: what moves leaves the old owners' staging without counting as deletions, the new shard adopts, nothing is written twice or deleted", async () => {
+    const guarded = (i: number) => {
+      const path = configFor(i, 3);
+      const c = JSON.parse(readFileSync(path, "utf8"));
+      writeFileSync(path, JSON.stringify({ ...c, guards: { maxDeletePercent: 10 } }, null, 2), { mode: 0o600 });
+      return path;
+    };
+    clearSeen();
+    const results = await Promise.all([0, 1, 2].map((i) => drill.run(["run", "--config", guarded(i), "--shard", `${i}/3`], { env: envs[i], timeoutMs: 300000 })));
+    expectOk(results);
+    figures.add("scenarios");
+    await expectSitesEqual(drill);
+    // Only the blob written while the target was fenced moves; nothing else is uploaded or deleted.
+    expect([0, 1, 2].flatMap(dataUploads).map((u) => `${u.container}/${u.blob}`)).toEqual(["alpha/while-fenced"]);
+    expect([0, 1, 2].flatMap(dataDeletes)).toEqual([]);
+    // The copies shard 0 or 1 gave up are in their retention areas, not deleted.
+    const moved = await Promise.all([0, 1].map(async (i) => {
+      const r = await drill.run(["retention", "list", "--json", "--config", configFor(i, 3), "--shard", `${i}/3`], { env: envs[i] });
+      return (JSON.parse(r.stdout) as { reason: string }[]).filter((c) => c.reason === "moved to another shard").length;
+    }));
+    expect(moved[0] + moved[1]).toBeGreaterThan(0);
+    expect((await statusOf(3)).code).toBe(0);
   });
 });
