@@ -4,7 +4,7 @@ import { compareNames } from "../runtime/src/index/blob-name";
 import { parseListBlobsXml } from "../runtime/src/listing/list-xml";
 import { mergeScopedListing, TopLevelItem } from "../runtime/src/listing/part-listing";
 import { RemoteBlob } from "../runtime/src/model/blob";
-import { containerPart, ownedContainers, ownsName, topLevelKey } from "../runtime/src/shard/part";
+import { containerPart, housekeepingContainers, ownedContainers, ownsName, topLevelKey } from "../runtime/src/shard/part";
 import { rendezvousOwner } from "../runtime/src/shard/rendezvous";
 import { indexFromHostname, resolveShard, shardDirs, statusBlobName } from "../runtime/src/shard/shard-spec";
 import { mergeShardStatuses } from "../runtime/src/state/status";
@@ -73,6 +73,13 @@ describe("the split: parts of containers", () => {
     }
     expect(owners.get("big")).toEqual([0, 1, 2]);
     for (const c of ["alpha", "beta", "gamma", "delta"]) expect(owners.get(c)).toHaveLength(1);
+  });
+
+  test("housekeeping at the target: whole containers by their owner, split ones by shard 0 only", () => {
+    const all = [0, 1, 2].flatMap((i) => housekeepingContainers(base.containers, spec(i, 3)));
+    expect(all.sort()).toEqual([...base.containers].sort());
+    expect(housekeepingContainers(base.containers, spec(0, 3))).toContain("big");
+    expect(housekeepingContainers(base.containers, undefined)).toEqual(base.containers);
   });
 
   it.each([

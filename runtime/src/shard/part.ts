@@ -26,6 +26,17 @@ export function ownedContainers(containers: readonly string[], shard: ShardSpec 
 }
 
 /**
+ * The containers whose target-side housekeeping (purging old kept versions) this shard does: those it owns whole,
+ * and the split ones on shard 0 only, so N shards do not race to delete the same version blobs.
+ */
+export function housekeepingContainers(containers: readonly string[], shard: ShardSpec | undefined): string[] {
+  return containers.filter((c) => {
+    const kind = containerPart(shard, c).kind;
+    return kind === "whole" || (kind === "prefixes" && shard?.index === 0);
+  });
+}
+
+/**
  * What decides a name's owner in a split container: the part before the first `/`, or the whole name for a
  * top-level blob. A top-level blob `a` and the prefix `a/` share a key, so they have one owner.
  */

@@ -15,7 +15,7 @@ import { HopStats, ItemAction, SyncContext } from "./context";
 import { pullContainer } from "./pull";
 import { listDestination, pushContainer, StagedSource } from "./push";
 import { adoptPart } from "../shard/adopt-part";
-import { containerPart, ownedContainers } from "../shard/part";
+import { containerPart, housekeepingContainers, ownedContainers } from "../shard/part";
 import { statusBlobName } from "../shard/shard-spec";
 import { writeRunStart } from "../state/shard-records";
 
@@ -244,7 +244,7 @@ async function purgeVersionsDaily(ctx: SyncContext, versions: TargetVersions, se
     // First purge on this machine.
   }
   let changed = false;
-  for (const container of ctx.config.containers) {
+  for (const container of housekeepingContainers(ctx.config.containers, ctx.shard)) {
     if (done[container] === today) continue;
     try {
       const removed = await versions.purge(container, ctx.config.retentionDays, serviceNow);
