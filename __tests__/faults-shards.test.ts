@@ -320,4 +320,20 @@ describe("shards: N concurrent dr-sync processes split one pair", () => {
     expect(moved[0] + moved[1]).toBeGreaterThan(0);
     expect((await statusOf(3)).code).toBe(0);
   });
+  test("verify --shard i/N checks one part: a blob missing at the target shows in its owner's part and the whole pair, not in the others'", async () => {
+    const owner = [0, 1, 2].find((i) => ownsName(containerPart({ index: i, count: 3, split: [BIG] }, BIG), `${PREFIXES[0]}/`))!;
+    const victim = `${PREFIXES[0]}/0/v1-3.bin`;
+    await drill.sites.target.container(BIG).deleteBlob(victim);
+    const verdicts = await Promise.all([0, 1, 2].map((i) => drill.run(["verify", "--json", "--config", configFor(i, 3), "--shard", `${i}/3`], { env: envs[i] })));
+    verdicts.forEach((v, i) => {
+      expect({ shard: i, code: v.code }).toEqual({ shard: i, code: i === owner ? 1 : 0 });
+      if (i === owner) expect(JSON.parse(v.stdout).differences).toEqual([{ container: BIG, name: victim, problem: "missing at target" }]);
+    });
+    const whole = await drill.run(["verify", "--json", "--config", configFor(0, 3)], { env: envs[0] });
+    expect(whole.code).toBe(1);
+    expect(JSON.parse(whole.stdout).differences).toEqual([{ container: BIG, name: victim, problem: "missing at target" }]);
+    expectOk([await runShard(owner, 3)]);
+    await expectSitesEqual(drill);
+    figures.add("scenarios");
+  });
 });

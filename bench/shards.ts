@@ -10,11 +10,11 @@ import { projectRoot } from "./project-root";
 import { CountingProxy, startCountingProxy } from "./request-counter";
 
 /** `npm run bench -- --shards 1,2,4 [--blobs 4000] [--out DIR]`: N dr-sync processes against one Azurite. */
-export const SHARDS_USAGE = `usage: npm run bench -- --shards 1,2,4 [--blobs 4000] [--out bench/results]
+export const SHARDS_USAGE = `usage: npm run bench -- --shards 1,2,4 [--blobs 4000] [--prefixes 64] [--out bench/results]
 
 Runs N dr-sync processes at once (one per shard, each with its own state, staging and counting proxy) against one
 Azurite, for each N: a first copy into an empty target, then an unchanged cycle. The source has 4 whole containers
-(1/16 of the blobs each) and one split container (the other 3/4, across 64 top-level prefixes).`;
+(1/16 of the blobs each) and one split container (the other 3/4, across --prefixes top-level prefixes).`;
 
 interface ShardRun {
   readonly index: number;
@@ -32,13 +32,13 @@ interface CycleResult {
 export interface ShardBenchResult {
   readonly startedAt: string;
   readonly blobs: number;
+  readonly prefixes: number;
   readonly cores: number;
   readonly byCount: { readonly count: number; readonly firstCopy: CycleResult; readonly unchanged: CycleResult }[];
 }
 
 const WHOLE = ["whole-a", "whole-b", "whole-c", "whole-d"];
 const BIG = "big";
-const PREFIXES = 64;
 
 export async function runShardBench(argv: readonly string[]): Promise<number> {
   const opt = (name: string): string | undefined => {
@@ -47,7 +47,8 @@ export async function runShardBench(argv: readonly string[]): Promise<number> {
   };
   const counts = (opt("--shards") ?? "").split(",").map(Number);
   const blobs = Number(opt("--blobs") ?? 4000);
-  if (!counts.length || counts.some((n) => !Number.isInteger(n) || n < 1 || n > 16) || !Number.isInteger(blobs) || blobs < 100) {
+  const prefixes = Number(opt("--prefixes") ?? 64);
+  if (!counts.length || counts.some((n) => !Number.isInteger(n) || n < 1 || n > 16) || !Number.isInteger(blobs) || blobs < 100 || !Number.isInteger(prefixes) || prefixes < 1) {
     process.stderr.write(`${SHARDS_USAGE}\n`);
     return 2;
   }
@@ -57,10 +58,10 @@ export async function runShardBench(argv: readonly string[]): Promise<number> {
   const proxies: CountingProxy[] = [];
   try {
     const t0 = Date.now();
-    await seedSource(sites, blobs);
+    await seedSource(sites, blobs, prefixes);
     log(`seeded ${blobs} blobs in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
     for (let i = 0; i < Math.max(...counts); i++) proxies.push(await startCountingProxy(sites.port));
-    const result: ShardBenchResult = { startedAt: new Date().toISOString(), blobs, cores: (await import("node:os")).cpus().length, byCount: [] };
+    const result: ShardBenchResult = { startedAt: new Date().toISOString(), blobs, prefixes, cores: (await import("node:os")).cpus().length, byCount: [] };
     for (const count of counts) {
       // A fresh target, staging and state for each N: each N makes its own first copy.
       for (const c of [...WHOLE, BIG, "dr-sync-status", "dr-sync-versions"]) await sites.target.container(c).deleteIfExists();
@@ -88,11 +89,11 @@ export async function runShardBench(argv: readonly string[]): Promise<number> {
 }
 
 /** The same small blobs as the other workloads use in spirit: JSON-ish bodies of 1 KiB with a content type and metadata. */
-async function seedSource(sites: LocalSites, blobs: number): Promise<void> {
+async function seedSource(sites: LocalSites, blobs: number, prefixes: number): Promise<void> {
   const wholeEach = Math.floor(blobs / 16);
   const jobs: { container: string; name: string }[] = [];
   for (const c of WHOLE) for (let i = 0; i < wholeEach; i++) jobs.push({ container: c, name: `d${i % 8}/blob-${i}.json` });
-  for (let i = jobs.length; i < blobs; i++) jobs.push({ container: BIG, name: `tenant-${String(i % PREFIXES).padStart(2, "0")}/d${i % 5}/blob-${i}.json` });
+  for (let i = jobs.length; i < blobs; i++) jobs.push({ container: BIG, name: `tenant-${String(i % prefixes).padStart(2, "0")}/d${i % 5}/blob-${i}.json` });
   for (const c of [...WHOLE, BIG]) await sites.source.container(c).createIfNotExists();
   let next = 0;
   await Promise.all(Array.from({ length: 16 }, async () => {
@@ -141,7 +142,7 @@ export function renderShardTable(r: ShardBenchResult): string {
     return `| ${count} | ${firstCopy.wallSeconds.toFixed(1)} | ${slowest(firstCopy)} | ${unchanged.wallSeconds.toFixed(1)} | ${lists(unchanged)} | ` +
       `${unchanged.shards.reduce((s, x) => s + x.requests, 0)} |`;
   });
-  return [`${r.blobs} blobs (4 whole containers of ${Math.floor(r.blobs / 16)}, one split container of ${r.blobs - 4 * Math.floor(r.blobs / 16)} across ${PREFIXES} prefixes), ` +
+  return [`${r.blobs} blobs (4 whole containers of ${Math.floor(r.blobs / 16)}, one split container of ${r.blobs - 4 * Math.floor(r.blobs / 16)} across ${r.prefixes} prefixes), ` +
     `one Azurite, ${r.cores} cores`, "",
   "| shards (N) | first copy, s | slowest shard, s | unchanged cycle, s | list requests per shard (unchanged cycle) | requests, all shards (unchanged) |",
   "|---:|---:|---:|---:|---|---:|", ...rows].join("\n");
