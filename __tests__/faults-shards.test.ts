@@ -7,6 +7,7 @@ import { containerPart, ownsName, topLevelKey } from "../runtime/src/shard/part"
 import { renderFence } from "../runtime/src/state/fence";
 import { validateConfig } from "../runtime/src/config/schema";
 import { SiteClient } from "../runtime/src/storage/site-client";
+import { SCRATCH_PREFIX } from "../runtime/src/transfer/file-to-page-or-append";
 import { siteKey } from "../runtime/src/staging/object-path";
 import { Drill, expectSitesEqual, manyBlobs, RunResult, SeedBlob, seed, startDrill } from "./support/harness";
 import { Figures, waitFor } from "./support/faults";
@@ -63,7 +64,7 @@ describe("shards: N concurrent dr-sync processes split one pair", () => {
   const runAll = (count: number) => Promise.all(Array.from({ length: count }, (_, i) => runShard(i, count)));
   const statusOf = (count: number) => drill.run(["status", "--json", "--config", configFor(0, count)], { env: envs[0] });
   const clearSeen = () => { proxy.seen.length = 0; };
-  const dataUploads = (i: number) => seenBy(i).filter((r) => r.account === "target" && CONTAINERS.includes(r.container) && r.upload);
+  const dataUploads = (i: number) => seenBy(i).filter((r) => r.account === "target" && CONTAINERS.includes(r.container) && r.upload && !r.blob.startsWith(SCRATCH_PREFIX));
   const dataDeletes = (i: number) => seenBy(i).filter((r) => r.account === "target" && CONTAINERS.includes(r.container) && r.method === "DELETE" && r.blob);
   const sourceNames = async (c: string) => {
     const out: string[] = [];
@@ -86,6 +87,15 @@ describe("shards: N concurrent dr-sync processes split one pair", () => {
     }
     for (const c of WHOLE) await seed(drill.sites.source, c, manyBlobs(25, c).map((b) => ({ ...b, blocks: c === MOVING })));
     await seed(drill.sites.source, BIG, bigBlobs("v1", 15));
+    // Append and page blobs go through scratch blobs at the target: in a split container every shard writes some there at once.
+    for (const p of PREFIXES.slice(0, 9)) {
+      const log = drill.sites.source.container(BIG).getAppendBlobClient(`${p}/log.txt`);
+      await log.create({ metadata: { kind: "log" } });
+      await log.appendBlock(`first line of ${p}\n`, `first line of ${p}\n`.length);
+      const disk = drill.sites.source.container(BIG).getPageBlobClient(`${p}/disk.vhd`);
+      await disk.create(4096);
+      await disk.uploadPages(Buffer.alloc(512, p), 1024, 512);
+    }
   });
   afterAll(async () => {
     figures.write();
@@ -113,6 +123,13 @@ describe("shards: N concurrent dr-sync processes split one pair", () => {
     }
     expect(writers.size).toBe(total);
     figures.add("blobsChecked", total);
+    // Page and append blobs went through scratch blobs named for the shard that wrote them, and none is left.
+    for (let i = 0; i < 3; i++) {
+      const scratch = seenBy(i).filter((r) => r.account === "target" && r.method === "PUT" && r.blob.startsWith(SCRATCH_PREFIX));
+      for (const r of scratch) expect(r.blob.startsWith(`${SCRATCH_PREFIX}shard-${i}-`)).toBe(true);
+    }
+    expect(writers.has(`${BIG}/${PREFIXES[0]}/log.txt`)).toBe(true);
+    for await (const b of drill.sites.target.container(BIG).listBlobsFlat({ prefix: SCRATCH_PREFIX })) throw new Error(`scratch blob left: ${b.name}`);
 
     // Listings: a shard lists a whole container only if it owns it; the split container once at the top level
     // (delimiter "/") and then only its own top-level prefixes, on both sides.

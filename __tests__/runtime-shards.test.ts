@@ -4,7 +4,8 @@ import { compareNames } from "../runtime/src/index/blob-name";
 import { parseListBlobsXml } from "../runtime/src/listing/list-xml";
 import { mergeScopedListing, TopLevelItem } from "../runtime/src/listing/part-listing";
 import { RemoteBlob } from "../runtime/src/model/blob";
-import { containerPart, housekeepingContainers, ownedContainers, ownsName, topLevelKey } from "../runtime/src/shard/part";
+import { containerPart, housekeepingContainers, ownedContainers, ownsName, scratchPrefixFor, topLevelKey } from "../runtime/src/shard/part";
+import { SCRATCH_PREFIX } from "../runtime/src/transfer/file-to-page-or-append";
 import { rendezvousOwner } from "../runtime/src/shard/rendezvous";
 import { indexFromHostname, resolveShard, shardDirs, statusBlobName } from "../runtime/src/shard/shard-spec";
 import { mergeShardStatuses } from "../runtime/src/state/status";
@@ -99,6 +100,19 @@ describe("the split: parts of containers", () => {
         expect(parts.filter((p) => ownsName(p, `${topLevelKey(name)}/another`))).toEqual(owners);
       }
     }
+  });
+
+  test("scratch blobs in a split container belong to the shard that wrote them (never deleted by another mid-copy); untagged ones to shard 0", () => {
+    const parts = [0, 1, 2].map((i) => containerPart(spec(i, 3), "big"));
+    expect(scratchPrefixFor(undefined)).toBe(SCRATCH_PREFIX);
+    for (let i = 0; i < 3; i++) {
+      const mine = `${scratchPrefixFor(spec(i, 3))}0123abcd`;
+      expect(mine.startsWith(SCRATCH_PREFIX)).toBe(true);
+      expect(parts.map((p) => ownsName(p, mine))).toEqual([0, 1, 2].map((j) => j === i));
+      // Every shard expands the scratch prefix of the top-level listing, to find its own.
+      expect(ownsName(parts[i], SCRATCH_PREFIX)).toBe(true);
+    }
+    expect(parts.map((p) => ownsName(p, `${SCRATCH_PREFIX}0123abcd`))).toEqual([true, false, false]);
   });
 
   test("a whole container's part owns all its names, or none", () => {

@@ -61,6 +61,7 @@ async function* topLevel(client: ContainerClient, container: string, opts: ListO
   }
 }
 
+/** The pages of one listing (flat, or one level with `delimiter`), each checked against the signal first. */
 async function* listPages(client: ContainerClient, container: string, opts: ListOptions, delimiter?: string): AsyncGenerator<FetchedListPage> {
   let marker: string | undefined;
   let first = true;

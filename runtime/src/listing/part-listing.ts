@@ -28,7 +28,10 @@ export async function* mergeScopedListing(pages: AsyncIterable<TopLevelItem[]>, 
       last = key;
       if (!owns(key)) continue;
       if (item.blob) yield item.blob;
-      else yield* underPrefix(item.prefix!);
+      else {
+        // Names under a prefix share its owner, except scratch blobs, which each belong to the shard that wrote them.
+        for await (const blob of underPrefix(item.prefix!)) if (owns(blob.name)) yield blob;
+      }
     }
   }
 }

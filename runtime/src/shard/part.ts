@@ -1,3 +1,4 @@
+import { SCRATCH_PREFIX } from "../transfer/file-to-page-or-append";
 import { rendezvousOwner } from "./rendezvous";
 import { ShardSpec } from "./shard-spec";
 
@@ -45,9 +46,24 @@ export function topLevelKey(name: string): string {
   return slash < 0 ? name : name.slice(0, slash);
 }
 
+/**
+ * Where this shard's scratch blobs go (page and append blobs are written there, then copied into place). In a split
+ * container every shard writes scratch blobs and removes those a killed run left, so each must see its own and
+ * never another's, which may be mid-copy: the shard's index is in the name.
+ */
+export function scratchPrefixFor(shard: ShardSpec | undefined): string {
+  return shard ? `${SCRATCH_PREFIX}shard-${shard.index}-` : SCRATCH_PREFIX;
+}
+
 /** True when `name` (a blob, or a `prefix/` of a delimiter listing) belongs to this part. */
 export function ownsName(part: ContainerPart, name: string): boolean {
   if (part.kind !== "prefixes") return part.kind === "whole";
+  if (name.startsWith(SCRATCH_PREFIX)) {
+    // Every shard looks under the scratch prefix for its own; untagged ones (an unsharded run's) are shard 0's to remove.
+    if (name === SCRATCH_PREFIX) return true;
+    const tagged = /^shard-(\d+)-/.exec(name.slice(SCRATCH_PREFIX.length));
+    return (tagged ? Number(tagged[1]) : 0) === part.index;
+  }
   const key = topLevelKey(name);
   let owner = part.owners.get(key);
   if (owner === undefined) {

@@ -10,7 +10,7 @@ import { decidePush } from "./decide";
 import { applyGuards } from "./guards";
 import { withItemRetry } from "./item-retry";
 import { retainRemote } from "./retain-remote";
-import { containerPart } from "../shard/part";
+import { containerPart, scratchPrefixFor } from "../shard/part";
 import { adoptSameBytes } from "./adopt-same-bytes";
 
 /** The staged side of a push: the real staging store, or in plan mode the index as the pull would leave it. */
@@ -260,7 +260,7 @@ export async function pushOne(ctx: SyncContext, container: string, staged: Stage
             singleShotMax: ctx.config.singleShotMaxMiB * MiB, blockSize: ctx.config.blockSizeMiB * MiB,
             blockConcurrency: ctx.config.blockConcurrency, signal: ctx.signal, conditions,
             onBytes: (n) => { counted += n; stats.bytes += n; progress(); },
-            onWarning: (m) => ctx.events.warn("scratch.left", m, { container }),
+            onWarning: (m) => ctx.events.warn("scratch.left", m, { container }), scratchPrefix: scratchPrefixFor(ctx.shard),
           });
           records.set(entry.name, { srcEtag: entry.srcEtag, dstEtag: etag, md5: entry.stagedMd5 ?? entry.props.contentMD5 });
         } catch (err) {
