@@ -9,6 +9,7 @@ import { BenchResult, PEERS, runBench } from "./run-bench";
 import { checkTargets, summarizeRuns } from "./summary";
 import { replaceGeneratedSection } from "./docs-section";
 import { BENCH_NOTES } from "./notes";
+import { runShardBench } from "./shards";
 
 /** `npm run bench`: checks the peers (installing them if asked), runs the comparison, writes the results and report. */
 async function main(): Promise<number> {
@@ -16,6 +17,8 @@ async function main(): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  // Scale-out is its own bench (docs/scale-out.md): N processes, one workload.
+  if (process.argv.includes("--shards")) return runShardBench(process.argv.slice(2));
   let opts: BenchOptions;
   try {
     opts = parseOptions(process.argv.slice(2), process.env);

@@ -20,6 +20,8 @@ export interface CliArgs {
   readonly prefix?: string;
   readonly dryRun: boolean;
   readonly yes: boolean;
+  /** `--shard i/N`: this process's shard (overrides the config's `shard` key). */
+  readonly shard?: { readonly index: number; readonly count: number };
 }
 
 export class UsageError extends Error {
@@ -54,6 +56,8 @@ options:
   --allow-mass-delete C       lift the delete guard for container C (or "*") for this run only; repeatable
   --allow-mass-change C       lift the mass-change (overwrite) guard for container C (or "*") for this run only; repeatable
   --allow-active-site         restore: write into the site applications use (its fence says active)
+  --shard i/N                 run (or verify) shard i of N, i from 0 to N-1 (overrides the config's shard key);
+                              status merges all N shards' records
   --log-level L               debug, info (default), warn or error
 
 exit codes: 0 ok, 1 failures (see the summary), 2 bad config or usage, 3 another run holds the lock,
@@ -102,6 +106,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
         break;
       }
       case "--prefix": out.prefix = value(a); break;
+      case "--shard": out.shard = parseShardFlag(value(a)); break;
       case "--deep": out.deep = true; break;
       case "--allow-mass-delete": out.allowMassDelete.push(value(a)); break;
       case "--allow-mass-change": out.allowMassChange.push(value(a)); break;
@@ -134,6 +139,17 @@ export function parseArgs(argv: readonly string[]): CliArgs {
     if (out.asOf !== undefined && (out.out !== undefined || out.retainedAt !== undefined)) throw new UsageError("--out and --retained-at go with restore --blob");
   }
   return out;
+}
+
+/** `i/N` with i from 0 to N-1, as Kubernetes' JOB_COMPLETION_INDEX counts. */
+export function parseShardFlag(v: string): { index: number; count: number } {
+  const m = /^(\d{1,4})\/(\d{1,4})$/.exec(v);
+  if (!m) throw new UsageError(`--shard must be i/N, like 0/3 (got "${v}")`);
+  const index = Number(m[1]);
+  const count = Number(m[2]);
+  if (count < 1 || count > 1000) throw new UsageError(`--shard i/N needs N from 1 to 1000 (got "${v}")`);
+  if (index >= count) throw new UsageError(`--shard i/N needs i from 0 to N-1 (got "${v}")`);
+  return { index, count };
 }
 
 function defaults(): { -readonly [K in keyof CliArgs]: CliArgs[K] } {

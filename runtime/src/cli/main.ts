@@ -1,4 +1,5 @@
 import { setMaxListeners } from "node:events";
+import { hostname } from "node:os";
 import { promises as fs } from "node:fs";
 import { ConfigError } from "../config/schema";
 import { EXIT_CODES } from "./exit-codes";
@@ -6,9 +7,12 @@ import { checkSas, loadConfig } from "../config/load-config";
 import { Events, EventSink, JsonLineSink } from "../report/events";
 import { ProgressBarSink } from "../report/progress";
 import { Redactor } from "../report/redact";
-import { formatAsOf, formatPlan, formatRunSummary, formatStatus, formatVerify } from "../report/summary";
+import { formatAsOf, formatPairStatus, formatPlan, formatRunSummary, formatStatus, formatVerify } from "../report/summary";
 import { RunLock } from "../state/lock";
-import { StatusStore } from "../state/status";
+import { mergeShardStatuses, StatusStore } from "../state/status";
+import { readShardRecords } from "../state/shard-records";
+import { releaseUnownedContainers } from "../shard/adopt-part";
+import { shardDirs, shardForCommand } from "../shard/shard-spec";
 import { FENCED_EXIT_CODE, fencedMessage, readFence } from "../state/fence";
 import { ensurePrivateDir } from "../staging/atomic-file";
 import { siteKey } from "../staging/object-path";
@@ -59,7 +63,9 @@ export async function main(io: Io): Promise<number> {
     const loaded = await loadConfig(args.config as string, io.env);
     redactor.add(loaded.sourceSas);
     redactor.add(loaded.targetSas);
-    const { config } = loaded;
+    // Each shard has its own folders (lock, staging, state), and its listings see only its part.
+    const sharding = shardForCommand(loaded.config, args.command, args.shard, hostname());
+    const config = { ...loaded.config, ...shardDirs(loaded.config, sharding.dirs) };
     const sinks: EventSink[] = [];
     if (io.stderr.isTTY) sinks.push(new ProgressBarSink(io.stderr));
     else sinks.push(new JsonLineSink((l) => io.stderr.write(l), args.logLevel));
@@ -83,10 +89,17 @@ export async function main(io: Io): Promise<number> {
       config, src, dst, srcKey: siteKey(config.source.blobEndpoint), dstKey: siteKey(config.target.blobEndpoint),
       retention: new RetentionArea(config.stagingDir, () => serviceClock.now()), events, signal: io.signal,
       allowMassDelete: new Set(args.allowMassDelete), allowMassChange: new Set(args.allowMassChange), clock: () => new Date(), serviceClock,
+      ...(sharding.shard ? { shard: sharding.shard } : {}),
     };
 
     switch (args.command) {
       case "status": {
+        if (sharding.count > 1) {
+          if (!config.statusContainer) throw new FatalError("status of a sharded pair merges the shards' records at the target, and statusContainer is null in the config", 2);
+          const pair = mergeShardStatuses(await readShardRecords(dst, config.statusContainer, ctx.srcKey, sharding.count, io.signal), sharding.count, new Date(), config.rpoObjectiveMinutes);
+          out(args.json ? JSON.stringify(pair, null, 2) : formatPairStatus(pair));
+          return pair.exitCode;
+        }
         const s = await statusStore.read();
         out(args.json ? JSON.stringify(s ?? null, null, 2) : formatStatus(s, new Date()));
         if (!s) return EXIT_CODES.failed;
@@ -133,6 +146,7 @@ export async function main(io: Io): Promise<number> {
     if (lock.stale) {
       events.warn("lock.stale", `the previous ${lock.stale.command} (pid ${lock.stale.pid}, started ${lock.stale.startedAt}) did not finish; its partial work is checked and resumed`);
     }
+    if (ctx.shard && args.command !== "plan") await releaseUnownedContainers(config.stagingDir, ctx.srcKey, config.containers, ctx.shard, ctx.retention);
     if (args.command === "plan") {
       const p = await planSync(ctx);
       out(args.json ? JSON.stringify(p, null, 2) : formatPlan(p));

@@ -57,6 +57,27 @@ export interface RetryConfig {
   readonly tryTimeoutSeconds?: number;
 }
 
+/**
+ * One shard of a pair split across several intermediaries (docs/scale-out.md). Each shard replicates its own
+ * containers whole (rendezvous hashing of the container name) and its own top-level prefixes of the containers
+ * named in `split`, with its own lock, staging, state and status record.
+ */
+export interface ShardConfig {
+  /** Shards the pair is split into, 1 to 1000. */
+  readonly count: number;
+  /** This intermediary's shard, 0 to `count` − 1. `--shard i/N` on the command line overrides it.
+   *  @default none: `indexFrom` or `--shard` must give it */
+  readonly index?: number;
+  /** Where the index comes from instead: `hostname`, the last 6 characters of the host name read as base 36 (a VM
+   *  scale set instance's computer name ends in its instance ID so, and keeps it across reimaging).
+   *  @default none */
+  readonly indexFrom?: "hostname";
+  /** Containers too big for one shard: split by top-level prefix (the part of a name before its first `/`)
+   *  instead of assigned whole. Each shard lists them once at the top level, then only its own prefixes.
+   *  @default [] */
+  readonly split?: readonly string[];
+}
+
 /** The config file, as written by an operator or rendered by the constructs. */
 export interface DrSyncConfig {
   /** Where data is read from. During failback this is the DR site. */
@@ -110,6 +131,9 @@ export interface DrSyncConfig {
    *  VM's disk. `null` turns point-in-time recovery off.
    *  @default "dr-sync-versions" */
   readonly versionsContainer?: string | null;
+  /** This intermediary's shard of the pair, when several replicate it together.
+   *  @default none: one intermediary replicates everything, as without the key */
+  readonly shard?: ShardConfig;
 }
 
 /** A config with every default filled in. */
@@ -135,6 +159,7 @@ export interface ResolvedConfig {
   readonly statusContainer: string | null;
   readonly rpoObjectiveMinutes: number | null;
   readonly versionsContainer: string | null;
+  readonly shard: { readonly count: number; readonly index: number | null; readonly indexFrom: "hostname" | null; readonly split: readonly string[] } | null;
 }
 
 export const DEFAULT_API_VERSION = "2017-11-09";
@@ -166,8 +191,9 @@ export class ConfigError extends Error {
 const TOP_KEYS = new Set([
   "source", "target", "containers", "stagingDir", "stateDir", "apiVersion", "deleteDestination", "allowInsecureHttp",
   "transferConcurrency", "blockConcurrency", "blockSizeMiB", "singleShotMaxMiB", "guards", "retentionDays", "retry",
-  "statusContainer", "rpoObjectiveMinutes", "versionsContainer", "$schema", "comment",
+  "statusContainer", "rpoObjectiveMinutes", "versionsContainer", "shard", "$schema", "comment",
 ]);
+const SHARD_KEYS = new Set(["count", "index", "indexFrom", "split"]);
 const SITE_KEYS = new Set(["blobEndpoint", "sasEnv", "name", "cloud"]);
 const GUARD_KEYS = new Set(["maxDeletePercent", "maxDeleteCount", "maxOverwritePercent", "maxOverwriteCount", "minOverwritesForPercent"]);
 const RETRY_KEYS = new Set(["maxTries", "retryDelayMs", "maxRetryDelayMs", "tryTimeoutSeconds"]);
@@ -286,11 +312,13 @@ export function validateConfig(raw: unknown, file?: string): ResolvedConfig {
     rpoObjectiveMinutes = optInt(raw, "rpoObjectiveMinutes", 0, 1, 525600, errors);
   }
 
+  const shard = raw.shard === undefined ? null : shardConfig(raw.shard, containers, errors);
+
   if (errors.length || !source || !target || !stagingDir || !stateDir) throw new ConfigError(errors, file);
   return {
     source, target, containers, stagingDir, stateDir, apiVersion, deleteDestination, allowInsecureHttp,
     transferConcurrency, blockConcurrency, blockSizeMiB, singleShotMaxMiB, guards, retentionDays, retry,
-    statusContainer, rpoObjectiveMinutes, versionsContainer,
+    statusContainer, rpoObjectiveMinutes, versionsContainer, shard,
   };
 }
 
@@ -298,6 +326,42 @@ export function validateConfig(raw: unknown, file?: string): ResolvedConfig {
 export function renderConfig(config: DrSyncConfig): string {
   validateConfig(config);
   return JSON.stringify(config, null, 2) + "\n";
+}
+
+/** The `shard` key: how many shards, which one this is (or where to read it), and which containers to split. */
+function shardConfig(raw: unknown, containers: readonly string[], errors: string[]): ResolvedConfig["shard"] {
+  if (!isObject(raw)) {
+    errors.push(`shard must be an object like { "count": 3, "index": 0 } or { "count": 3, "indexFrom": "hostname" } (got ${show(raw)})`);
+    return null;
+  }
+  unknownKeys(raw, SHARD_KEYS, "shard.", errors);
+  const before = errors.length;
+  if (raw.count === undefined) errors.push("shard.count is required: the number of shards the pair is split into");
+  const count = optInt(raw, "count", 1, 1, 1000, errors, "shard.");
+  let index: number | null = null;
+  if (raw.index !== undefined) {
+    index = optInt(raw, "index", 0, 0, 999, errors, "shard.");
+    if (Number.isInteger(raw.index) && (raw.index as number) >= count && errors.length === before) {
+      errors.push(`shard.index must be below shard.count (${count}); shards count from 0 to ${count - 1} (got ${show(raw.index)})`);
+    }
+  }
+  let indexFrom: "hostname" | null = null;
+  if (raw.indexFrom !== undefined) {
+    if (raw.indexFrom !== "hostname") errors.push(`shard.indexFrom must be "hostname" (got ${show(raw.indexFrom)})`);
+    else indexFrom = "hostname";
+    if (raw.index !== undefined) errors.push("shard.index and shard.indexFrom exclude each other: give one");
+  }
+  const split: string[] = [];
+  if (raw.split !== undefined) {
+    if (!Array.isArray(raw.split)) errors.push(`shard.split must be an array of container names (got ${show(raw.split)})`);
+    else {
+      raw.split.forEach((c, i) => {
+        if (typeof c !== "string" || !containers.includes(c)) errors.push(`shard.split[${i}] must be one of the replicated containers (got ${show(c)})`);
+        else if (!split.includes(c)) split.push(c);
+      });
+    }
+  }
+  return { count, index, indexFrom, split };
 }
 
 function site(raw: unknown, key: "source" | "target", allowHttp: boolean, errors: string[]): Required<SiteConfig> | undefined {

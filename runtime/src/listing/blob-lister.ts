@@ -2,6 +2,8 @@ import { ContainerClient } from "@azure/storage-blob";
 import { RemoteBlob } from "../model/blob";
 import { FetchedListPage, fetchListPage } from "./list-page-request";
 import { describeError, explainAuthFailure, FatalError, isAuthFailure, isNotFound } from "../storage/errors";
+import { ContainerPart, ownsName } from "../shard/part";
+import { mergeScopedListing, TopLevelItem } from "./part-listing";
 
 /** When a listing began, by the service's clock and by ours. */
 export interface ListingStart {
@@ -31,6 +33,9 @@ export interface ListOptions {
   readonly onMissing?: () => void;
   /** Only names that start with this. @default every blob */
   readonly prefix?: string;
+  /** Only this shard's part of the container: a split container is listed at its top level, then per owned prefix.
+   *  @default the whole container */
+  readonly part?: ContainerPart;
 }
 
 /**
@@ -39,6 +44,25 @@ export interface ListOptions {
  * the DR copy. Pages come from `fetchListPage` (the client's pipeline, our own one-pass parser).
  */
 export async function* listBlobs(client: ContainerClient, container: string, opts: ListOptions): AsyncGenerator<RemoteBlob> {
+  const part = opts.part;
+  if (part?.kind === "none") throw new FatalError(`${opts.side} container "${container}" is not in this shard's part; it was not listed`);
+  if (part?.kind === "prefixes" && !opts.prefix) {
+    const underPrefix = (prefix: string) => listBlobs(client, container, { ...opts, part: undefined, prefix, onStart: undefined });
+    yield* mergeScopedListing(topLevel(client, container, opts), underPrefix, (name) => ownsName(part, name));
+    return;
+  }
+  for await (const page of listPages(client, container, opts)) yield* page.blobs;
+}
+
+/** The top level of a container (`delimiter=/`), page by page: its top-level blobs and its prefixes. */
+async function* topLevel(client: ContainerClient, container: string, opts: ListOptions): AsyncGenerator<TopLevelItem[]> {
+  for await (const page of listPages(client, container, opts, "/")) {
+    yield [...page.blobs.map((blob) => ({ blob })), ...(page.prefixes ?? []).map((prefix) => ({ prefix }))];
+  }
+}
+
+/** The pages of one listing (flat, or one level with `delimiter`), each checked against the signal first. */
+async function* listPages(client: ContainerClient, container: string, opts: ListOptions, delimiter?: string): AsyncGenerator<FetchedListPage> {
   let marker: string | undefined;
   let first = true;
   do {
@@ -46,7 +70,7 @@ export async function* listBlobs(client: ContainerClient, container: string, opt
     let page: FetchedListPage;
     const sentAt = Date.now();
     try {
-      page = await fetchListPage(client, { prefix: opts.prefix, marker, maxResults: opts.pageSize ?? 5000, signal: opts.signal });
+      page = await fetchListPage(client, { prefix: opts.prefix, delimiter, marker, maxResults: opts.pageSize ?? 5000, signal: opts.signal });
     } catch (err) {
       if (opts.signal?.aborted) throw new FatalError(`listing of ${opts.side} container "${container}" was cancelled; nothing was deleted for it`);
       if (isNotFound(err)) {
@@ -69,7 +93,7 @@ export async function* listBlobs(client: ContainerClient, container: string, opt
       const date = page.date ?? local;
       opts.onStart?.({ serviceTime: new Date(date.getTime() - (local.getTime() - sentAt)), date, localTime: local });
     }
-    yield* page.blobs;
+    yield page;
     marker = page.nextMarker;
   } while (marker);
 }
@@ -78,7 +102,7 @@ export async function* listBlobs(client: ContainerClient, container: string, opt
  * One blob as a listing shows it now, or undefined when there is none: a listing keeps metadata keys' case and
  * gives every property in the same form as the container's listing, where a HEAD does not.
  */
-export async function listOne(client: ContainerClient, container: string, name: string, opts: Omit<ListOptions, "prefix" | "onStart">): Promise<RemoteBlob | undefined> {
+export async function listOne(client: ContainerClient, container: string, name: string, opts: Omit<ListOptions, "prefix" | "onStart" | "part">): Promise<RemoteBlob | undefined> {
   for await (const b of listBlobs(client, container, { ...opts, prefix: name })) {
     if (b.name === name) return b;
   }

@@ -5,6 +5,8 @@ import { ListPage, ListXmlError, parseListBlobsXml } from "./list-xml";
 
 export interface ListPageQuery {
   readonly prefix?: string;
+  /** Lists one level: names up to and including the delimiter's first occurrence after `prefix` come back as one `BlobPrefix`. */
+  readonly delimiter?: string;
   readonly marker?: string;
   readonly maxResults: number;
   readonly signal?: AbortSignal;
@@ -33,6 +35,7 @@ export async function fetchListPage(client: ContainerClient, query: ListPageQuer
   url.searchParams.set("include", "metadata");
   url.searchParams.set("maxresults", String(query.maxResults));
   if (query.prefix) url.searchParams.set("prefix", query.prefix);
+  if (query.delimiter) url.searchParams.set("delimiter", query.delimiter);
   if (query.marker) url.searchParams.set("marker", query.marker);
   for (let attempt = 1; ; attempt++) {
     const request = createPipelineRequest({

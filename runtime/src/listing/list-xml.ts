@@ -5,6 +5,8 @@ export interface ListPage {
   readonly blobs: RemoteBlob[];
   /** Where the next page starts; absent on the last page. */
   readonly nextMarker?: string;
+  /** A delimiter listing's `BlobPrefix` names (each ends in the delimiter), in the order the page gives them. */
+  readonly prefixes?: string[];
 }
 
 /** The response could not be read as a whole List Blobs page: never treated as an empty or shorter listing. */
@@ -39,6 +41,7 @@ const BLOBS = `${ROOT}/Blobs`;
 const BLOB = `${BLOBS}/Blob`;
 const PROPERTIES = `${BLOB}/Properties`;
 const METADATA = `${BLOB}/Metadata`;
+const BLOB_PREFIX = `${BLOBS}/BlobPrefix`;
 
 interface BlobDraft {
   name?: string;
@@ -61,6 +64,8 @@ export function parseListBlobsXml(xml: string): ListPage {
   /** The path of each open element, root first ("EnumerationResults/Blobs/Blob/…"). */
   const open: string[] = [];
   const blobs: RemoteBlob[] = [];
+  const prefixes: string[] = [];
+  let sawPrefix = false;
   let blob: BlobDraft | undefined;
   let nextMarker: string | undefined;
   let sawBlobs = false;
@@ -89,6 +94,7 @@ export function parseListBlobsXml(xml: string): ListPage {
       }
       if (path === BLOBS && name === "Blob") blob = { etag: "", kind: "BlockBlob", props: {}, metadata: Object.create(null) as Record<string, string> };
       if (path === ROOT && name === "Blobs") sawBlobs = true;
+      if (path === BLOBS && name === "BlobPrefix") sawPrefix = true;
       if (empty) {
         onValue(path, name, attrs, "");
         leaf = undefined;
@@ -113,7 +119,7 @@ export function parseListBlobsXml(xml: string): ListPage {
 
   if (!closedRoot) throw new ListXmlError(`the response ends before </${ROOT}>; it was cut short`, true);
   if (!sawBlobs) throw new ListXmlError("the response has no <Blobs> element; it is not a List Blobs result");
-  return nextMarker ? { blobs, nextMarker } : { blobs };
+  return { blobs, ...(nextMarker ? { nextMarker } : {}), ...(sawPrefix ? { prefixes } : {}) };
 
   /** An element without child elements, with its decoded text, in the element at `parent`. */
   function onValue(parent: string, name: string, attrs: string, text: string): void {
@@ -121,6 +127,8 @@ export function parseListBlobsXml(xml: string): ListPage {
     else if (parent === BLOB && name === "Name") {
       // Newer service versions percent-encode names that XML cannot carry and flag them; 2017-11-09 never does.
       blob!.name = own(/\bEncoded\s*=\s*["']true["']/i.test(attrs) ? decodeURIComponent(text) : text);
+    } else if (parent === BLOB_PREFIX && name === "Name") {
+      prefixes.push(own(/\bEncoded\s*=\s*["']true["']/i.test(attrs) ? decodeURIComponent(text) : text));
     } else if (parent === PROPERTIES) property(blob!, name, text);
     else if (parent === METADATA) blob!.metadata[own(name)] = own(text);
   }

@@ -1,4 +1,4 @@
-import { RunStatus } from "../state/status";
+import { PairStatus, RunStatus } from "../state/status";
 import { PlanResult } from "../sync/run";
 import { VerifyResult } from "../verify/verify";
 import { AsOfResult } from "../sync/restore-as-of";
@@ -44,6 +44,20 @@ export function formatStatus(s: RunStatus | undefined, now: Date): string {
     lines.push(`current exposure: ${formatDuration(Math.max(0, age))} since the recovery point` +
       (s.rpoObjectiveMinutes ? ` (objective ${s.rpoObjectiveMinutes}m: ${age <= s.rpoObjectiveMinutes * 60 ? "met" : "MISSED"})` : ""));
   }
+  return lines.join("\n");
+}
+
+/** The pair's status merged from its shards' records: one line per shard, then what is wrong. */
+export function formatPairStatus(p: PairStatus): string {
+  const lines = [`pair of ${p.count} shards: recovery point ${p.recoveryPoint ?? "none (a shard has none)"}` +
+    (p.rpoObjectiveMinutes ? `, objective ${p.rpoObjectiveMinutes}m` : "")];
+  for (const s of p.shards) {
+    const r = s.record;
+    lines.push(`  shard ${s.index}/${p.count}: ${s.state}, recovery point ${s.recoveryPoint ?? "none"}` +
+      (r ? `, last run ${r.inProgress ? `started ${r.inProgress.startedAt}, not finished` : `${r.outcome} ${r.endedAt}`}, ${r.containers.length} container(s)` : ""));
+  }
+  for (const m of p.problems) lines.push(`problem: ${m}`);
+  for (const m of p.notes) lines.push(`note: ${m}`);
   return lines.join("\n");
 }
 

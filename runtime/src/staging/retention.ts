@@ -10,7 +10,8 @@ export type RetentionReason =
   | "overwritten by a newer source version"
   | "destination copy deleted"
   | "destination copy overwritten"
-  | "replaced by a restore";
+  | "replaced by a restore"
+  | "moved to another shard";
 
 /** A retained copy, as `retention list` shows it. */
 export interface RetainedCopy {

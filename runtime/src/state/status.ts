@@ -66,6 +66,11 @@ export interface RunStatus {
   readonly containers: readonly ContainerStatus[];
   readonly totals: { readonly copied: number; readonly deleted: number; readonly bytes: number; readonly failed: number };
   readonly error?: string;
+  /** The shard this record is of, when the pair is split (docs/scale-out.md). */
+  readonly shard?: { readonly index: number; readonly count: number };
+  /** Set in the record a sharded run writes at the target when it starts; the run's own record replaces it. A
+   *  record that still carries it names a run that is going on, or was killed. */
+  readonly inProgress?: { readonly runId: string; readonly startedAt: string; readonly host: string };
 }
 
 export function summarizeHop(s: HopStats): HopSummary {
@@ -110,4 +115,82 @@ export class StatusStore {
       return [];
     }
   }
+}
+
+/** One shard as the pair's status sees it. */
+export interface ShardView {
+  readonly index: number;
+  /** `ok`, or the first thing wrong with it: no record, a record of another N, a run not finished, failed, stale. */
+  readonly state: "ok" | "missing" | "other-count" | "failed" | "stale" | "no-recovery-point";
+  readonly recoveryPoint: string | null;
+  readonly record?: RunStatus;
+}
+
+/** The pair replicated by N shards, from their N records at the target. */
+export interface PairStatus {
+  readonly count: number;
+  /** The oldest shard's recovery point; null while any shard has none (or no record of this N). */
+  readonly recoveryPoint: string | null;
+  readonly rpoObjectiveMinutes: number | null;
+  readonly shards: readonly ShardView[];
+  /** What makes the pair's status fail (exit 1), each naming its shard. */
+  readonly problems: readonly string[];
+  /** Worth knowing, not a failure: a run going on (or killed less than the objective ago). */
+  readonly notes: readonly string[];
+  readonly exitCode: 0 | 1;
+}
+
+/**
+ * Merges the records of shards 0..count-1 (undefined where a shard has none). Pure. A shard that is missing, has a
+ * record of another shard count, failed its last run, or whose recovery point is older than the objective fails
+ * the pair's status; the pair's recovery point is the oldest shard's, so a shard that stopped holds it back at its
+ * last good point. A run that started and has not finished is named, and fails the status once it has been going
+ * for longer than the objective.
+ */
+export function mergeShardStatuses(records: readonly (RunStatus | undefined)[], count: number, now: Date, objectiveMinutes?: number | null): PairStatus {
+  const problems: string[] = [];
+  const notes: string[] = [];
+  const shards: ShardView[] = [];
+  let objective: number | null = objectiveMinutes ?? null;
+  for (let i = 0; i < count; i++) {
+    const r = records[i];
+    const name = `shard ${i}/${count}`;
+    if (!r) {
+      problems.push(`${name}: no status record at the target (it has not run with ${count} shards, or cannot write there)`);
+      shards.push({ index: i, state: "missing", recoveryPoint: null });
+      continue;
+    }
+    if (!r.shard || r.shard.count !== count || r.shard.index !== i) {
+      problems.push(`${name}: its last record is of ${r.shard ? `shard ${r.shard.index}/${r.shard.count}` : "an unsharded run"}; it has not run with ${count} shards yet`);
+      shards.push({ index: i, state: "other-count", recoveryPoint: null, record: r });
+      continue;
+    }
+    const obj = objectiveMinutes ?? r.rpoObjectiveMinutes ?? null;
+    objective ??= obj;
+    const serviceNow = now.getTime() - (r.clockSkewSeconds ?? 0) * 1000;
+    let state: ShardView["state"] = "ok";
+    if (r.recoveryPoint === null) {
+      problems.push(`${name}: no recovery point yet${r.error ? ` (${r.error})` : ""}`);
+      state = "no-recovery-point";
+    } else {
+      const minutes = Math.floor((serviceNow - Date.parse(r.recoveryPoint)) / 60000);
+      if (obj !== null && minutes > obj) {
+        problems.push(`${name}: recovery point ${r.recoveryPoint} is ${minutes} minutes old, over the objective of ${obj}`);
+        state = "stale";
+      }
+    }
+    if (!r.inProgress && r.exitCode !== 0) {
+      problems.push(`${name}: last run ${r.outcome} (exit ${r.exitCode})${r.error ? `: ${r.error}` : ""}`);
+      if (state === "ok") state = "failed";
+    }
+    if (r.inProgress) {
+      const running = `${name}: a run started ${r.inProgress.startedAt} on ${r.inProgress.host} has not finished`;
+      if (obj !== null && serviceNow - Date.parse(r.inProgress.startedAt) > obj * 60000) problems.push(`${running} within the objective (killed, or stuck)`);
+      else notes.push(`${running} (still running, or killed); the pair's recovery point counts its last finished run`);
+    }
+    shards.push({ index: i, state, recoveryPoint: r.recoveryPoint, record: r });
+  }
+  const rps = shards.map((s) => (s.state === "missing" || s.state === "other-count" ? null : s.recoveryPoint));
+  const recoveryPoint = rps.some((r) => r === null) ? null : rps.reduce<string | null>((min, r) => (min === null || (r as string) < min ? r : min), null);
+  return { count, recoveryPoint, rpoObjectiveMinutes: objective, shards, problems, notes, exitCode: problems.length ? 1 : 0 };
 }

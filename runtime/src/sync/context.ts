@@ -4,6 +4,7 @@ import { RetentionArea } from "../staging/retention";
 import { SiteClient } from "../storage/site-client";
 import { ServiceClock } from "./service-clock";
 import { TargetVersions } from "../versions/target-versions";
+import { ShardSpec } from "../shard/shard-spec";
 
 /** Everything one hop needs; side effects (clients, clock, events) come in here so tests can record them. */
 export interface SyncContext {
@@ -26,6 +27,9 @@ export interface SyncContext {
   /** Point-in-time history at the target: every version a push replaces or deletes is kept there first.
    *  @default none (plan, or `versionsContainer: null`) */
   readonly versions?: TargetVersions;
+  /** This process's shard of the pair: every listing sees only its part (docs/scale-out.md).
+   *  @default none: the whole pair */
+  readonly shard?: ShardSpec;
 }
 
 /** One planned or performed action on one blob. */

@@ -11,6 +11,7 @@ import { decidePull, decidePush } from "./decide";
 import { applyGuards } from "./guards";
 import { fetchOne } from "./pull";
 import { pushOne } from "./push";
+import { containerPart, ownsName } from "../shard/part";
 
 /** Where applications using the client in best-effort mode journal the writes they could not make at both sites. */
 export const MISSES_PREFIX = "dual-write-misses/";
@@ -67,6 +68,8 @@ export async function readMisses(ctx: SyncContext): Promise<JournaledMisses> {
         try {
           const m = JSON.parse(line) as MissLine;
           if (m.v !== 1 || !m.container || !m.blob || !ctx.config.containers.includes(m.container)) continue;
+          // Each shard repairs only its own part's blobs; the journal itself is only ever read.
+          if (!ownsName(containerPart(ctx.shard, m.container), m.blob)) continue;
           const names = byContainer.get(m.container) ?? new Set<string>();
           names.add(m.blob);
           byContainer.set(m.container, names);

@@ -8,7 +8,7 @@ import { HopStats, ItemAction, SyncContext } from "./context";
 import { applyGuards, HopChanges } from "./guards";
 import { withItemRetry } from "./item-retry";
 import { fetchOne, stagedFrom } from "./pull";
-import { Job, md5OfRemote, pushOne, retainDestination } from "./push";
+import { Job, pushOne, retainDestination } from "./push";
 
 /**
  * The one place where the hops change anything: staging (a blob staged over another, or removed), the target
@@ -32,8 +32,8 @@ export interface Executor {
   adopt(records: PushRecords, entry: StagedEntry, dst: RemoteBlob): void;
   /** Before the first write: removes scratch blobs a killed run left, and creates the container if it is missing. */
   prepareDestination(container: string, exists: boolean, scratch: readonly string[]): Promise<void>;
-  /** Writes one staged blob over what the listing saw (conditionally); "adopted" when its bytes were already there. */
-  upload(records: PushRecords, job: Job, stats: HopStats, onProgress: () => void): Promise<"copied" | "adopted">;
+  /** Writes one staged blob over what the listing saw (conditionally). */
+  upload(records: PushRecords, job: Job, stats: HopStats, onProgress: () => void): Promise<void>;
   /** Deletes one destination blob not in staging, after keeping what we hold no copy of. */
   deleteAtDestination(records: PushRecords, dst: RemoteBlob, stats: HopStats): Promise<void>;
 }
@@ -64,16 +64,9 @@ export function storageExecutor(ctx: SyncContext, container: string, store: Stag
     },
 
     async upload(records, job, stats, onProgress) {
-      const { entry, dst } = job;
-      // A destination that cannot be read for the comparison is simply written, conditionally, as any other.
-      if (job.compareBytes && dst && entry.stagedMd5 && (await md5OfRemote(ctx, container, dst).catch(() => "")) === entry.stagedMd5) {
-        records.set(entry.name, { srcEtag: entry.srcEtag, dstEtag: dst.etag, md5: entry.stagedMd5 });
-        ctx.events.debug("blob.adopted", `"${entry.name}" already holds the staged bytes at ${ctx.dst.label}; adopted`, { container, blob: entry.name });
-        return "adopted";
-      }
+      const { entry } = job;
       await pushOne(ctx, container, store, records, job, stats, onProgress);
       ctx.events.debug("blob.pushed", `pushed "${entry.name}"`, { container, blob: entry.name, size: entry.size });
-      return "copied";
     },
 
     async deleteAtDestination(records, dst, stats) {
@@ -117,7 +110,6 @@ export function planExecutor(ctx: SyncContext, planned: StagingStore, report: Pl
     prepareDestination: async () => undefined,
     async upload(_records, job, stats) {
       stats.bytes += job.entry.size;
-      return "copied";
     },
     deleteAtDestination: async () => undefined,
   };

@@ -13,6 +13,7 @@ import type { Executor } from "./executor";
 import { march } from "./march";
 import { refusalOf } from "./name-rules";
 import { withItemRetry } from "./item-retry";
+import { containerPart } from "../shard/part";
 
 export interface PullResult {
   readonly stats: HopStats;
@@ -119,7 +120,7 @@ export async function pullContainer(ctx: SyncContext, container: string, store: 
   const stagedBefore = store.count();
   // The container's one listing: a name not after the previous one stops the walk before anything is deleted.
   const listing = listBlobs(ctx.src.container(container), container, {
-    side: ctx.src.label, sasEnv: ctx.config.source.sasEnv, signal: ctx.signal, missing: "error",
+    side: ctx.src.label, sasEnv: ctx.config.source.sasEnv, signal: ctx.signal, missing: "error", part: containerPart(ctx.shard, container),
     onStart: (s) => { listingStart = s; ctx.serviceClock.observe(s); },
   });
   try {

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { listBlobs, listOne } from "../listing/blob-lister";
 import { RemoteBlob, StagedEntry } from "../model/blob";
 import { compareNames } from "../index/blob-name";
@@ -15,6 +14,8 @@ import type { Executor } from "./executor";
 import { withItemRetry } from "./item-retry";
 import { march, OutOfOrderListingError } from "./march";
 import { retainRemote } from "./retain-remote";
+import { containerPart, scratchPrefixFor } from "../shard/part";
+import { adoptSameBytes } from "./adopt-same-bytes";
 
 export interface PushResult {
   readonly stats: HopStats;
@@ -25,13 +26,13 @@ export interface PushResult {
 export interface Job {
   readonly entry: StagedEntry;
   readonly dst?: RemoteBlob;
-  /** Hash the destination's bytes first, and adopt it when they are the staged ones. */
-  readonly compareBytes?: boolean;
 }
 
 /** Copies found by the walk, and destination blobs to delete, waiting on disk for the guards. */
 const COPIES = "push.copies";
 const DELETES = "push.deletes";
+/** Copies that wait for a comparison of the destination's bytes before the guards count them. */
+const COMPARES = "push.compares";
 
 /** The destination container as its one listing streams it, scratch blobs set aside. */
 export interface DestinationListing {
@@ -53,7 +54,7 @@ export function listDestination(ctx: SyncContext, container: string): Destinatio
   let exists = true;
   const listing = listBlobs(ctx.dst.container(container), container, {
     side: ctx.dst.label, sasEnv: ctx.config.target.sasEnv, signal: ctx.signal, missing: "empty", onMissing: () => { exists = false; },
-    onStart: (s) => ctx.serviceClock.observe(s),
+    onStart: (s) => ctx.serviceClock.observe(s), part: containerPart(ctx.shard, container),
   });
   const blobs = (async function* (): AsyncGenerator<RemoteBlob> {
     for await (const b of listing) {
@@ -105,6 +106,7 @@ export async function pushContainer(ctx: SyncContext, container: string, store: 
   const rows = store.rows;
   rows.clearQueue(COPIES);
   rows.clearQueue(DELETES);
+  rows.clearQueue(COMPARES);
   const deleting = ctx.config.deleteDestination && stagingComplete;
   let empties = 0;
   let overwrites = 0;
@@ -123,11 +125,16 @@ export async function pushContainer(ctx: SyncContext, container: string, store: 
       stats.adopted++;
       return;
     }
+    if (d.compareBytes) {
+      // Counted only once the bytes are compared (after the walk): see adoptSameBytes.
+      rows.enqueue(COMPARES, entry.name, { entry, dst } satisfies Job);
+      return;
+    }
     if (d.empties) empties++;
     if (d.overwrites) overwrites++;
     totalBytes += entry.size;
     exec.report("push", { name: entry.name, action: "copy", reason: d.reason, size: entry.size });
-    rows.enqueue(COPIES, entry.name, { entry, dst, compareBytes: d.compareBytes } satisfies Job);
+    rows.enqueue(COPIES, entry.name, { entry, dst } satisfies Job);
   };
   const destination: DestinationListing = spooled
     ? { blobs: rows.queued<RemoteBlob>(SPOOLED), scratch: spooled.scratch, exists: () => spooled.exists }
@@ -144,6 +151,12 @@ export async function pushContainer(ctx: SyncContext, container: string, store: 
       exec.report("push", { name: dst.name, action: "delete", reason: "not in staging (deleted at source)" });
       rows.enqueue(DELETES, dst.name, dst);
     },
+  });
+  await adoptSameBytes(ctx, container, rows.queued<Job>(COMPARES), records, exec, stats, (job) => {
+    overwrites++;
+    totalBytes += job.entry.size;
+    exec.report("push", { name: job.entry.name, action: "copy", reason: "bytes differ at destination (same size, properties and metadata, no Content-MD5)", size: job.entry.size });
+    rows.enqueue(COPIES, job.entry.name, job);
   });
   if (!stagingComplete && ctx.config.deleteDestination) {
     ctx.events.warn("deletes.held", `no complete pull of "${container}" is staged yet; the push copies but deletes nothing at the target`, { container, hop: "push" });
@@ -162,8 +175,8 @@ export async function pushContainer(ctx: SyncContext, container: string, store: 
   const pool = new WorkPool<Job>(ctx.config.transferConcurrency, async (job) => {
     try {
       if (fatal) return;
-      if ((await exec.upload(records, job, stats, progress)) === "adopted") stats.adopted++;
-      else stats.copied++;
+      await exec.upload(records, job, stats, progress);
+      stats.copied++;
     } catch (err) {
       const stop = fatalOf(err, { ...scope, operation: `write blobs in "${container}"`, doing: `saving a target copy of "${job.entry.name}" to the retention area` });
       if (stop) {
@@ -255,7 +268,7 @@ export async function pushOne(ctx: SyncContext, container: string, staged: Stagi
             singleShotMax: ctx.config.singleShotMaxMiB * MiB, blockSize: ctx.config.blockSizeMiB * MiB,
             blockConcurrency: ctx.config.blockConcurrency, signal: ctx.signal, conditions,
             onBytes: (n) => { counted += n; stats.bytes += n; progress(); },
-            onWarning: (m) => ctx.events.warn("scratch.left", m, { container }),
+            onWarning: (m) => ctx.events.warn("scratch.left", m, { container }), scratchPrefix: scratchPrefixFor(ctx.shard),
           });
           records.set(entry.name, { srcEtag: entry.srcEtag, dstEtag: etag, md5: entry.stagedMd5 ?? entry.props.contentMD5 });
         } catch (err) {
@@ -280,16 +293,6 @@ class DestinationChanged extends Error {
     super("the destination blob changed since it was listed");
     this.name = "DestinationChanged";
   }
-}
-
-/** Base64 MD5 of a destination blob's bytes, streamed, conditional on the listed version. */
-export async function md5OfRemote(ctx: SyncContext, container: string, blob: RemoteBlob): Promise<string> {
-  const h = createHash("md5");
-  if (blob.size > 0) {
-    const res = await ctx.dst.blob(container, blob.name).download(0, undefined, { conditions: { ifMatch: blob.etag }, abortSignal: ctx.signal, maxRetryRequests: 3 });
-    for await (const chunk of (res.readableStreamBody ?? []) as AsyncIterable<Buffer>) h.update(chunk);
-  }
-  return h.digest("base64");
 }
 
 /** Saves a destination blob we hold no copy of into the retention area. Returns false when it vanished first. */

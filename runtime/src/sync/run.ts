@@ -15,6 +15,10 @@ import { HopStats, ItemAction, SyncContext } from "./context";
 import { planExecutor, PlanReport, storageExecutor } from "./executor";
 import { pullContainer } from "./pull";
 import { pushContainer, spoolDestination, SpooledDestination } from "./push";
+import { adoptPart } from "../shard/adopt-part";
+import { containerPart, housekeepingContainers, ownedContainers } from "../shard/part";
+import { statusBlobName } from "../shard/shard-spec";
+import { writeRunStart } from "../state/shard-records";
 
 export type SyncCommand = "run" | "pull" | "push" | "plan";
 
@@ -61,10 +65,12 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
     }
   }
 
+  if (command !== "pull" && !runError) await writeRunStart(ctx, previous, { runId, startedAt: startedAt.toISOString(), command, direction, version: VERSION });
+
   // Blobs applications wrote at one site only (best-effort dual writes): replicated before anything else.
   const misses = command === "run" && !runError ? await readMisses(ctx) : undefined;
 
-  for (const container of ctx.config.containers) {
+  for (const container of ownedContainers(ctx.config.containers, ctx.shard)) {
     if (runError) {
       containers.push({ container, recoveryPoint: prevRp.get(container) ?? null, outcome: "skipped", error: `not replicated: ${runError}` });
       continue;
@@ -77,6 +83,8 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
     let spool: Promise<SpooledDestination> | undefined;
     try {
       store = await StagingStore.open(ctx.config.stagingDir, ctx.srcKey, container, ctx.retention);
+      // A part that changed (N changed) vouches for nothing its old recovery point covered.
+      if (await adoptPart(store, containerPart(ctx.shard, container))) rp = null;
       const exec = storageExecutor(ctx, container, store);
       // The pull never touches the push records.
       const records = command !== "pull" ? new PushRecords(store.rows, ctx.dstKey) : undefined;
@@ -183,6 +191,7 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
       failed: containers.reduce((s, c) => s + (c.pull?.failed ?? 0) + (c.push?.failed ?? 0), 0),
     },
     error: runError,
+    ...(ctx.shard ? { shard: { index: ctx.shard.index, count: ctx.shard.count } } : {}),
   };
   await statusStore.write(status);
   // A fenced destination is the live site: not even the status record is written there.
@@ -199,7 +208,7 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
  */
 export async function planSync(ctx: SyncContext): Promise<PlanResult> {
   const out: PlanResult["containers"] = [];
-  for (const container of ctx.config.containers) {
+  for (const container of ownedContainers(ctx.config.containers, ctx.shard)) {
     let store: StagingStore | undefined;
     let planned: StagingStore | undefined;
     try {
@@ -240,7 +249,7 @@ async function purgeVersionsDaily(ctx: SyncContext, versions: TargetVersions, se
     // First purge on this machine.
   }
   let changed = false;
-  for (const container of ctx.config.containers) {
+  for (const container of housekeepingContainers(ctx.config.containers, ctx.shard)) {
     if (done[container] === today) continue;
     try {
       const removed = await versions.purge(container, ctx.config.retentionDays, serviceNow);
@@ -268,7 +277,7 @@ async function writeStatusBlob(ctx: SyncContext, status: RunStatus): Promise<voi
   const name = ctx.config.statusContainer;
   if (!name) return;
   const body = JSON.stringify(status, null, 2);
-  const blobName = `${ctx.srcKey}.json`;
+  const blobName = statusBlobName(ctx.srcKey, ctx.shard);
   try {
     const cc = ctx.dst.container(name);
     await cc.create().catch((err: { statusCode?: number }) => {

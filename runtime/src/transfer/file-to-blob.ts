@@ -28,6 +28,9 @@ export interface UploadOptions {
   readonly conditions?: WriteConditions;
   /** Told when something was left behind that a later run cleans up (a scratch blob whose delete failed). */
   readonly onWarning?: (message: string) => void;
+  /** Where page and append blobs are written before they are copied into place; a shard's own prefix.
+   *  @default ".dr-sync-tmp/" */
+  readonly scratchPrefix?: string;
 }
 
 /** Writes a staged blob of any type to `container` at `site`; returns the new ETag. */

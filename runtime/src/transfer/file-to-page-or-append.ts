@@ -25,7 +25,7 @@ const MAX_WRITE = 4 * 1024 * 1024;
  * is deleted. Returns the new ETag.
  */
 export async function uploadViaScratch(site: SiteClient, container: string, entry: StagedEntry, path: string, opts: UploadOptions): Promise<string> {
-  const scratch = `${SCRATCH_PREFIX}${randomBytes(16).toString("hex")}`;
+  const scratch = `${opts.scratchPrefix ?? SCRATCH_PREFIX}${randomBytes(16).toString("hex")}`;
   const common = { blobHTTPHeaders: headersOf(entry), metadata: { ...entry.metadata }, abortSignal: opts.signal };
   const send = (off: number, len: number) => async () => ({ body: () => createReadStream(path, { start: off, end: off + len - 1 }), md5: Buffer.from(await md5OfRange(path, off, len), "base64") });
   try {

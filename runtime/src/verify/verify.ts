@@ -8,6 +8,7 @@ import { SyncContext } from "../sync/context";
 import { refusalOf } from "../sync/name-rules";
 import { PushRecords } from "../state/push-records";
 import { join } from "node:path";
+import { containerPart, ownedContainers } from "../shard/part";
 
 export interface Difference {
   readonly container: string;
@@ -23,16 +24,18 @@ export interface VerifyResult {
 
 /**
  * Compares the target with the source, blob by blob: names, sizes, Content-MD5, properties and metadata; with
- * `deep`, also the bytes (SHA-256 of both, streamed). Read-only on both sides, so it needs no lock.
+ * `deep`, also the bytes (SHA-256 of both, streamed). Read-only on both sides, so it needs no lock. With a shard
+ * (`verify --shard i/N`), only that shard's part of each container, on both sides.
  */
 export async function verifySites(ctx: SyncContext, opts: { deep?: boolean } = {}): Promise<VerifyResult> {
   const differences: Difference[] = [];
   const containers: VerifyResult["containers"] = [];
-  for (const container of ctx.config.containers) {
+  for (const container of ownedContainers(ctx.config.containers, ctx.shard)) {
+    const part = containerPart(ctx.shard, container);
     const src = new Map<string, RemoteBlob>();
     const add = (d: Difference) => differences.push(d);
     try {
-      for await (const b of listBlobs(ctx.src.container(container), container, { side: ctx.src.label, sasEnv: ctx.config.source.sasEnv, missing: "error", signal: ctx.signal })) {
+      for await (const b of listBlobs(ctx.src.container(container), container, { side: ctx.src.label, sasEnv: ctx.config.source.sasEnv, missing: "error", signal: ctx.signal, part })) {
         src.set(b.name, b);
       }
     } catch (err) {
@@ -51,7 +54,7 @@ export async function verifySites(ctx: SyncContext, opts: { deep?: boolean } = {
     let missingContainer = false;
     try {
       for await (const t of listBlobs(ctx.dst.container(container), container, {
-        side: ctx.dst.label, sasEnv: ctx.config.target.sasEnv, missing: "empty", signal: ctx.signal,
+        side: ctx.dst.label, sasEnv: ctx.config.target.sasEnv, missing: "empty", signal: ctx.signal, part,
         onMissing: () => { missingContainer = true; },
       })) {
         if (t.name.startsWith(SCRATCH_PREFIX)) {
