@@ -9,6 +9,7 @@ import { SCRATCH_PREFIX } from "../runtime/src/transfer/file-to-page-or-append";
 import { rendezvousOwner } from "../runtime/src/shard/rendezvous";
 import { indexFromHostname, resolveShard, shardDirs, statusBlobName } from "../runtime/src/shard/shard-spec";
 import { mergeShardStatuses } from "../runtime/src/state/status";
+import { mergeRanges } from "../runtime/src/sync/adopt-same-bytes";
 import { RunStatus } from "../runtime/src/state/status";
 import { HOSTILE_NAMES } from "./support/hostile-names";
 
@@ -283,3 +284,17 @@ describe("the pair's status: shards merged", () => {
     expect(merged.shards).toHaveLength(3);
   });
 });
+
+describe("adoption by bytes: a page blob's written pages, however the service splits them", () => {
+  it.each([
+    [[], []],
+    [[[0, 512]], [[0, 512]]],
+    [[[512, 512], [0, 512]], [[0, 1024]]],
+    [[[0, 512], [1024, 512]], [[0, 512], [1024, 512]]],
+    [[[0, 1024], [512, 1024]], [[0, 1536]]],
+    [[[0, 0], [2048, 512]], [[2048, 512]]],
+  ])("%j -> %j", (ranges, merged) => {
+    expect(mergeRanges(ranges as [number, number][])).toEqual(merged);
+  });
+});
+

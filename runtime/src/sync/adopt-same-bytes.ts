@@ -19,7 +19,7 @@ export async function adoptSameBytes(ctx: SyncContext, container: string, candid
   differs: (job: Job) => void): Promise<void> {
   const pool = new WorkPool<Job>(ctx.config.transferConcurrency, async (job) => {
     const { entry, dst } = job;
-    if (dst && entry.stagedMd5 && (await md5OfRemote(ctx, container, dst).catch(() => "")) === entry.stagedMd5) {
+    if (dst && entry.stagedMd5 && (await md5OfRemote(ctx, container, dst, entry.pageRanges).catch(() => "")) === entry.stagedMd5) {
       exec.report("push", { name: entry.name, action: "adopt", reason: "destination holds the staged bytes (MD5 of its bytes compared)" });
       exec.adopt(records, entry, dst);
       stats.adopted++;
@@ -30,12 +30,37 @@ export async function adoptSameBytes(ctx: SyncContext, container: string, candid
   await pool.drain();
 }
 
-/** Base64 MD5 of a destination blob's bytes, streamed, conditional on the listed version. */
-async function md5OfRemote(ctx: SyncContext, container: string, blob: RemoteBlob): Promise<string> {
+/**
+ * Base64 MD5 of a destination blob's bytes as the staged MD5 is taken: of the whole blob, or for a page blob of its
+ * written pages in order (never its holes: a VM disk is mostly holes). A page blob whose written pages are not the
+ * staged ones is not the same copy: "" then. Streamed, conditional on the listed version.
+ */
+async function md5OfRemote(ctx: SyncContext, container: string, blob: RemoteBlob, stagedRanges?: readonly (readonly [number, number])[]): Promise<string> {
   const h = createHash("md5");
-  if (blob.size > 0) {
-    const res = await ctx.dst.blob(container, blob.name).download(0, undefined, { conditions: { ifMatch: blob.etag }, abortSignal: ctx.signal, maxRetryRequests: 3 });
+  const conditions = { ifMatch: blob.etag };
+  let ranges: [number, number][] = blob.size > 0 ? [[0, blob.size]] : [];
+  if (blob.kind === "PageBlob") {
+    if (!stagedRanges) return "";
+    const res = await ctx.dst.pageBlob(container, blob.name).getPageRanges(0, blob.size, { conditions, abortSignal: ctx.signal });
+    // The SDK's count is one byte short of the page-aligned length (see blob-to-file).
+    ranges = mergeRanges((res.pageRange ?? []).map((r) => [r.offset, Math.ceil((r.count ?? 0) / 512) * 512]));
+    if (JSON.stringify(ranges) !== JSON.stringify(mergeRanges(stagedRanges))) return "";
+  }
+  for (const [offset, count] of ranges) {
+    const res = await ctx.dst.blob(container, blob.name).download(offset, count, { conditions, abortSignal: ctx.signal, maxRetryRequests: 3 });
     for await (const chunk of (res.readableStreamBody ?? []) as AsyncIterable<Buffer>) h.update(chunk);
   }
   return h.digest("base64");
+}
+
+/** Byte ranges (offset, length) sorted, empty ones dropped, adjacent or overlapping ones joined: the same written
+ *  bytes however a service happens to split them. */
+export function mergeRanges(ranges: readonly (readonly [number, number])[]): [number, number][] {
+  const out: [number, number][] = [];
+  for (const [off, len] of [...ranges].filter(([, l]) => l > 0).sort((a, b) => a[0] - b[0])) {
+    const last = out[out.length - 1];
+    if (last && off <= last[0] + last[1]) last[1] = Math.max(last[1], off + len - last[0]);
+    else out.push([off, len]);
+  }
+  return out;
 }
