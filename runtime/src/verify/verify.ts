@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import { listBlobs } from "../listing/blob-lister";
 import { describePropDifferences, RemoteBlob } from "../model/blob";
 import { describeError } from "../storage/errors";
-import { forEachLimited } from "../transfer/pool";
+import { WorkPool } from "../transfer/pool";
+import { march } from "../sync/march";
 import { SCRATCH_PREFIX } from "../transfer/file-to-page-or-append";
 import { SyncContext } from "../sync/context";
 import { refusalOf } from "../sync/name-rules";
@@ -24,7 +25,8 @@ export interface VerifyResult {
 
 /**
  * Compares the target with the source, blob by blob: names, sizes, Content-MD5, properties and metadata; with
- * `deep`, also the bytes (SHA-256 of both, streamed). Read-only on both sides, so it needs no lock. With a shard
+ * `deep`, also the bytes (SHA-256 of both, streamed). Read-only on both sides, so it needs no lock. The two listings
+ * are walked in step, so memory stays flat whatever the container's size. With a shard
  * (`verify --shard i/N`), only that shard's part of each container, on both sides.
  */
 export async function verifySites(ctx: SyncContext, opts: { deep?: boolean } = {}): Promise<VerifyResult> {
@@ -32,61 +34,21 @@ export async function verifySites(ctx: SyncContext, opts: { deep?: boolean } = {
   const containers: VerifyResult["containers"] = [];
   for (const container of ownedContainers(ctx.config.containers, ctx.shard)) {
     const part = containerPart(ctx.shard, container);
-    const src = new Map<string, RemoteBlob>();
     const add = (d: Difference) => differences.push(d);
-    try {
-      for await (const b of listBlobs(ctx.src.container(container), container, { side: ctx.src.label, sasEnv: ctx.config.source.sasEnv, missing: "error", signal: ctx.signal, part })) {
-        src.set(b.name, b);
-      }
-    } catch (err) {
-      add({ container, name: "", problem: `source not readable: ${(err as Error).message}` });
-      containers.push({ container, source: 0, target: 0, compared: 0, differences: 1 });
-      continue;
-    }
     // What the last push wrote, when this machine pushed: a target ETag other than it is a change made behind our
     // back, even where listings cannot show one (page writes keep size and stored Content-MD5).
     const opened = await PushRecords.readOnly(join(ctx.config.stagingDir, ctx.srcKey, container), ctx.dstKey);
     const records = opened?.records;
-    let targetCount = 0;
-    let compared = 0;
+    const counts = { source: 0, target: 0, compared: 0, missing: 0 };
     const before = differences.length;
-    const deepPairs: [RemoteBlob, RemoteBlob][] = [];
     let missingContainer = false;
-    try {
-      for await (const t of listBlobs(ctx.dst.container(container), container, {
-        side: ctx.dst.label, sasEnv: ctx.config.target.sasEnv, missing: "empty", signal: ctx.signal, part,
-        onMissing: () => { missingContainer = true; },
-      })) {
-        if (t.name.startsWith(SCRATCH_PREFIX)) {
-          add({ container, name: t.name, problem: "scratch blob left at the target (a run in progress, or a delete that failed); the next run removes it" });
-          continue;
-        }
-        targetCount++;
-        const s = src.get(t.name);
-        if (!s) {
-          add({ container, name: t.name, problem: "only at target" });
-          continue;
-        }
-        src.delete(t.name);
-        compared++;
-        const problems = compareBlobs(s, t);
-        const rec = records?.get(t.name);
-        if (rec && rec.srcEtag === s.etag && rec.dstEtag !== t.etag) problems.push("changed at the target since dr-sync wrote it (ETag); the next run replaces it and keeps the changed version");
-        for (const p of problems) add({ container, name: t.name, problem: p });
-        if (opts.deep && problems.length === 0) deepPairs.push([s, t]);
-      }
-    } catch (err) {
-      add({ container, name: "", problem: `target not readable: ${(err as Error).message}` });
-    } finally {
-      opened?.close();
-    }
-    if (missingContainer && src.size > 0) add({ container, name: "", problem: "container missing at target" });
-    for (const name of src.keys()) {
-      const refusal = refusalOf(name, ctx.config.target.cloud);
-      add({ container, name, problem: refusal ? `cannot be replicated: ${refusal}` : "missing at target" });
-    }
-    const sourceCount = compared + src.size;
-    await forEachLimited(deepPairs, ctx.config.transferConcurrency, async ([s, t]) => {
+    const isScratch = (name: string) => {
+      if (!name.startsWith(SCRATCH_PREFIX)) return false;
+      add({ container, name, problem: "scratch blob left at the target (a run in progress, or a delete that failed); the next run removes it" });
+      return true;
+    };
+    // Byte comparisons run beside the walk, a bounded number at a time: nothing per blob is held for later.
+    const deep = new WorkPool<[RemoteBlob, RemoteBlob]>(ctx.config.transferConcurrency, async ([s, t]) => {
       try {
         const [a, b] = await Promise.all([sha256Of(ctx, "src", container, s), sha256Of(ctx, "dst", container, t)]);
         if (a !== b) add({ container, name: s.name, problem: `bytes differ (SHA-256 ${a.slice(0, 12)}… at source, ${b.slice(0, 12)}… at target)` });
@@ -94,9 +56,66 @@ export async function verifySites(ctx: SyncContext, opts: { deep?: boolean } = {
         add({ container, name: s.name, problem: `could not read for byte comparison: ${describeError(err)}` });
       }
     });
-    containers.push({ container, source: sourceCount, target: targetCount, compared, differences: differences.length - before });
+    const source = sideListing("source", listBlobs(ctx.src.container(container), container, {
+      side: ctx.src.label, sasEnv: ctx.config.source.sasEnv, missing: "error", signal: ctx.signal, part,
+    }));
+    const target = sideListing("target", listBlobs(ctx.dst.container(container), container, {
+      side: ctx.dst.label, sasEnv: ctx.config.target.sasEnv, missing: "empty", signal: ctx.signal, part,
+      onMissing: () => { missingContainer = true; },
+    }));
+    // Both listings walked in step in the service's order (the marcher): memory does not grow with the container.
+    try {
+      const missing = (s: RemoteBlob) => {
+        counts.source++;
+        counts.missing++;
+        const refusal = refusalOf(s.name, ctx.config.target.cloud);
+        add({ container, name: s.name, problem: refusal ? `cannot be replicated: ${refusal}` : "missing at target" });
+      };
+      await march(source, target, {
+        srcOnly: missing,
+        dstOnly: (t) => {
+          if (isScratch(t.name)) return;
+          counts.target++;
+          add({ container, name: t.name, problem: "only at target" });
+        },
+        match: (s, t): void | Promise<void> => {
+          // A source blob under the scratch prefix is refused by name; the target's is a run's scratch copy.
+          if (isScratch(t.name)) return missing(s);
+          counts.source++;
+          counts.target++;
+          counts.compared++;
+          const problems = compareBlobs(s, t);
+          const rec = records?.get(t.name);
+          if (rec && rec.srcEtag === s.etag && rec.dstEtag !== t.etag) problems.push("changed at the target since dr-sync wrote it (ETag); the next run replaces it and keeps the changed version");
+          for (const p of problems) add({ container, name: t.name, problem: p });
+          return opts.deep && problems.length === 0 ? deep.add([s, t]) : undefined;
+        },
+      });
+    } catch (err) {
+      add({ container, name: "", problem: err instanceof SideListingError ? `${err.side} not readable: ${err.message}` : `listings not comparable: ${describeError(err)}` });
+    } finally {
+      await deep.drain();
+      opened?.close();
+    }
+    if (missingContainer && counts.missing > 0) differences.splice(before, 0, { container, name: "", problem: "container missing at target" });
+    containers.push({ container, source: counts.source, target: counts.target, compared: counts.compared, differences: differences.length - before });
   }
   return { containers, differences, ok: differences.length === 0 };
+}
+
+/** A listing that failed, with the side it belongs to (the marcher reads both at once). */
+class SideListingError extends Error {
+  constructor(readonly side: "source" | "target", cause: unknown) {
+    super((cause as Error)?.message ?? String(cause));
+  }
+}
+
+async function* sideListing(side: "source" | "target", listing: AsyncIterable<RemoteBlob>): AsyncGenerator<RemoteBlob> {
+  try {
+    yield* listing;
+  } catch (err) {
+    throw new SideListingError(side, err);
+  }
 }
 
 /** Differences between a source blob and its target copy, as phrases; empty when they match. */
