@@ -68,6 +68,8 @@ export function ownsName(part: ContainerPart, name: string): boolean {
   let owner = part.owners.get(key);
   if (owner === undefined) {
     owner = rendezvousOwner(`prefix\u0000${part.container}\u0000${key}`, part.count);
+    // A cache of recent keys, bounded: a flat container has one key per blob, and memory must not grow with it.
+    if (part.owners.size >= OWNER_CACHE_KEYS) part.owners.clear();
     part.owners.set(key, owner);
   }
   return owner === part.index;
@@ -77,6 +79,9 @@ export function ownsName(part: ContainerPart, name: string): boolean {
 export function partIdentity(part: ContainerPart): string {
   return part.kind === "prefixes" ? `prefixes ${part.index}/${part.count}` : part.kind;
 }
+
+/** Top-level keys whose owner a part remembers (a prefix's names come together, so a small cache hits). */
+const OWNER_CACHE_KEYS = 4096;
 
 const WHOLE: ContainerPart = Object.freeze({ kind: "whole" });
 const NONE: ContainerPart = Object.freeze({ kind: "none" });
