@@ -126,7 +126,8 @@ export function isTransient(err: unknown): boolean {
   const name = (err as Error)?.name ?? "";
   if (name === "AbortError" && !(err as { byUser?: boolean }).byUser) return true;
   const msg = String((err as Error)?.message ?? "");
-  return /socket hang up|timed? ?out|premature|aborted|truncated|ECONNRESET|terminated/i.test(msg);
+  // "received less data than required": the SDK's stream retries ran out on bodies cut short (truncated).
+  return /socket hang up|timed? ?out|premature|aborted|truncated|ECONNRESET|terminated|received less data than required/i.test(msg);
 }
 
 /** A short, secret-free description of a storage error: status, service error code, request id, message. */
