@@ -13,7 +13,8 @@ import { LOCKED_EXIT_CODE } from "../runtime/src/state/lock";
 import { FatalError, fatalOf, GuardError, kindOf, StagingDiskError } from "../runtime/src/storage/errors";
 import { SiteClient } from "../runtime/src/storage/site-client";
 import { SyncContext } from "../runtime/src/sync/context";
-import { Executor, planExecutor, PlanReport, storageExecutor } from "../runtime/src/sync/executor";
+import { Executor, planExecutor, storageExecutor } from "../runtime/src/sync/executor";
+import { ItemAction } from "../runtime/src/sync/context";
 import { pullContainer } from "../runtime/src/sync/pull";
 import { pushContainer } from "../runtime/src/sync/push";
 import { ServiceClock } from "../runtime/src/sync/service-clock";
@@ -73,13 +74,13 @@ async function runCycle(container: string): Promise<{ calls: string[]; stop?: st
 }
 
 /** The same cycle as `plan` does it. */
-async function planCycle(container: string): Promise<{ calls: string[]; stop?: string; report: PlanReport }> {
+async function planCycle(container: string): Promise<{ calls: string[]; stop?: string; report: { pull: ItemAction[]; push: ItemAction[] } }> {
   const calls: string[] = [];
   const store = await StagingStore.open(ctx.config.stagingDir, ctx.srcKey, container, ctx.retention);
   const planned = store.planCopy();
   try {
-    const report: PlanReport = { pull: [], push: [] };
-    const exec = recording(planExecutor(ctx, planned, report), calls);
+    const report: { pull: ItemAction[]; push: ItemAction[] } = { pull: [], push: [] };
+    const exec = recording(planExecutor(ctx, planned, (hop, a) => report[hop].push(a)), calls);
     const pulled = await pullContainer(ctx, container, planned, exec);
     if (pulled.guardStop) return { calls: calls.sort(), stop: pulled.guardStop, report };
     const pushed = await pushContainer(ctx, container, planned, new PushRecords(planned.rows, ctx.dstKey), exec);

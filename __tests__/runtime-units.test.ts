@@ -4,6 +4,8 @@ import { Redactor } from "../runtime/src/report/redact";
 import { Events, MemorySink } from "../runtime/src/report/events";
 import { formatBytes, formatDuration, formatProgress, ProgressBarSink } from "../runtime/src/report/progress";
 import { describeError, explainAuthFailure, isConditionFailed, isTransient } from "../runtime/src/storage/errors";
+import { jsonPlanSink, PlanSink, textPlanSink } from "../runtime/src/report/plan-output";
+import { ItemAction } from "../runtime/src/sync/context";
 import { ServiceClock } from "../runtime/src/sync/service-clock";
 import { pieces } from "../runtime/src/transfer/blob-to-file";
 import { normalizeEtag } from "../runtime/src/model/blob";
@@ -230,5 +232,48 @@ describe("conditional writes", () => {
     [{ statusCode: 404 }, false],
   ])("%j is a changed destination: %s", (err, expected) => {
     expect(isConditionFailed(err)).toBe(expected);
+  });
+});
+
+describe("plan output, streamed", () => {
+  type Call = ["begin", string] | ["action", "pull" | "push", ItemAction] | ["end", { guardStops?: string[]; error?: string }];
+  const copy = (name: string): ItemAction => ({ name, action: "copy", reason: "missing at destination", size: 1 });
+  const del = (name: string): ItemAction => ({ name, action: "delete", reason: "not in source" });
+  const drive = (sink: PlanSink, calls: Call[]) => {
+    for (const c of calls) {
+      if (c[0] === "begin") sink.begin(c[1]);
+      else if (c[0] === "action") sink.action(c[1], c[2]);
+      else sink.end(c[1]);
+    }
+    sink.close();
+  };
+  const cases: [string, Call[], unknown][] = [
+    ["no containers", [], { containers: [] }],
+    ["nothing to do", [["begin", "a"], ["end", {}]], { containers: [{ container: "a", pull: [], push: [] }] }],
+    ["push actions only", [["begin", "a"], ["action", "push", del("x")], ["end", {}]], { containers: [{ container: "a", pull: [], push: [del("x")] }] }],
+    ["both hops, two containers, a guard stop", [["begin", "a"], ["action", "pull", copy("x")], ["action", "pull", del("y")], ["action", "push", copy("x")], ["end", { guardStops: ["too many"] }],
+      ["begin", "b"], ["action", "pull", copy("\u{1F600}\"q")], ["end", {}]],
+    { containers: [{ container: "a", pull: [copy("x"), del("y")], push: [copy("x")], guardStops: ["too many"] }, { container: "b", pull: [copy("\u{1F600}\"q")], push: [] }] }],
+    ["an error after some actions", [["begin", "a"], ["action", "pull", copy("x")], ["end", { error: "boom" }]], { containers: [{ container: "a", pull: [copy("x")], push: [], error: "boom" }] }],
+  ];
+  it.each(cases)("JSON: %s is one parseable document of every action", (_, calls, expected) => {
+    let text = "";
+    drive(jsonPlanSink((s) => { text += s; }), calls);
+    expect(JSON.parse(text)).toEqual(expected);
+  });
+
+  test("text: counts, guard stops and the first actions of each hop, the rest counted", () => {
+    const lines: string[] = [];
+    drive(textPlanSink((l) => lines.push(l), 2), [["begin", "a"], ["action", "pull", copy("1")], ["action", "pull", copy("2")], ["action", "pull", copy("3")],
+      ["action", "push", del("4")], ["end", { guardStops: ["stop"] }], ["begin", "b"], ["end", { error: "unreadable" }]]);
+    expect(lines).toEqual([
+      "a: pull 3 copy, 0 delete; push 0 copy, 0 adopt, 1 delete",
+      "  run would stop here: stop",
+      '  pull copy "1": missing at destination',
+      '  pull copy "2": missing at destination',
+      "  ... 1 more pull actions (--json lists all)",
+      '  push delete "4": not in source',
+      "b: cannot plan: unreadable",
+    ]);
   });
 });

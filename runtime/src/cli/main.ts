@@ -7,7 +7,7 @@ import { checkSas, loadConfig } from "../config/load-config";
 import { Events, EventSink, JsonLineSink } from "../report/events";
 import { ProgressBarSink } from "../report/progress";
 import { Redactor } from "../report/redact";
-import { formatAsOf, formatPairStatus, formatPlan, formatRunSummary, formatStatus, formatVerify } from "../report/summary";
+import { formatAsOf, formatPairStatus, formatRunSummary, formatStatus, formatVerify } from "../report/summary";
 import { RunLock } from "../state/lock";
 import { mergeShardStatuses, StatusStore } from "../state/status";
 import { readShardRecords } from "../state/shard-records";
@@ -25,6 +25,7 @@ import { restoreRetained } from "../sync/restore";
 import { restoreAsOf } from "../sync/restore-as-of";
 import { TargetVersions } from "../versions/target-versions";
 import { planSync, runSync, VERSION } from "../sync/run";
+import { jsonPlanSink, textPlanSink } from "../report/plan-output";
 import { verifySites } from "../verify/verify";
 import { CliArgs, parseArgs, USAGE } from "./args";
 
@@ -148,9 +149,9 @@ export async function main(io: Io): Promise<number> {
     }
     if (ctx.shard && args.command !== "plan") await releaseUnownedContainers(config.stagingDir, ctx.srcKey, config.containers, ctx.shard, ctx.retention);
     if (args.command === "plan") {
-      const p = await planSync(ctx);
-      out(args.json ? JSON.stringify(p, null, 2) : formatPlan(p));
-      return p.containers.some((c) => c.error) ? EXIT_CODES.failed : EXIT_CODES.ok;
+      const write = (s: string) => io.stdout.write(redactor.redact(s));
+      const planned = await planSync(ctx, args.json ? jsonPlanSink(write) : textPlanSink(out));
+      return planned ? EXIT_CODES.ok : EXIT_CODES.failed;
     }
     const status = await runSync(ctx, args.command as "run" | "pull" | "push", statusStore);
     events.close();

@@ -1,5 +1,4 @@
 import { PairStatus, RunStatus } from "../state/status";
-import { PlanResult } from "../sync/run";
 import { VerifyResult } from "../verify/verify";
 import { AsOfResult } from "../sync/restore-as-of";
 import { formatBytes, formatDuration } from "./progress";
@@ -58,24 +57,6 @@ export function formatPairStatus(p: PairStatus): string {
   }
   for (const m of p.problems) lines.push(`problem: ${m}`);
   for (const m of p.notes) lines.push(`note: ${m}`);
-  return lines.join("\n");
-}
-
-export function formatPlan(p: PlanResult, limit = 50): string {
-  const lines: string[] = [];
-  for (const c of p.containers) {
-    if (c.error) {
-      lines.push(`${c.container}: cannot plan: ${c.error}`);
-      continue;
-    }
-    const count = (a: typeof c.pull, act: string) => a.filter((x) => x.action === act).length;
-    lines.push(`${c.container}: pull ${count(c.pull, "copy")} copy, ${count(c.pull, "delete")} delete; push ${count(c.push, "copy")} copy, ${count(c.push, "adopt")} adopt, ${count(c.push, "delete")} delete`);
-    for (const g of c.guardStops ?? []) lines.push(`  run would stop here: ${g}`);
-    for (const [hop, acts] of [["pull", c.pull], ["push", c.push]] as const) {
-      for (const a of acts.slice(0, limit)) lines.push(`  ${hop} ${a.action} ${JSON.stringify(a.name)}: ${a.reason}`);
-      if (acts.length > limit) lines.push(`  ... ${acts.length - limit} more ${hop} actions (--json lists all)`);
-    }
-  }
   return lines.join("\n");
 }
 

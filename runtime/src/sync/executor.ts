@@ -83,11 +83,8 @@ export function storageExecutor(ctx: SyncContext, container: string, store: Stag
   };
 }
 
-/** What `plan` shows for one container: every action of each hop, and the guards' stops. */
-export interface PlanReport {
-  readonly pull: ItemAction[];
-  readonly push: ItemAction[];
-}
+/** Where the plan's executor sends each action a hop would take, as the walk finds it (nothing is kept). */
+export type PlanReport = (hop: "pull" | "push", action: ItemAction) => void;
 
 /**
  * The executor of `plan`: nothing at either site or in staging changes. The pull's changes go into `planned`, a
@@ -98,7 +95,7 @@ export function planExecutor(ctx: SyncContext, planned: StagingStore, report: Pl
   return {
     stagingFreeBytes: async () => Infinity,
     guard: (changes) => applyGuards(ctx, changes, true),
-    report: (hop, action) => { report[hop].push(action); },
+    report,
     async stage(blob) {
       planned.rows.putEntry(stagedFrom(blob));
       return "staged";

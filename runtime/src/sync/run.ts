@@ -11,8 +11,9 @@ import { readPullMark, writePullMark } from "../staging/pull-mark";
 import { StagingStore } from "../staging/staging-store";
 import { describeError, FatalError, GuardError, StagingDiskError } from "../storage/errors";
 import { FENCED_EXIT_CODE, fencedMessage, readFence } from "../state/fence";
-import { HopStats, ItemAction, SyncContext } from "./context";
-import { planExecutor, PlanReport, storageExecutor } from "./executor";
+import { HopStats, SyncContext } from "./context";
+import { planExecutor, storageExecutor } from "./executor";
+import { PlanSink } from "../report/plan-output";
 import { pullContainer } from "./pull";
 import { pushContainer, spoolDestination, SpooledDestination } from "./push";
 import { adoptPart } from "../shard/adopt-part";
@@ -22,9 +23,6 @@ import { writeRunStart } from "../state/shard-records";
 
 export type SyncCommand = "run" | "pull" | "push" | "plan";
 
-export interface PlanResult {
-  readonly containers: { container: string; pull: ItemAction[]; push: ItemAction[]; error?: string; guardStops?: string[] }[];
-}
 
 import { VERSION } from "../version"; export { VERSION };
 
@@ -204,34 +202,37 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
 
 /**
  * What `run` would copy and delete, changing nothing: the same hops with the plan's executor, the pull's changes
- * applied to a scratch copy of the index and the push planned on it.
+ * applied to a scratch copy of the index and the push planned on it. Each action goes to `sink` as it is found.
+ * Returns false when a container could not be planned.
  */
-export async function planSync(ctx: SyncContext): Promise<PlanResult> {
-  const out: PlanResult["containers"] = [];
+export async function planSync(ctx: SyncContext, sink: PlanSink): Promise<boolean> {
+  let allPlanned = true;
   for (const container of ownedContainers(ctx.config.containers, ctx.shard)) {
     let store: StagingStore | undefined;
     let planned: StagingStore | undefined;
+    sink.begin(container);
     try {
       store = await StagingStore.open(ctx.config.stagingDir, ctx.srcKey, container, ctx.retention);
       planned = store.planCopy();
-      const report: PlanReport = { pull: [], push: [] };
-      const exec = planExecutor(ctx, planned, report);
+      const exec = planExecutor(ctx, planned, (hop, action) => sink.action(hop, action));
       const pulled = await pullContainer(ctx, container, planned, exec);
       if (pulled.guardStop) {
         // The run would stop this container at the pull: there is no push to plan.
-        out.push({ container, ...report, guardStops: [pulled.guardStop] });
+        sink.end({ guardStops: [pulled.guardStop] });
         continue;
       }
       const pushed = await pushContainer(ctx, container, planned, new PushRecords(planned.rows, ctx.dstKey), exec);
-      out.push({ container, ...report, ...(pushed.guardStop ? { guardStops: [pushed.guardStop] } : {}) });
+      sink.end(pushed.guardStop ? { guardStops: [pushed.guardStop] } : {});
     } catch (err) {
-      out.push({ container, pull: [], push: [], error: err instanceof FatalError ? err.message : describeError(err) });
+      allPlanned = false;
+      sink.end({ error: err instanceof FatalError ? err.message : describeError(err) });
     } finally {
       await planned?.close();
       await store?.close();
     }
   }
-  return { containers: out };
+  sink.close();
+  return allPlanned;
 }
 
 /**
