@@ -26,6 +26,8 @@ export interface RecordingProxy {
   /** Requests for which `hold` returns true get no answer until `release()` (or the client goes away). */
   hold(pick: ((r: SeenRequest) => boolean) | undefined): void;
   release(): void;
+  /** List Blobs answers for which `pick` returns true get their body through `rewrite` (a hostile service). */
+  rewriteLists(pick: ((r: SeenRequest) => boolean) | undefined, rewrite?: (xml: string) => string): void;
   stop(): Promise<void>;
 }
 
@@ -35,6 +37,8 @@ export async function startRecordingProxy(upstreamPort: () => number): Promise<R
   const sockets = new Set<Socket>();
   let holdPick: ((r: SeenRequest) => boolean) | undefined;
   let held: (() => void)[] = [];
+  let rewritePick: ((r: SeenRequest) => boolean) | undefined;
+  let rewrite: (xml: string) => string = (x) => x;
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://x");
     const parts = url.pathname.split("/");
@@ -51,6 +55,18 @@ export async function startRecordingProxy(upstreamPort: () => number): Promise<R
     seen.push(r);
     const forward = () => {
       const up = request({ host: "127.0.0.1", port: upstreamPort(), method, path: req.url, headers: req.headers }, (upRes) => {
+        if (r.list && upRes.statusCode === 200 && rewritePick?.(r)) {
+          const chunks: Buffer[] = [];
+          upRes.on("data", (c: Buffer) => chunks.push(c));
+          upRes.on("end", () => {
+            const body = Buffer.from(rewrite(Buffer.concat(chunks).toString("utf8")), "utf8");
+            const headers = { ...upRes.headers, "content-length": String(body.length) };
+            delete headers["transfer-encoding"];
+            res.writeHead(200, upRes.statusMessage, headers);
+            res.end(body);
+          });
+          return;
+        }
         res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, upRes.rawHeaders as unknown as Record<string, string>);
         upRes.pipe(res);
       });
@@ -70,6 +86,10 @@ export async function startRecordingProxy(upstreamPort: () => number): Promise<R
   return {
     port, url: `http://127.0.0.1:${port}`, seen,
     hold: (pick) => { holdPick = pick; },
+    rewriteLists(pick, fn) {
+      rewritePick = pick;
+      rewrite = fn ?? ((x) => x);
+    },
     release() {
       holdPick = undefined;
       const h = held;
