@@ -10,11 +10,14 @@ import { rclone } from "./peers/rclone";
 import { recipe } from "./peers/recipe-azcopy";
 import { RequestCounts, startCountingProxy } from "./request-counter";
 import { deleteBlobs, uploadBlobs } from "./seed-data";
-import { BlobSpec, ChangeSet, changeSet, generateBlobs } from "./workload";
+import { BlobSpec, ChangeSet, changeSet, generateBlobs, Shape } from "./workload";
+import { RUNTIME_NODE_FLAGS } from "../runtime/src/config/node-flags";
 
 export const PEERS: Record<ToolName, PeerFactory> = { recipe, rclone, "dr-sync": drSync };
 
-export type WorkloadName = "small" | "large" | "scale";
+/** The small blobs run once per name layout (`Shape`), then the large blobs, then (opt-in) the scale run. */
+export type WorkloadName = Shape | "large" | "scale";
+export const WORKLOAD_ORDER: readonly WorkloadName[] = ["nested", "folders", "flat", "large", "scale"];
 export type PhaseName = "full" | "noop" | "changed";
 
 /** One cycle of one tool, in one repetition. */
@@ -52,6 +55,8 @@ export interface BenchResult {
   readonly skipped: Partial<Record<ToolName, string>>;
   readonly workloads: readonly WorkloadInfo[];
   readonly changePercent: number;
+  /** The Node.js flags dr-sync ran with (none: the contract's `node dr-sync.js run --config F`). */
+  readonly drSyncNodeFlags: readonly string[];
   readonly runs: readonly PhaseRun[];
 }
 
@@ -70,9 +75,11 @@ export interface BenchHooks {
 /** Which workloads the options ask for, with their generated data. */
 export function planWorkloads(opts: BenchOptions): Workload[] {
   const out: Workload[] = [];
-  const small = generateBlobs(opts.small.count, opts.small.sizeBytes, "small");
-  if (small.length) out.push({ name: "small", container: "bench-small", specs: small, blobs: small.length, blobBytes: opts.small.sizeBytes,
-    phases: ["full", "noop", "changed"], reps: opts.reps, fidelityBytes: true, change: changeSet(small, opts.changePercent, "small") });
+  for (const shape of opts.small.count > 0 ? opts.shapes : []) {
+    const small = generateBlobs(opts.small.count, opts.small.sizeBytes, shape, 0, shape);
+    out.push({ name: shape, container: `bench-${shape}`, specs: small, blobs: small.length, blobBytes: opts.small.sizeBytes,
+      phases: ["full", "noop", "changed"], reps: opts.reps, fidelityBytes: true, change: changeSet(small, opts.changePercent, shape, shape) });
+  }
   if (opts.large.count > 0) {
     const large = generateBlobs(opts.large.count, opts.large.sizeBytes, "large");
     out.push({ name: "large", container: "bench-large", specs: large, blobs: large.length, blobBytes: opts.large.sizeBytes,
@@ -97,6 +104,7 @@ export function planWorkloads(opts: BenchOptions): Workload[] {
  */
 export async function runBench(opts: BenchOptions, tools: readonly ToolName[], hooks: BenchHooks = {}): Promise<Omit<BenchResult, "versions" | "skipped">> {
   const log = hooks.log ?? (() => undefined);
+  const drSyncNodeFlags = opts.nodeFlags === "unit" ? RUNTIME_NODE_FLAGS : [];
   const startedAt = new Date().toISOString();
   const root = resolve(opts.workDir, `run-${process.pid}`);
   const runs: PhaseRun[] = [];
@@ -113,7 +121,7 @@ export async function runBench(opts: BenchOptions, tools: readonly ToolName[], h
       for (let rep = 1; rep <= w.reps; rep++) {
         const order = tools.map((_, i) => tools[(i + rep - 1) % tools.length]);
         for (const tool of order) {
-          const got = await runTool(w, tool, rep, template, join(root, `${w.name}-${rep}-${tool}`), log);
+          const got = await runTool(w, tool, rep, template, join(root, `${w.name}-${rep}-${tool}`), drSyncNodeFlags, log);
           runs.push(...got);
         }
       }
@@ -128,6 +136,7 @@ export async function runBench(opts: BenchOptions, tools: readonly ToolName[], h
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "unknown", memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, kernel: release() },
     workloads: workloads.map(({ name, blobs, blobBytes, phases, reps, fidelityBytes }) => ({ name, blobs, blobBytes, phases, reps, fidelityBytes })),
     changePercent: opts.changePercent,
+    drSyncNodeFlags,
     runs,
   };
 }
@@ -152,7 +161,8 @@ async function seedSites(w: Workload, sites: LocalSites): Promise<void> {
   await uploadBlobs(src, w.specs, 32);
 }
 
-async function runTool(w: Workload, tool: ToolName, rep: number, template: string, dir: string, log: (l: string) => void): Promise<PhaseRun[]> {
+async function runTool(w: Workload, tool: ToolName, rep: number, template: string, dir: string, drSyncNodeFlags: readonly string[],
+  log: (l: string) => void): Promise<PhaseRun[]> {
   const dataDir = join(dir, "azurite");
   if (!w.inMemory) cpSync(template, dataDir, { recursive: true });
   const sites = await startLocalSites(w.inMemory ? { inMemory: true } : { dataDir });
@@ -167,6 +177,7 @@ async function runTool(w: Workload, tool: ToolName, rep: number, template: strin
     const peer = await PEERS[tool].create({
       port: proxy.port, container: w.container, workDir: join(dir, "tool"),
       srcSas: sites.source.sas("rl"), dstSas: sites.target.sas("rwdlac"), srcAccount: sites.source.account, dstAccount: sites.target.account,
+      drSyncNodeFlags,
     });
     const src = sites.source.container(w.container);
     const dst = sites.target.container(w.container);
