@@ -1,7 +1,7 @@
 import { parseArgs, UsageError } from "../runtime/src/cli/args";
 import { objectKey, objectStem, siteKey, dataFileName } from "../runtime/src/staging/object-path";
 import { Redactor } from "../runtime/src/report/redact";
-import { Events, MemorySink } from "../runtime/src/report/events";
+import { Events, JsonLineSink, Level, MemorySink } from "../runtime/src/report/events";
 import { formatBytes, formatDuration, formatProgress, ProgressBarSink } from "../runtime/src/report/progress";
 import { describeError, explainAuthFailure, isConditionFailed, isTransient } from "../runtime/src/storage/errors";
 import { ServiceClock } from "../runtime/src/sync/service-clock";
@@ -91,6 +91,24 @@ describe("secrets", () => {
     const sink = new MemorySink();
     new Events([sink], r).warn("x", `failed ${sas}`, { url: `http://h/?${sas}` });
     expect(JSON.stringify(sink.events)).not.toContain("AbCdEf");
+  });
+
+  test.each([
+    // the sinks' levels, the levels emitted → what reaches the JSON lines, and whether the debug event was built
+    [["info"], ["debug", "info", "warn"], ["info", "warn"], false],
+    [["warn"], ["debug", "info", "error"], ["error"], false],
+    [["debug"], ["debug", "info"], ["debug", "info"], true],
+    [["warn", "debug"], ["debug", "warn"], ["warn"], true],
+  ] as [Level[], Level[], Level[], boolean][])("sinks at %j given %j: the first sink shows %j; debug built: %s", (sinkLevels, emitted, shown, built) => {
+    const lines: string[][] = sinkLevels.map(() => []);
+    const sinks = sinkLevels.map((l, i) => new JsonLineSink((line) => lines[i].push(JSON.parse(line).level), l));
+    let serialized = false;
+    // A field that notices being serialized: an event below every sink's level must not be built at all.
+    const probe = { toJSON: () => { serialized = true; return "x"; } };
+    const events = new Events(sinks, new Redactor());
+    for (const level of emitted) events.emit(level, "e", "m", level === "debug" ? { probe } : {});
+    expect(lines[0]).toEqual(shown);
+    expect(serialized).toBe(built);
   });
 
   test("auth failures name the side, the variable and the likely cause", () => {
