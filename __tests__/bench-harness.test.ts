@@ -2,6 +2,7 @@
 // report and chart rendering.
 import { compareContainers, BlobFacts } from "../bench/fidelity";
 import { parseGnuTime } from "../bench/gnu-time";
+import { parseProcStatCpu, processCpuSeconds } from "../bench/proc-cpu";
 import { parseOptions, UsageError } from "../bench/options";
 import { parseAzCopyJson, parseDrSyncStatus, parseRcloneJsonLog } from "../bench/peers/output-parsers";
 import { redactor } from "../bench/peers/peer";
@@ -135,6 +136,20 @@ describe("tool output", () => {
     ].join("\n");
     expect(parseGnuTime(text)).toEqual({ maxRssKiB: 51234, userSeconds: 1.25, systemSeconds: 0.5, exitStatus: 0 });
     expect(parseGnuTime("garbage")).toEqual({ maxRssKiB: null, userSeconds: null, systemSeconds: null, exitStatus: null });
+  });
+
+  test.each([
+    ["10383 (cat) R 10325 10325 13894 0 -1 4194304 99 0 0 0 250 50 0 0 20 0 1 0 994836 3133440 392", 100, 3],
+    ["42 (node) MainThread) S 1 1 1 0 -1 0 0 0 0 0 7 3 0 0 20 0 12 0 5 6 7", 100, 0.1],
+    ["42 (x) S 1 2", 100, null],
+  ])("/proc/<pid>/stat %j at %i ticks/s → %s CPU seconds", (line, hz, cpu) => {
+    expect(parseProcStatCpu(line, hz)).toBe(cpu);
+  });
+
+  test("this process's own CPU time is read from /proc, and a missing process is null", () => {
+    expect(processCpuSeconds(process.pid)).toBeGreaterThanOrEqual(0);
+    expect(processCpuSeconds(undefined)).toBeNull();
+    expect(processCpuSeconds(2 ** 30)).toBeNull();
   });
 
   test("AzCopy's JSON output: the EndOfJob totals", () => {

@@ -53,9 +53,9 @@ export function orderSummaries(summaries: readonly PhaseSummary[], tools: readon
 
 /** A fixed-width table for the terminal. Pure. */
 export function consoleTable(summaries: readonly PhaseSummary[], tools: readonly ToolName[]): string {
-  const head = ["workload", "phase", "tool", "wall s (min–max)", "peak RSS MiB", "CPU s", "requests", "copied", "deleted", "fidelity"];
+  const head = ["workload", "phase", "tool", "wall s (min–max)", "peak RSS MiB", "CPU s", "Azurite CPU s", "requests", "copied", "deleted", "fidelity"];
   const rows = orderSummaries(summaries, tools).map((s) => [
-    s.workload, s.phase, s.tool, s.failed === s.runs ? "FAILED" : spreadCell(s.wallSeconds), spreadCell(s.maxRssMiB, 0), spreadCell(s.cpuSeconds, 1),
+    s.workload, s.phase, s.tool, s.failed === s.runs ? "FAILED" : spreadCell(s.wallSeconds), spreadCell(s.maxRssMiB, 0), spreadCell(s.cpuSeconds, 1), spreadCell(s.serviceCpuSeconds, 1),
     s.requests ? String(s.requests.total) : "n/a", String(s.copied ?? "?"), String(s.deleted ?? "?"), fidelityCell(s.fidelity),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
@@ -116,11 +116,11 @@ export function renderMarkdown(result: BenchResult, summaries: readonly PhaseSum
     lines.push("");
     lines.push(`### ${w.name}`);
     lines.push("");
-    lines.push("| phase | tool | wall s, median (min–max) | peak RSS MiB | CPU s | requests (median run) | written / deleted at target | fidelity |");
-    lines.push("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    lines.push("| phase | tool | wall s, median (min–max) | peak RSS MiB | CPU s | Azurite CPU s | requests (median run) | written / deleted at target | fidelity |");
+    lines.push("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for (const s of ordered.filter((x) => x.workload === w.name)) {
       const wall = s.failed === s.runs ? `failed: ${(s.error ?? "").replace(/\|/g, "\\|").slice(0, 160)}` : `${spreadCell(s.wallSeconds)}${s.failed ? ` (${s.failed} failed)` : ""}`;
-      lines.push(`| ${s.phase} | ${s.tool} | ${wall} | ${spreadCell(s.maxRssMiB, 0)} | ${spreadCell(s.cpuSeconds, 1)} | ${requestsCell(s)} | ${s.copied ?? "?"} / ${s.deleted ?? "?"} | ${fidelityCell(s.fidelity)} |`);
+      lines.push(`| ${s.phase} | ${s.tool} | ${wall} | ${spreadCell(s.maxRssMiB, 0)} | ${spreadCell(s.cpuSeconds, 1)} | ${spreadCell(s.serviceCpuSeconds, 1)} | ${requestsCell(s)} | ${s.copied ?? "?"} / ${s.deleted ?? "?"} | ${fidelityCell(s.fidelity)} |`);
     }
   }
   const lossy = summaries.filter((s) => s.fidelity && !s.fidelity.identical && s.fidelity.examples.length);

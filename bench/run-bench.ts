@@ -8,6 +8,7 @@ import { drSync } from "./peers/dr-sync";
 import { PeerFactory, ToolName } from "./peers/peer";
 import { rclone } from "./peers/rclone";
 import { recipe } from "./peers/recipe-azcopy";
+import { processCpuSeconds } from "./proc-cpu";
 import { RequestCounts, startCountingProxy } from "./request-counter";
 import { deleteBlobs, uploadBlobs } from "./seed-data";
 import { BlobSpec, ChangeSet, changeSet, generateBlobs, Shape } from "./workload";
@@ -31,6 +32,8 @@ export interface PhaseRun {
   readonly wallMs: number | null;
   readonly maxRssKiB: number | null;
   readonly cpuSeconds: number | null;
+  /** CPU seconds Azurite spent during the cycle (both sites are one process); null without /proc. */
+  readonly serviceCpuSeconds?: number | null;
   readonly requests: RequestCounts | null;
   readonly copied: number | null;
   readonly deleted: number | null;
@@ -187,7 +190,10 @@ async function runTool(w: Workload, tool: ToolName, rep: number, template: strin
         await deleteBlobs(src, w.change.deleted);
       }
       proxy.take();
+      const serviceCpu0 = processCpuSeconds(sites.pid);
       const r = await peer.cycle();
+      const serviceCpu1 = processCpuSeconds(sites.pid);
+      const serviceCpuSeconds = serviceCpu0 == null || serviceCpu1 == null ? null : serviceCpu1 - serviceCpu0;
       const requests = proxy.take();
       let fidelity: Fidelity | undefined;
       if (r.ok && phase !== "noop") {
@@ -195,9 +201,9 @@ async function runTool(w: Workload, tool: ToolName, rep: number, template: strin
         fidelity = compareContainers(s, d);
       }
       out.push({ workload: w.name, phase, tool, rep, ok: r.ok, error: r.error, wallMs: r.wallMs, maxRssKiB: r.maxRssKiB, cpuSeconds: r.cpuSeconds,
-        requests, copied: r.copied, deleted: r.deleted, fidelity });
+        serviceCpuSeconds, requests, copied: r.copied, deleted: r.deleted, fidelity });
       log(`${w.name} rep ${rep} ${tool.padEnd(7)} ${phase.padEnd(7)} ${r.ok ? "ok  " : "FAIL"} ${(r.wallMs / 1000).toFixed(2).padStart(7)}s ` +
-        `rss ${r.maxRssKiB == null ? "?" : Math.round(r.maxRssKiB / 1024)} MiB, ${requests.total} requests, copied ${r.copied ?? "?"}, deleted ${r.deleted ?? "?"}` +
+        `rss ${r.maxRssKiB == null ? "?" : Math.round(r.maxRssKiB / 1024)} MiB, cpu ${r.cpuSeconds?.toFixed(1) ?? "?"} s, Azurite cpu ${serviceCpuSeconds?.toFixed(1) ?? "?"} s, ${requests.total} requests, copied ${r.copied ?? "?"}, deleted ${r.deleted ?? "?"}` +
         (fidelity ? `, identical ${fidelity.identical}` : "") + (r.error ? `\n    ${r.error}` : ""));
       if (!r.ok) break;
     }

@@ -15,6 +15,8 @@ export interface PhaseSummary {
   readonly wallSeconds: Spread | null;
   readonly maxRssMiB: Spread | null;
   readonly cpuSeconds: Spread | null;
+  /** Azurite's CPU seconds during the cycle. */
+  readonly serviceCpuSeconds: Spread | null;
   /** The repetition with the median total, so the kinds add up. */
   readonly requests: RequestCounts | null;
   readonly copied: number | null;
@@ -40,6 +42,7 @@ export function summarizeRuns(runs: readonly PhaseRun[]): PhaseSummary[] {
       wallSeconds: summarize(ok.map((r) => (r.wallMs == null ? null : r.wallMs / 1000))),
       maxRssMiB: summarize(ok.map((r) => (r.maxRssKiB == null ? null : r.maxRssKiB / 1024))),
       cpuSeconds: summarize(ok.map((r) => r.cpuSeconds)),
+      serviceCpuSeconds: summarize(ok.map((r) => r.serviceCpuSeconds)),
       requests: withReq.length ? withReq[Math.floor((withReq.length - 1) / 2)].requests : null,
       copied: ok[0]?.copied ?? null,
       deleted: ok[0]?.deleted ?? null,
