@@ -6,6 +6,7 @@ import { formatBytes, formatDuration, formatProgress, ProgressBarSink } from "..
 import { describeError, explainAuthFailure, isConditionFailed, isTransient } from "../runtime/src/storage/errors";
 import { ServiceClock } from "../runtime/src/sync/service-clock";
 import { pieces } from "../runtime/src/transfer/blob-to-file";
+import { md5OfBlocks, md5OfFile, md5OfRange, md5OfRanges } from "../runtime/src/transfer/file-hash";
 import { normalizeEtag } from "../runtime/src/model/blob";
 import { forEachLimited, WorkPool } from "../runtime/src/transfer/pool";
 import { encodeBlobName } from "../runtime/src/storage/site-client";
@@ -248,3 +249,42 @@ describe("conditional writes", () => {
     expect(isConditionFailed(err)).toBe(expected);
   });
 });
+
+describe("file hashes read through one buffer", () => {
+  const { mkdtempSync, writeFileSync, rmSync } = require("node:fs") as typeof import("node:fs");
+  const { join } = require("node:path") as typeof import("node:path");
+  const { createHash, randomBytes } = require("node:crypto") as typeof import("node:crypto");
+  const dir = mkdtempSync(join(require("node:os").tmpdir(), "file-hash-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const md5 = (b: Buffer) => createHash("md5").update(b).digest("base64");
+
+  test.each([
+    // file size, block size: past the 1 MiB read buffer, a block that ends mid-buffer, a short last block, empty
+    [2.5 * 1048576, 1048576 + 7],
+    [3 * 1048576, 1048576],
+    [100, 8 * 1048576],
+    [0, 4],
+  ])("%i bytes in blocks of %i: the whole MD5 and every block's, as hashing each slice", (size, blockSize) => {
+    const bytes = randomBytes(size);
+    const path = join(dir, `f-${size}-${blockSize}`);
+    writeFileSync(path, bytes);
+    const expected: string[] = [];
+    for (let o = 0; o < size; o += blockSize) expected.push(md5(bytes.subarray(o, Math.min(size, o + blockSize))));
+    return Promise.all([md5OfBlocks(path, size, blockSize), md5OfFile(path), md5OfRange(path, 3, Math.max(0, size - 5))]).then(([b, whole, range]) => {
+      expect(b).toEqual({ whole: md5(bytes), blocks: expected });
+      expect(whole).toBe(md5(bytes));
+      expect(range).toBe(md5(bytes.subarray(3, 3 + Math.max(0, size - 5))));
+    });
+  });
+
+  test("page ranges are hashed in order, holes skipped; a file shorter than its ranges hashes what is there", async () => {
+    const bytes = randomBytes(3 * 1048576);
+    const path = join(dir, "pages");
+    writeFileSync(path, bytes);
+    const ranges: [number, number][] = [[512, 1024], [1048576, 2 * 1048576], [3 * 1048576 - 512, 512]];
+    expect(await md5OfRanges(path, ranges)).toBe(md5(Buffer.concat(ranges.map(([o, l]) => bytes.subarray(o, o + l)))));
+    expect(await md5OfRanges(path, [[3 * 1048576 - 10, 100]])).toBe(md5(bytes.subarray(3 * 1048576 - 10)));
+    expect(await md5OfRanges(path, [])).toBe(md5(Buffer.alloc(0)));
+  });
+});
+

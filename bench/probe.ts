@@ -9,13 +9,14 @@ import { deleteBlobs, uploadBlobs } from "./seed-data";
 import { changeSet, generateBlobs, Shape, SHAPES } from "./workload";
 
 /**
- * `npm run bench:probe -- SHAPE [COUNT] [REPS]`: dr-sync alone on one shape, to find where its time and memory go.
+ * `node build/bench-probe.js SHAPE [COUNT] [REPS] [KIB]` (after `npm run build`): dr-sync alone on one shape, to find
+ * where its time and memory go.
  * One Azurite is seeded once; then a full run, REPS no-op runs and REPS changed runs (1% of other names
  * changed, added and deleted at the source before each), each printed with wall time, peak RSS and CPU. Node.js flags for dr-sync come from PROBE_NODE_ARGS (e.g.
  * `--cpu-prof --cpu-prof-dir=/tmp/prof`), so a profile and a plain run use the same command. No proxy, no peers.
  */
 async function main(): Promise<void> {
-  const [shapeArg = "folders", countArg = "5000", repsArg = "3"] = process.argv.slice(2);
+  const [shapeArg = "folders", countArg = "5000", repsArg = "3", kibArg = "4"] = process.argv.slice(2);
   const shape = shapeArg as Shape;
   if (!SHAPES.includes(shape)) throw new Error(`shape must be one of ${SHAPES.join(", ")} (got "${shapeArg}")`);
   const count = Number(countArg);
@@ -26,7 +27,7 @@ async function main(): Promise<void> {
   const sites = await startLocalSites({ dataDir: join(work, "azurite") });
   try {
     const container = `probe-${shape}`;
-    const blobs = generateBlobs(count, 4096, shape, 0, shape);
+    const blobs = generateBlobs(count, Number(kibArg) * 1024, shape, 0, shape);
     const src = sites.source.container(container);
     await src.create();
     await sites.target.container(container).create();
@@ -42,15 +43,18 @@ async function main(): Promise<void> {
       return file;
     };
     const env = { ...process.env, DR_SOURCE_SAS: sites.source.sas("rl"), DR_TARGET_SAS: sites.target.sas("rwdlac") };
-    const cycle = async (label: string, dir: string) => {
-      const m = await runMeasured(pinnedNodeBinary(), [...nodeArgs, DR_SYNC_BUNDLE, "run", "--config", config(dir)], { env });
+    const cycle = async (label: string, dir: string, command = "run") => {
+      const m = await runMeasured(pinnedNodeBinary(), [...nodeArgs, DR_SYNC_BUNDLE, command, "--config", config(dir)], { env });
       const lines = m.stderr.split("\n").filter(Boolean).length;
       process.stdout.write(`${label.padEnd(8)} exit ${m.code} ${(m.wallMs / 1000).toFixed(2).padStart(6)} s  rss ${Math.round((m.maxRssKiB ?? 0) / 1024)} MiB  cpu ${m.cpuSeconds?.toFixed(2)} s  ${lines} stderr lines\n`);
       if (m.code !== 0) process.stdout.write(m.stderr.slice(-2000));
     };
     const base = join(work, "base");
     mkdirSync(base);
-    await cycle("full", base);
+    if (process.env.PROBE_SPLIT === "1") {
+      await cycle("pull", base, "pull");
+      await cycle("push", base, "push");
+    } else await cycle("full", base);
     for (let r = 0; r < reps; r++) await cycle("noop", base);
     for (let r = 0; r < reps; r++) {
       // Each changed run touches other names (an offset of 2 per run) and adds new ones, on the state the last left.
