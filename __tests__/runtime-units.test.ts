@@ -6,6 +6,7 @@ import { formatBytes, formatDuration, formatProgress, ProgressBarSink } from "..
 import { describeError, explainAuthFailure, isConditionFailed, isTransient } from "../runtime/src/storage/errors";
 import { ServiceClock } from "../runtime/src/sync/service-clock";
 import { pieces } from "../runtime/src/transfer/blob-to-file";
+import { takeBatch } from "../runtime/src/versions/target-versions";
 import { md5OfBlocks, md5OfFile, md5OfRange, md5OfRanges } from "../runtime/src/transfer/file-hash";
 import { normalizeEtag } from "../runtime/src/model/blob";
 import { forEachLimited, WorkPool } from "../runtime/src/transfer/pool";
@@ -285,6 +286,25 @@ describe("file hashes read through one buffer", () => {
     expect(await md5OfRanges(path, ranges)).toBe(md5(Buffer.concat(ranges.map(([o, l]) => bytes.subarray(o, o + l)))));
     expect(await md5OfRanges(path, [[3 * 1048576 - 10, 100]])).toBe(md5(bytes.subarray(3 * 1048576 - 10)));
     expect(await md5OfRanges(path, [])).toBe(md5(Buffer.alloc(0)));
+  });
+});
+
+describe("kept versions' index lines are appended in batches", () => {
+  const lines = (...sizes: number[]) => sizes.map((n, i) => ({ line: `${i}`.padEnd(n, "x") }));
+  test.each([
+    // line sizes, the batch limit → the batch taken, what is left
+    [[10, 10, 10], 25, 2, 1],
+    [[10, 10, 10], 30, 3, 0],
+    [[40, 10], 25, 1, 1], // a line over the limit still goes, alone
+    [[5], 1024, 1, 0],
+    [[], 10, 0, 0],
+  ])("lines of %j, at most %i bytes: %i taken, %i left", (sizes, max, taken, left) => {
+    const q = lines(...sizes);
+    const all = [...q];
+    const batch = takeBatch(q, max);
+    expect(batch).toEqual(all.slice(0, taken));
+    expect(q).toEqual(all.slice(taken));
+    expect(left).toBe(q.length);
   });
 });
 

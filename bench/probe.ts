@@ -44,7 +44,7 @@ async function main(): Promise<void> {
     };
     const env = { ...process.env, DR_SOURCE_SAS: sites.source.sas("rl"), DR_TARGET_SAS: sites.target.sas("rwdlac") };
     const cycle = async (label: string, dir: string, command = "run") => {
-      const m = await runMeasured(pinnedNodeBinary(), [...nodeArgs, DR_SYNC_BUNDLE, command, "--config", config(dir)], { env });
+      const m = await runMeasured(pinnedNodeBinary(), [...nodeArgs, process.env.PROBE_BUNDLE ?? DR_SYNC_BUNDLE, command, "--config", config(dir)], { env });
       const lines = m.stderr.split("\n").filter(Boolean).length;
       process.stdout.write(`${label.padEnd(8)} exit ${m.code} ${(m.wallMs / 1000).toFixed(2).padStart(6)} s  rss ${Math.round((m.maxRssKiB ?? 0) / 1024)} MiB  cpu ${m.cpuSeconds?.toFixed(2)} s  ${lines} stderr lines\n`);
       if (m.code !== 0) process.stdout.write(m.stderr.slice(-2000));
