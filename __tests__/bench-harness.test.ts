@@ -13,6 +13,7 @@ import { BenchResult, PhaseRun, planWorkloads } from "../bench/run-bench";
 import { ratio, summarize } from "../bench/stats";
 import { checkTargets, summarizeRuns } from "../bench/summary";
 import { escapeXml, formatValue, renderChart } from "../bench/svg-chart";
+import { renderRssByCount, rssPoints } from "../bench/scale-chart";
 import { blobBody, blobName, changeSet, generateBlobs, Shape, SHAPES } from "../bench/workload";
 
 describe("generated data", () => {
@@ -354,3 +355,25 @@ describe("summaries and targets", () => {
     expect(md).toContain("- a note");
   });
 });
+
+test("the RSS-by-container-size chart: one point per small-blob workload, bars smallest first, one color per series", () => {
+  const run = (workload: PhaseRun["workload"], phase: PhaseRun["phase"], rss: number): PhaseRun => ({
+    workload, phase, tool: "dr-sync", rep: 1, ok: true, wallMs: 1000, maxRssKiB: rss * 1024, cpuSeconds: 1, requests: null, copied: 0, deleted: 0,
+  });
+  const workloads = [
+    { name: "nested" as const, blobs: 5000, blobBytes: 4096, phases: ["full", "noop"] as const, reps: 1, fidelityBytes: true },
+    { name: "large" as const, blobs: 2, blobBytes: 1 << 26, phases: ["full", "noop"] as const, reps: 1, fidelityBytes: true },
+    { name: "scale" as const, blobs: 20000, blobBytes: 1024, phases: ["full", "noop"] as const, reps: 1, fidelityBytes: false },
+  ];
+  const runs = [run("nested", "full", 110), run("nested", "noop", 100), run("large", "full", 300), run("scale", "full", 120)];
+  const points = rssPoints("engine", { runs, workloads });
+  expect(points).toEqual([
+    { series: "engine", blobs: 5000, fullMiB: 110, noopMiB: 100 },
+    { series: "engine", blobs: 20000, fullMiB: 120, noopMiB: null },
+  ]);
+  const svg = renderRssByCount("t", [...points, { series: "main", blobs: 5000, fullMiB: 130, noopMiB: 125 }]);
+  expect(svg.match(/>[^<]*(5k|20k) (engine|main)</g)).toEqual([">5k engine<", ">5k main<", ">20k engine<", ">5k engine<", ">5k main<", ">20k engine<"]);
+  expect(svg).toContain("n/a");
+  expect(svg).toContain('fill="#009e73"');
+});
+
