@@ -2,17 +2,19 @@
 // report and chart rendering.
 import { compareContainers, BlobFacts } from "../bench/fidelity";
 import { parseGnuTime } from "../bench/gnu-time";
+import { parseProcStatCpu, processCpuSeconds } from "../bench/proc-cpu";
 import { parseOptions, UsageError } from "../bench/options";
 import { parseAzCopyJson, parseDrSyncStatus, parseRcloneJsonLog } from "../bench/peers/output-parsers";
 import { redactor } from "../bench/peers/peer";
 import { replaceGeneratedSection, BEGIN, END } from "../bench/docs-section";
 import { classifyRequest } from "../bench/request-counter";
 import { consoleTable, fidelityCell, renderMarkdown } from "../bench/report";
-import { BenchResult, PhaseRun } from "../bench/run-bench";
+import { BenchResult, PhaseRun, planWorkloads } from "../bench/run-bench";
 import { ratio, summarize } from "../bench/stats";
 import { checkTargets, summarizeRuns } from "../bench/summary";
 import { escapeXml, formatValue, renderChart } from "../bench/svg-chart";
-import { blobBody, changeSet, generateBlobs } from "../bench/workload";
+import { renderRssByCount, rssPoints } from "../bench/scale-chart";
+import { blobBody, blobName, changeSet, generateBlobs, Shape, SHAPES } from "../bench/workload";
 
 describe("generated data", () => {
   const blobs = generateBlobs(1000, 4096, "small");
@@ -54,6 +56,56 @@ describe("generated data", () => {
   });
 });
 
+describe("name layouts (shapes)", () => {
+  const folderOf = (name: string) => (name.includes("/") ? name.slice(0, name.lastIndexOf("/") + 1) : "");
+
+  test.each([
+    ["nested", 0, "nested/00/00/item-0000000.json"],
+    ["nested", 17, "nested/01/01/item-0000017"],
+    ["folders", 0, "folders/folder-00/item-0000000.json"],
+    ["folders", 151, "folders/folder-01/item-0000151.xml"],
+    ["flat", 0, "flat-item-0000000.json"],
+    ["flat", 4999, "flat-item-0004999.csv"],
+  ] as [Shape, number, string][])("%s: blob %i is %s", (shape, i, name) => {
+    expect(blobName(shape, shape, i)).toBe(name);
+  });
+
+  test.each([
+    // shape, distinct folders at 5,000 blobs, most blobs in one folder
+    ["nested", 1024, 5],
+    ["folders", 50, 100],
+    ["flat", 1, 5000],
+  ] as [Shape, number, number][])("%s: 5,000 blobs fall into %i folder(s) of at most %i", (shape, folders, most) => {
+    const blobs = generateBlobs(5000, 16, shape, 0, shape);
+    const counts = new Map<string, number>();
+    for (const b of blobs) counts.set(folderOf(b.name), (counts.get(folderOf(b.name)) ?? 0) + 1);
+    expect(new Set(blobs.map((b) => b.name)).size).toBe(5000);
+    expect(counts.size).toBe(folders);
+    expect(Math.max(...counts.values())).toBe(most);
+    if (shape === "flat") expect(blobs.every((b) => !b.name.includes("/"))).toBe(true);
+  });
+
+  test.each(SHAPES.map((s) => [s]))("%s: added blobs keep the layout, new names, and content types and metadata vary as in nested", (shape) => {
+    const blobs = generateBlobs(5000, 16, shape, 0, shape);
+    const set = changeSet(blobs, 1, shape, shape);
+    const names = new Set(blobs.map((b) => b.name));
+    expect(set.added.filter((b) => names.has(b.name))).toEqual([]);
+    expect(set.added.every((b) => b.name.includes("/") === (shape !== "flat"))).toBe(true);
+    const nested = generateBlobs(5000, 16, "nested");
+    const facts = (b: { contentType: string; metadata: Readonly<Record<string, string>>; size: number }) => [b.contentType, Object.keys(b.metadata), b.size];
+    expect(blobs.map(facts)).toEqual(nested.map(facts));
+  });
+
+  test("every shape is a workload of its own, with its own container, before the large one", () => {
+    const w = planWorkloads({ ...parseOptions([], {}), small: { count: 10, sizeBytes: 16 }, large: { count: 1, sizeBytes: 16 } });
+    expect(w.map((x) => [x.name, x.container, x.phases.join(",")])).toEqual([
+      ["nested", "bench-nested", "full,noop,changed"], ["folders", "bench-folders", "full,noop,changed"], ["flat", "bench-flat", "full,noop,changed"],
+      ["large", "bench-large", "full,noop"],
+    ]);
+    expect(planWorkloads({ ...parseOptions(["--shapes", "flat"], {}), large: { count: 0, sizeBytes: 16 } }).map((x) => x.name)).toEqual(["flat"]);
+  });
+});
+
 describe("stats", () => {
   test.each([
     [[3, 1, 2], { n: 3, median: 2, min: 1, max: 3, spreadPct: 100 }],
@@ -85,6 +137,20 @@ describe("tool output", () => {
     ].join("\n");
     expect(parseGnuTime(text)).toEqual({ maxRssKiB: 51234, userSeconds: 1.25, systemSeconds: 0.5, exitStatus: 0 });
     expect(parseGnuTime("garbage")).toEqual({ maxRssKiB: null, userSeconds: null, systemSeconds: null, exitStatus: null });
+  });
+
+  test.each([
+    ["10383 (cat) R 10325 10325 13894 0 -1 4194304 99 0 0 0 250 50 0 0 20 0 1 0 994836 3133440 392", 100, 3],
+    ["42 (node) MainThread) S 1 1 1 0 -1 0 0 0 0 0 7 3 0 0 20 0 12 0 5 6 7", 100, 0.1],
+    ["42 (x) S 1 2", 100, null],
+  ])("/proc/<pid>/stat %j at %i ticks/s → %s CPU seconds", (line, hz, cpu) => {
+    expect(parseProcStatCpu(line, hz)).toBe(cpu);
+  });
+
+  test("this process's own CPU time is read from /proc, and a missing process is null", () => {
+    expect(processCpuSeconds(process.pid)).toBeGreaterThanOrEqual(0);
+    expect(processCpuSeconds(undefined)).toBeNull();
+    expect(processCpuSeconds(2 ** 30)).toBeNull();
   });
 
   test("AzCopy's JSON output: the EndOfJob totals", () => {
@@ -169,7 +235,9 @@ describe("options", () => {
   test("defaults", () => {
     const o = parseOptions([], {});
     expect(o).toMatchObject({ tools: ["recipe", "rclone", "dr-sync"], reps: 3, small: { count: 5000, sizeBytes: 4096 },
-      large: { count: 2, sizeBytes: 64 * 1048576 }, scale: null, changePercent: 1, docsFile: "docs/benchmarks.md", setup: true });
+      large: { count: 2, sizeBytes: 64 * 1048576 }, scale: null, changePercent: 1, docsFile: "docs/benchmarks.md", setup: true,
+      shapes: ["nested", "folders", "flat"], nodeFlags: "none" });
+    expect(parseOptions(["--shapes", "flat,nested", "--node-flags", "unit"], {})).toMatchObject({ shapes: ["nested", "flat"], nodeFlags: "unit" });
   });
 
   test("flags win over BENCH_* variables", () => {
@@ -181,12 +249,14 @@ describe("options", () => {
   });
 
   test("every problem is reported at once", () => {
-    expect(() => parseOptions(["--reps", "0", "--tools", "robocopy", "--bogus", "--change-percent", "50"], {})).toThrow(UsageError);
+    const bad = ["--reps", "0", "--tools", "robocopy", "--bogus", "--change-percent", "50", "--shapes", "deep", "--node-flags", "fast"];
+    expect(() => parseOptions(bad, {})).toThrow(UsageError);
     try {
-      parseOptions(["--reps", "0", "--tools", "robocopy", "--bogus", "--change-percent", "50"], {});
+      parseOptions(bad, {});
     } catch (err) {
       const msg = (err as Error).message;
-      for (const s of ["--reps must be", "--tools must list", 'unknown argument "--bogus"', "--change-percent must be"]) expect(msg).toContain(s);
+      for (const s of ["--reps must be", "--tools must list", 'unknown argument "--bogus"', "--change-percent must be", '--shapes must list some of nested, folders, flat (got "deep")',
+        '--node-flags must be none or unit (got "fast")']) expect(msg).toContain(s);
     }
   });
 });
@@ -224,17 +294,17 @@ describe("chart", () => {
 });
 
 describe("summaries and targets", () => {
-  const run = (tool: PhaseRun["tool"], phase: PhaseRun["phase"], wall: number, rss: number, workload: PhaseRun["workload"] = "small", rep = 1): PhaseRun => ({
+  const run = (tool: PhaseRun["tool"], phase: PhaseRun["phase"], wall: number, rss: number, workload: PhaseRun["workload"] = "nested", rep = 1): PhaseRun => ({
     workload, phase, tool, rep, ok: true, wallMs: wall * 1000, maxRssKiB: rss * 1024, cpuSeconds: 1, requests: { list: 1, read: 0, head: 0, write: 0, delete: 0, other: 0, total: 1 },
     copied: 0, deleted: 0,
     fidelity: phase === "noop" ? undefined : { sourceBlobs: 10, targetBlobs: 10, missing: 0, extra: 0, bytes: 10, bytesChecked: true, contentType: 10, metadata: 10, identical: tool === "dr-sync", examples: [] },
   });
   const runs: PhaseRun[] = [
-    run("recipe", "full", 10, 100), run("recipe", "full", 12, 100, "small", 2), run("rclone", "full", 8, 60), run("dr-sync", "full", 7, 40), run("dr-sync", "full", 9, 44, "small", 2),
+    run("recipe", "full", 10, 100), run("recipe", "full", 12, 100, "nested", 2), run("rclone", "full", 8, 60), run("dr-sync", "full", 7, 40), run("dr-sync", "full", 9, 44, "nested", 2),
     run("recipe", "noop", 4, 50), run("rclone", "noop", 1, 50), run("dr-sync", "noop", 0.5, 40),
     run("recipe", "changed", 5, 50), run("rclone", "changed", 1, 50), run("dr-sync", "changed", 1.5, 40),
   ];
-  const result = { runs, workloads: [{ name: "small" as const, blobs: 10, blobBytes: 16, phases: ["full", "noop", "changed"] as const, reps: 2, fidelityBytes: true }] };
+  const result = { runs, workloads: [{ name: "nested" as const, blobs: 10, blobBytes: 16, phases: ["full", "noop", "changed"] as const, reps: 2, fidelityBytes: true }] };
 
   test("groups repetitions into medians", () => {
     const s = summarizeRuns(runs).find((x) => x.tool === "dr-sync" && x.phase === "full")!;
@@ -245,27 +315,65 @@ describe("summaries and targets", () => {
   test("checks each target against the peers' medians", () => {
     const t = Object.fromEntries(checkTargets(result).map((x) => [x.target, x.verdict]));
     expect(t).toEqual({
-      "small: full first run ≤ 0.8× the recipe's time": "met", // 8 / 11
-      "small: no-op run faster than rclone's": "met",
-      "small: no-op run ≤ 0.15× the recipe's": "met", // 0.5 / 4
-      "small: 1%-changed run faster than rclone's": "missed",
-      "small: peak RSS ≤ 0.5× the recipe's": "met", // 42 / 100
+      "nested: full first run ≤ 0.75× the recipe's time": "met", // 8 / 11 = 0.73
+      "nested: no-op run ≤ 0.15× the recipe's": "met", // 0.5 / 4
+      "nested: no-op run ≤ 0.5× rclone's": "met", // 0.5 / 1
+      "nested: 1%-changed run ≤ 0.75× rclone's": "missed", // 1.5 / 1
+      "nested: peak RSS ≤ 0.5× the recipe's": "met", // 42 / 100
       "fidelity: 100% of bytes, content types and metadata": "met",
     });
+  });
+
+  test.each([
+    // dr-sync full, no-op, changed; scale full, no-op → verdicts of the two flat-memory targets
+    [100, 100, 115, 115, "met", "met"],
+    [100, 100, 116, 100, "missed", "met"],
+    [100, 90, 100, 104, "met", "missed"],
+  ])("flat memory: 5,000 blobs at %i/%i MiB, scale at %i/%i MiB → %s, %s", (full, noop, sFull, sNoop, vFull, vNoop) => {
+    const scaleRuns = [run("dr-sync", "full", 1, full), run("dr-sync", "noop", 1, noop), run("dr-sync", "full", 1, sFull, "scale"), run("dr-sync", "noop", 1, sNoop, "scale")];
+    const workloads = [result.workloads[0], { name: "scale" as const, blobs: 100, blobBytes: 16, phases: ["full", "noop"] as const, reps: 1, fidelityBytes: false }];
+    const t = Object.fromEntries(checkTargets({ runs: scaleRuns, workloads }).map((x) => [x.target, x.verdict]));
+    expect(t["full cycle's peak RSS at scale ≤ 1.15× at nested's 5,000 blobs"]).toBe(vFull);
+    expect(t["noop cycle's peak RSS at scale ≤ 1.15× at nested's 5,000 blobs"]).toBe(vNoop);
   });
 
   test("renders a table and a Markdown report", () => {
     const summaries = summarizeRuns(runs);
     const table = consoleTable(summaries, ["recipe", "rclone", "dr-sync"]);
     expect(table.split("\n")).toHaveLength(2 + 9);
-    expect(table).toMatch(/small\s+full\s+dr-sync\s+8\.00 \(7\.00–9\.00\)/);
+    expect(table).toMatch(/nested\s+full\s+dr-sync\s+8\.00 \(7\.00–9\.00\)/);
     const full: BenchResult = { ...result, workloads: result.workloads.map((w) => ({ ...w, phases: [...w.phases] })), startedAt: "2026-01-01T00:00:00Z", finishedAt: "2026-01-01T00:01:00Z",
       machine: { cpus: 2, cpuModel: "cpu", memoryGiB: 24, node: "v20", kernel: "6" }, versions: { recipe: "AzCopy 10.32.2", rclone: "rclone v1.60.1", "dr-sync": "dr-sync 0.1.0" },
-      skipped: {}, changePercent: 1 };
+      skipped: {}, changePercent: 1, drSyncNodeFlags: [] };
     const md = renderMarkdown(full, summaries, checkTargets(full), "./chart.svg", ["a note"]);
     expect(md).toContain("![benchmark chart](./chart.svg)");
-    expect(md).toContain("| small: 1%-changed run faster than rclone's | ❌ missed |");
+    expect(md).toContain("| nested: 1%-changed run ≤ 0.75× rclone's | ❌ missed |");
+    expect(md).toContain("in names two folders deep (16 × 64 folders)");
+    expect(md).toContain("`node runtime/dist/dr-sync.js run --config …` as the contract starts it");
+    expect(renderMarkdown({ ...full, drSyncNodeFlags: ["--max-semi-space-size=2"] }, summaries, [], "c.svg", [])).toContain("`node --max-semi-space-size=2 runtime/dist/dr-sync.js run");
     expect(md).toContain("| full | dr-sync | 8.00 (7.00–9.00) | 42 (40–44) |");
     expect(md).toContain("- a note");
   });
 });
+
+test("the RSS-by-container-size chart: one point per small-blob workload, bars smallest first, one color per series", () => {
+  const run = (workload: PhaseRun["workload"], phase: PhaseRun["phase"], rss: number): PhaseRun => ({
+    workload, phase, tool: "dr-sync", rep: 1, ok: true, wallMs: 1000, maxRssKiB: rss * 1024, cpuSeconds: 1, requests: null, copied: 0, deleted: 0,
+  });
+  const workloads = [
+    { name: "nested" as const, blobs: 5000, blobBytes: 4096, phases: ["full", "noop"] as const, reps: 1, fidelityBytes: true },
+    { name: "large" as const, blobs: 2, blobBytes: 1 << 26, phases: ["full", "noop"] as const, reps: 1, fidelityBytes: true },
+    { name: "scale" as const, blobs: 20000, blobBytes: 1024, phases: ["full", "noop"] as const, reps: 1, fidelityBytes: false },
+  ];
+  const runs = [run("nested", "full", 110), run("nested", "noop", 100), run("large", "full", 300), run("scale", "full", 120)];
+  const points = rssPoints("engine", { runs, workloads });
+  expect(points).toEqual([
+    { series: "engine", blobs: 5000, fullMiB: 110, noopMiB: 100 },
+    { series: "engine", blobs: 20000, fullMiB: 120, noopMiB: null },
+  ]);
+  const svg = renderRssByCount("t", [...points, { series: "main", blobs: 5000, fullMiB: 130, noopMiB: 125 }]);
+  expect(svg.match(/>[^<]*(5k|20k) (engine|main)</g)).toEqual([">5k engine<", ">5k main<", ">20k engine<", ">5k engine<", ">5k main<", ">20k engine<"]);
+  expect(svg).toContain("n/a");
+  expect(svg).toContain('fill="#009e73"');
+});
+

@@ -15,24 +15,28 @@ test("the harness runs dr-sync through every phase and finds the target identica
       changePercent: 4, workDir: work, docsFile: null };
     const measured = await runBench(opts, ["dr-sync"]);
     const runs = measured.runs;
-    expect(runs.map((r) => `${r.workload}/${r.phase}`)).toEqual(["small/full", "small/noop", "small/changed", "large/full", "large/noop"]);
+    expect(runs.map((r) => `${r.workload}/${r.phase}`)).toEqual([
+      "nested/full", "nested/noop", "nested/changed", "folders/full", "folders/noop", "folders/changed", "flat/full", "flat/noop", "flat/changed",
+      "large/full", "large/noop"]);
     for (const r of runs) {
       expect({ phase: `${r.workload}/${r.phase}`, ok: r.ok, error: r.error }).toEqual({ phase: `${r.workload}/${r.phase}`, ok: true, error: undefined });
       expect(r.wallMs).toBeGreaterThan(0);
       expect(r.requests!.total).toBeGreaterThan(0);
     }
     const by = (w: string, p: string) => runs.find((r) => r.workload === w && r.phase === p)!;
-    expect(by("small", "full")).toMatchObject({ copied: 50, deleted: 0, fidelity: { identical: true, sourceBlobs: 50, bytesChecked: true } });
-    expect(by("small", "noop")).toMatchObject({ copied: 0, deleted: 0 });
-    expect(by("small", "noop").requests!.read).toBe(0);
-    expect(by("small", "changed")).toMatchObject({ copied: 4, deleted: 2, fidelity: { identical: true, sourceBlobs: 50 } });
+    for (const shape of ["nested", "folders", "flat"]) {
+      expect(by(shape, "full")).toMatchObject({ copied: 50, deleted: 0, fidelity: { identical: true, sourceBlobs: 50, bytesChecked: true } });
+      expect(by(shape, "noop")).toMatchObject({ copied: 0, deleted: 0 });
+      expect(by(shape, "noop").requests!.read).toBe(0);
+      expect(by(shape, "changed")).toMatchObject({ copied: 4, deleted: 2, fidelity: { identical: true, sourceBlobs: 50 } });
+    }
     expect(by("large", "full")).toMatchObject({ copied: 1, fidelity: { identical: true } });
 
     const result = { ...measured, versions: { "dr-sync": "dr-sync test" }, skipped: { recipe: "not installed" } };
     const summaries = summarizeRuns(runs);
     const md = renderMarkdown(result, summaries, checkTargets(result, summaries), "chart.svg", []);
     expect(md).toContain("| recipe | — | skipped: not installed |");
-    expect(renderResultChart(result, summaries, ["dr-sync"])).toContain("small: no-op run");
+    expect(renderResultChart(result, summaries, ["dr-sync"])).toContain("flat: no-op run");
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

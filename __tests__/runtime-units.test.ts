@@ -1,13 +1,15 @@
 import { parseArgs, UsageError } from "../runtime/src/cli/args";
 import { objectKey, objectStem, siteKey, dataFileName } from "../runtime/src/staging/object-path";
 import { Redactor } from "../runtime/src/report/redact";
-import { Events, MemorySink } from "../runtime/src/report/events";
+import { Events, JsonLineSink, Level, MemorySink } from "../runtime/src/report/events";
 import { formatBytes, formatDuration, formatProgress, ProgressBarSink } from "../runtime/src/report/progress";
 import { describeError, explainAuthFailure, isConditionFailed, isTransient } from "../runtime/src/storage/errors";
 import { jsonPlanSink, PlanSink, textPlanSink } from "../runtime/src/report/plan-output";
 import { ItemAction } from "../runtime/src/sync/context";
 import { ServiceClock } from "../runtime/src/sync/service-clock";
 import { pieces } from "../runtime/src/transfer/blob-to-file";
+import { takeBatch } from "../runtime/src/versions/target-versions";
+import { md5OfBlocks, md5OfFile, md5OfRange, md5OfRanges } from "../runtime/src/transfer/file-hash";
 import { normalizeEtag } from "../runtime/src/model/blob";
 import { forEachLimited, WorkPool } from "../runtime/src/transfer/pool";
 import { encodeBlobName } from "../runtime/src/storage/site-client";
@@ -93,6 +95,24 @@ describe("secrets", () => {
     const sink = new MemorySink();
     new Events([sink], r).warn("x", `failed ${sas}`, { url: `http://h/?${sas}` });
     expect(JSON.stringify(sink.events)).not.toContain("AbCdEf");
+  });
+
+  test.each([
+    // the sinks' levels, the levels emitted → what reaches the JSON lines, and whether the debug event was built
+    [["info"], ["debug", "info", "warn"], ["info", "warn"], false],
+    [["warn"], ["debug", "info", "error"], ["error"], false],
+    [["debug"], ["debug", "info"], ["debug", "info"], true],
+    [["warn", "debug"], ["debug", "warn"], ["warn"], true],
+  ] as [Level[], Level[], Level[], boolean][])("sinks at %j given %j: the first sink shows %j; debug built: %s", (sinkLevels, emitted, shown, built) => {
+    const lines: string[][] = sinkLevels.map(() => []);
+    const sinks = sinkLevels.map((l, i) => new JsonLineSink((line) => lines[i].push(JSON.parse(line).level), l));
+    let serialized = false;
+    // A field that notices being serialized: an event below every sink's level must not be built at all.
+    const probe = { toJSON: () => { serialized = true; return "x"; } };
+    const events = new Events(sinks, new Redactor());
+    for (const level of emitted) events.emit(level, "e", "m", level === "debug" ? { probe } : {});
+    expect(lines[0]).toEqual(shown);
+    expect(serialized).toBe(built);
   });
 
   test("auth failures name the side, the variable and the likely cause", () => {
@@ -277,3 +297,61 @@ describe("plan output, streamed", () => {
     ]);
   });
 });
+
+describe("file hashes read through one buffer", () => {
+  const { mkdtempSync, writeFileSync, rmSync } = require("node:fs") as typeof import("node:fs");
+  const { join } = require("node:path") as typeof import("node:path");
+  const { createHash, randomBytes } = require("node:crypto") as typeof import("node:crypto");
+  const dir = mkdtempSync(join(require("node:os").tmpdir(), "file-hash-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const md5 = (b: Buffer) => createHash("md5").update(b).digest("base64");
+
+  test.each([
+    // file size, block size: past the 1 MiB read buffer, a block that ends mid-buffer, a short last block, empty
+    [2.5 * 1048576, 1048576 + 7],
+    [3 * 1048576, 1048576],
+    [100, 8 * 1048576],
+    [0, 4],
+  ])("%i bytes in blocks of %i: the whole MD5 and every block's, as hashing each slice", (size, blockSize) => {
+    const bytes = randomBytes(size);
+    const path = join(dir, `f-${size}-${blockSize}`);
+    writeFileSync(path, bytes);
+    const expected: string[] = [];
+    for (let o = 0; o < size; o += blockSize) expected.push(md5(bytes.subarray(o, Math.min(size, o + blockSize))));
+    return Promise.all([md5OfBlocks(path, size, blockSize), md5OfFile(path), md5OfRange(path, 3, Math.max(0, size - 5))]).then(([b, whole, range]) => {
+      expect(b).toEqual({ whole: md5(bytes), blocks: expected });
+      expect(whole).toBe(md5(bytes));
+      expect(range).toBe(md5(bytes.subarray(3, 3 + Math.max(0, size - 5))));
+    });
+  });
+
+  test("page ranges are hashed in order, holes skipped; a file shorter than its ranges hashes what is there", async () => {
+    const bytes = randomBytes(3 * 1048576);
+    const path = join(dir, "pages");
+    writeFileSync(path, bytes);
+    const ranges: [number, number][] = [[512, 1024], [1048576, 2 * 1048576], [3 * 1048576 - 512, 512]];
+    expect(await md5OfRanges(path, ranges)).toBe(md5(Buffer.concat(ranges.map(([o, l]) => bytes.subarray(o, o + l)))));
+    expect(await md5OfRanges(path, [[3 * 1048576 - 10, 100]])).toBe(md5(bytes.subarray(3 * 1048576 - 10)));
+    expect(await md5OfRanges(path, [])).toBe(md5(Buffer.alloc(0)));
+  });
+});
+
+describe("kept versions' index lines are appended in batches", () => {
+  const lines = (...sizes: number[]) => sizes.map((n, i) => ({ line: `${i}`.padEnd(n, "x") }));
+  test.each([
+    // line sizes, the batch limit → the batch taken, what is left
+    [[10, 10, 10], 25, 2, 1],
+    [[10, 10, 10], 30, 3, 0],
+    [[40, 10], 25, 1, 1], // a line over the limit still goes, alone
+    [[5], 1024, 1, 0],
+    [[], 10, 0, 0],
+  ])("lines of %j, at most %i bytes: %i taken, %i left", (sizes, max, taken, left) => {
+    const q = lines(...sizes);
+    const all = [...q];
+    const batch = takeBatch(q, max);
+    expect(batch).toEqual(all.slice(0, taken));
+    expect(q).toEqual(all.slice(taken));
+    expect(left).toBe(q.length);
+  });
+});
+

@@ -1,4 +1,5 @@
 import { TOOL_NAMES, ToolName } from "./peers/peer";
+import { Shape, SHAPES } from "./workload";
 
 /** Sizes and switches of one benchmark run. Every flag has an environment twin: `--small-kib 8` = `BENCH_SMALL_KIB=8`. */
 export interface BenchOptions {
@@ -8,6 +9,11 @@ export interface BenchOptions {
   readonly reps: number;
   /** Many small blobs: full, no-op and changed cycles; count 0 skips it. @default 5,000 × 4 KiB */
   readonly small: { readonly count: number; readonly sizeBytes: number };
+  /** The name layouts the small blobs are run in, each a workload of its own (`workload.ts`). @default nested, folders, flat */
+  readonly shapes: readonly Shape[];
+  /** dr-sync's Node.js flags: none, as the contract starts it (`node dr-sync.js run --config F`), or the VM unit's
+   *  (`runtime/src/config/node-flags.ts`). @default "none" */
+  readonly nodeFlags: "none" | "unit";
   /** A few large blobs: full and no-op cycles; count 0 skips it. @default 2 × 64 MiB */
   readonly large: { readonly count: number; readonly sizeBytes: number };
   /** Listing time and memory at scale: full and no-op cycles, one repetition; null skips it. Opt-in (`--scale`):
@@ -30,6 +36,8 @@ export const DEFAULT_OPTIONS: BenchOptions = {
   tools: TOOL_NAMES,
   reps: 3,
   small: { count: 5000, sizeBytes: 4 * 1024 },
+  shapes: SHAPES,
+  nodeFlags: "none",
   large: { count: 2, sizeBytes: 64 * 1024 * 1024 },
   scale: null,
   changePercent: 1,
@@ -46,6 +54,8 @@ export const USAGE = `npm run bench -- [options]   (every option also reads BENC
   --tools LIST          recipe,rclone,dr-sync (default: all)
   --reps N              repetitions per tool and workload (default 3)
   --small N             small blobs, 0 skips (default 5000)      --small-kib K   their size (default 4)
+  --shapes LIST         nested,folders,flat: the small blobs' name layouts, one workload each (default: all)
+  --node-flags none|unit  dr-sync's Node.js flags: none (the contract's command, default) or the VM unit's
   --large N             large blobs, 0 skips (default 2) --large-mib M  their size (default 64)
   --scale / --no-scale  the 100,000-blob listing and memory run, one repetition (default off)
   --scale-count N       (default 100000)                 --scale-kib K   (default 1)
@@ -57,7 +67,7 @@ export const USAGE = `npm run bench -- [options]   (every option also reads BENC
 
 export class UsageError extends Error {}
 
-const FLAGS = ["tools", "reps", "small", "small-kib", "large", "large-mib", "scale", "scale-count", "scale-kib", "change-percent", "out", "docs", "work", "setup"] as const;
+const FLAGS = ["tools", "reps", "small", "small-kib", "shapes", "node-flags", "large", "large-mib", "scale", "scale-count", "scale-kib", "change-percent", "out", "docs", "work", "setup"] as const;
 type Flag = (typeof FLAGS)[number];
 
 /** Parses flags, with BENCH_* variables beneath them. Collects every problem before throwing. Pure. */
@@ -94,13 +104,19 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = {
     return def;
   };
   const d = DEFAULT_OPTIONS;
-  let tools = d.tools;
-  if (raw.has("tools")) {
-    const list = raw.get("tools")!.split(",").map((t) => t.trim()).filter(Boolean);
-    const bad = list.filter((t) => !(TOOL_NAMES as readonly string[]).includes(t));
-    if (bad.length || !list.length) errors.push(`--tools must list some of ${TOOL_NAMES.join(", ")} (got "${raw.get("tools")}")`);
-    else tools = TOOL_NAMES.filter((t) => list.includes(t));
-  }
+  // A comma-separated subset of `all`, kept in `all`'s order.
+  const subset = <T extends string>(f: Flag, all: readonly T[], def: readonly T[]): readonly T[] => {
+    if (!raw.has(f)) return def;
+    const list = raw.get(f)!.split(",").map((t) => t.trim()).filter(Boolean);
+    const bad = list.filter((t) => !(all as readonly string[]).includes(t));
+    if (!bad.length && list.length) return all.filter((t) => list.includes(t));
+    errors.push(`--${f} must list some of ${all.join(", ")} (got "${raw.get(f)}")`);
+    return def;
+  };
+  const tools = subset("tools", TOOL_NAMES, d.tools);
+  const shapes = subset("shapes", SHAPES, d.shapes);
+  const nodeFlagsRaw = raw.get("node-flags") ?? d.nodeFlags;
+  if (nodeFlagsRaw !== "none" && nodeFlagsRaw !== "unit") errors.push(`--node-flags must be none or unit (got "${nodeFlagsRaw}")`);
   const changeRaw = raw.get("change-percent");
   const changePercent = changeRaw === undefined ? d.changePercent : Number(changeRaw);
   if (!(changePercent > 0 && changePercent <= 30)) errors.push(`--change-percent must be more than 0 and at most 30 (got "${changeRaw}")`);
@@ -109,6 +125,8 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = {
     tools,
     reps: int("reps", d.reps, 1),
     small: { count: smallCount, sizeBytes: int("small-kib", d.small.sizeBytes / 1024, 1) * 1024 },
+    shapes,
+    nodeFlags: nodeFlagsRaw === "unit" ? "unit" : "none",
     large: { count: int("large", d.large.count, 0), sizeBytes: int("large-mib", d.large.sizeBytes / 1048576, 1) * 1048576 },
     scale: bool("scale", d.scale !== null)
       ? { count: int("scale-count", SCALE_DEFAULT.count, 1), sizeBytes: int("scale-kib", SCALE_DEFAULT.sizeBytes / 1024, 1) * 1024 }

@@ -1,7 +1,7 @@
 import { Fidelity, pct } from "./fidelity";
-import { PEERS_LABELS } from "./labels";
+import { peerLabel } from "./labels";
 import { ToolName } from "./peers/peer";
-import { BenchResult, PhaseName, WorkloadName } from "./run-bench";
+import { BenchResult, PhaseName, WORKLOAD_ORDER, WorkloadName } from "./run-bench";
 import { Spread } from "./stats";
 import { PhaseSummary, TargetCheck } from "./summary";
 import { formatValue, Panel, renderChart } from "./svg-chart";
@@ -9,10 +9,17 @@ import { formatValue, Panel, renderChart } from "./svg-chart";
 export const TOOL_COLORS: Record<ToolName, string> = { recipe: "#8c8c8c", rclone: "#e69f00", "dr-sync": "#0072b2" };
 const PHASE_TITLES: Record<PhaseName, string> = { full: "full first run", noop: "no-op run", changed: "changed run" };
 
+const LAYOUTS: Partial<Record<WorkloadName, string>> = {
+  nested: "names two folders deep (16 × 64 folders)",
+  folders: "50 folders of 100",
+  flat: "every blob at the top level",
+};
+
 export function describeWorkload(w: BenchResult["workloads"][number], changePercent: number): string {
   const size = w.blobBytes >= 1048576 ? `${w.blobBytes / 1048576} MiB` : `${w.blobBytes / 1024} KiB`;
+  const layout = LAYOUTS[w.name] ? ` in ${LAYOUTS[w.name]}` : "";
   const extra = w.phases.includes("changed") ? `; changed run after ${changePercent}% of blobs changed, ${changePercent}% added, ${changePercent}% deleted` : "";
-  return `${w.blobs.toLocaleString("en-US")} × ${size}, ${w.reps} repetition(s)${extra}; fidelity check on ${w.fidelityBytes ? "bytes (SHA-256), content type, metadata" : "listings (size, content type, metadata)"}`;
+  return `${w.blobs.toLocaleString("en-US")} × ${size}${layout}, ${w.reps} repetition(s)${extra}; fidelity check on ${w.fidelityBytes ? "bytes (SHA-256), content type, metadata" : "listings (size, content type, metadata)"}`;
 }
 
 function spreadCell(s: Spread | null, digits = 2): string {
@@ -39,17 +46,16 @@ function requestsCell(s: PhaseSummary): string {
 
 /** Rows in the order workload → phase → tool. */
 export function orderSummaries(summaries: readonly PhaseSummary[], tools: readonly ToolName[]): PhaseSummary[] {
-  const wOrder: WorkloadName[] = ["small", "large", "scale"];
   const pOrder: PhaseName[] = ["full", "noop", "changed"];
-  return [...summaries].sort((a, b) => wOrder.indexOf(a.workload) - wOrder.indexOf(b.workload) || pOrder.indexOf(a.phase) - pOrder.indexOf(b.phase) ||
+  return [...summaries].sort((a, b) => WORKLOAD_ORDER.indexOf(a.workload) - WORKLOAD_ORDER.indexOf(b.workload) || pOrder.indexOf(a.phase) - pOrder.indexOf(b.phase) ||
     tools.indexOf(a.tool) - tools.indexOf(b.tool));
 }
 
 /** A fixed-width table for the terminal. Pure. */
 export function consoleTable(summaries: readonly PhaseSummary[], tools: readonly ToolName[]): string {
-  const head = ["workload", "phase", "tool", "wall s (min–max)", "peak RSS MiB", "CPU s", "requests", "copied", "deleted", "fidelity"];
+  const head = ["workload", "phase", "tool", "wall s (min–max)", "peak RSS MiB", "CPU s", "Azurite CPU s", "requests", "copied", "deleted", "fidelity"];
   const rows = orderSummaries(summaries, tools).map((s) => [
-    s.workload, s.phase, s.tool, s.failed === s.runs ? "FAILED" : spreadCell(s.wallSeconds), spreadCell(s.maxRssMiB, 0), spreadCell(s.cpuSeconds, 1),
+    s.workload, s.phase, s.tool, s.failed === s.runs ? "FAILED" : spreadCell(s.wallSeconds), spreadCell(s.maxRssMiB, 0), spreadCell(s.cpuSeconds, 1), spreadCell(s.serviceCpuSeconds, 1),
     s.requests ? String(s.requests.total) : "n/a", String(s.copied ?? "?"), String(s.deleted ?? "?"), fidelityCell(s.fidelity),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
@@ -93,7 +99,7 @@ export function renderMarkdown(result: BenchResult, summaries: readonly PhaseSum
   lines.push("");
   lines.push("| tool | version | how it runs |");
   lines.push("| --- | --- | --- |");
-  for (const t of tools) lines.push(`| ${t} | ${result.versions[t]} | ${PEERS_LABELS[t]} |`);
+  for (const t of tools) lines.push(`| ${t} | ${result.versions[t]} | ${peerLabel(t, result.drSyncNodeFlags)} |`);
   for (const [t, why] of Object.entries(result.skipped)) lines.push(`| ${t} | — | skipped: ${why} |`);
   lines.push("");
   lines.push("Workloads:");
@@ -110,11 +116,11 @@ export function renderMarkdown(result: BenchResult, summaries: readonly PhaseSum
     lines.push("");
     lines.push(`### ${w.name}`);
     lines.push("");
-    lines.push("| phase | tool | wall s, median (min–max) | peak RSS MiB | CPU s | requests (median run) | written / deleted at target | fidelity |");
-    lines.push("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    lines.push("| phase | tool | wall s, median (min–max) | peak RSS MiB | CPU s | Azurite CPU s | requests (median run) | written / deleted at target | fidelity |");
+    lines.push("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for (const s of ordered.filter((x) => x.workload === w.name)) {
       const wall = s.failed === s.runs ? `failed: ${(s.error ?? "").replace(/\|/g, "\\|").slice(0, 160)}` : `${spreadCell(s.wallSeconds)}${s.failed ? ` (${s.failed} failed)` : ""}`;
-      lines.push(`| ${s.phase} | ${s.tool} | ${wall} | ${spreadCell(s.maxRssMiB, 0)} | ${spreadCell(s.cpuSeconds, 1)} | ${requestsCell(s)} | ${s.copied ?? "?"} / ${s.deleted ?? "?"} | ${fidelityCell(s.fidelity)} |`);
+      lines.push(`| ${s.phase} | ${s.tool} | ${wall} | ${spreadCell(s.maxRssMiB, 0)} | ${spreadCell(s.cpuSeconds, 1)} | ${spreadCell(s.serviceCpuSeconds, 1)} | ${requestsCell(s)} | ${s.copied ?? "?"} / ${s.deleted ?? "?"} | ${fidelityCell(s.fidelity)} |`);
     }
   }
   const lossy = summaries.filter((s) => s.fidelity && !s.fidelity.identical && s.fidelity.examples.length);

@@ -8,13 +8,17 @@ import { drSync } from "./peers/dr-sync";
 import { PeerFactory, ToolName } from "./peers/peer";
 import { rclone } from "./peers/rclone";
 import { recipe } from "./peers/recipe-azcopy";
+import { processCpuSeconds } from "./proc-cpu";
 import { RequestCounts, startCountingProxy } from "./request-counter";
 import { deleteBlobs, uploadBlobs } from "./seed-data";
-import { BlobSpec, ChangeSet, changeSet, generateBlobs } from "./workload";
+import { BlobSpec, ChangeSet, changeSet, generateBlobs, Shape } from "./workload";
+import { RUNTIME_NODE_FLAGS } from "../runtime/src/config/node-flags";
 
 export const PEERS: Record<ToolName, PeerFactory> = { recipe, rclone, "dr-sync": drSync };
 
-export type WorkloadName = "small" | "large" | "scale";
+/** The small blobs run once per name layout (`Shape`), then the large blobs, then (opt-in) the scale run. */
+export type WorkloadName = Shape | "large" | "scale";
+export const WORKLOAD_ORDER: readonly WorkloadName[] = ["nested", "folders", "flat", "large", "scale"];
 export type PhaseName = "full" | "noop" | "changed";
 
 /** One cycle of one tool, in one repetition. */
@@ -28,6 +32,8 @@ export interface PhaseRun {
   readonly wallMs: number | null;
   readonly maxRssKiB: number | null;
   readonly cpuSeconds: number | null;
+  /** CPU seconds Azurite spent during the cycle (both sites are one process); null without /proc. */
+  readonly serviceCpuSeconds?: number | null;
   readonly requests: RequestCounts | null;
   readonly copied: number | null;
   readonly deleted: number | null;
@@ -52,6 +58,8 @@ export interface BenchResult {
   readonly skipped: Partial<Record<ToolName, string>>;
   readonly workloads: readonly WorkloadInfo[];
   readonly changePercent: number;
+  /** The Node.js flags dr-sync ran with (none: the contract's `node dr-sync.js run --config F`). */
+  readonly drSyncNodeFlags: readonly string[];
   readonly runs: readonly PhaseRun[];
 }
 
@@ -70,9 +78,11 @@ export interface BenchHooks {
 /** Which workloads the options ask for, with their generated data. */
 export function planWorkloads(opts: BenchOptions): Workload[] {
   const out: Workload[] = [];
-  const small = generateBlobs(opts.small.count, opts.small.sizeBytes, "small");
-  if (small.length) out.push({ name: "small", container: "bench-small", specs: small, blobs: small.length, blobBytes: opts.small.sizeBytes,
-    phases: ["full", "noop", "changed"], reps: opts.reps, fidelityBytes: true, change: changeSet(small, opts.changePercent, "small") });
+  for (const shape of opts.small.count > 0 ? opts.shapes : []) {
+    const small = generateBlobs(opts.small.count, opts.small.sizeBytes, shape, 0, shape);
+    out.push({ name: shape, container: `bench-${shape}`, specs: small, blobs: small.length, blobBytes: opts.small.sizeBytes,
+      phases: ["full", "noop", "changed"], reps: opts.reps, fidelityBytes: true, change: changeSet(small, opts.changePercent, shape, shape) });
+  }
   if (opts.large.count > 0) {
     const large = generateBlobs(opts.large.count, opts.large.sizeBytes, "large");
     out.push({ name: "large", container: "bench-large", specs: large, blobs: large.length, blobBytes: opts.large.sizeBytes,
@@ -97,6 +107,7 @@ export function planWorkloads(opts: BenchOptions): Workload[] {
  */
 export async function runBench(opts: BenchOptions, tools: readonly ToolName[], hooks: BenchHooks = {}): Promise<Omit<BenchResult, "versions" | "skipped">> {
   const log = hooks.log ?? (() => undefined);
+  const drSyncNodeFlags = opts.nodeFlags === "unit" ? RUNTIME_NODE_FLAGS : [];
   const startedAt = new Date().toISOString();
   const root = resolve(opts.workDir, `run-${process.pid}`);
   const runs: PhaseRun[] = [];
@@ -113,7 +124,7 @@ export async function runBench(opts: BenchOptions, tools: readonly ToolName[], h
       for (let rep = 1; rep <= w.reps; rep++) {
         const order = tools.map((_, i) => tools[(i + rep - 1) % tools.length]);
         for (const tool of order) {
-          const got = await runTool(w, tool, rep, template, join(root, `${w.name}-${rep}-${tool}`), log);
+          const got = await runTool(w, tool, rep, template, join(root, `${w.name}-${rep}-${tool}`), drSyncNodeFlags, log);
           runs.push(...got);
         }
       }
@@ -128,6 +139,7 @@ export async function runBench(opts: BenchOptions, tools: readonly ToolName[], h
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "unknown", memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, kernel: release() },
     workloads: workloads.map(({ name, blobs, blobBytes, phases, reps, fidelityBytes }) => ({ name, blobs, blobBytes, phases, reps, fidelityBytes })),
     changePercent: opts.changePercent,
+    drSyncNodeFlags,
     runs,
   };
 }
@@ -152,7 +164,8 @@ async function seedSites(w: Workload, sites: LocalSites): Promise<void> {
   await uploadBlobs(src, w.specs, 32);
 }
 
-async function runTool(w: Workload, tool: ToolName, rep: number, template: string, dir: string, log: (l: string) => void): Promise<PhaseRun[]> {
+async function runTool(w: Workload, tool: ToolName, rep: number, template: string, dir: string, drSyncNodeFlags: readonly string[],
+  log: (l: string) => void): Promise<PhaseRun[]> {
   const dataDir = join(dir, "azurite");
   if (!w.inMemory) cpSync(template, dataDir, { recursive: true });
   const sites = await startLocalSites(w.inMemory ? { inMemory: true } : { dataDir });
@@ -167,6 +180,7 @@ async function runTool(w: Workload, tool: ToolName, rep: number, template: strin
     const peer = await PEERS[tool].create({
       port: proxy.port, container: w.container, workDir: join(dir, "tool"),
       srcSas: sites.source.sas("rl"), dstSas: sites.target.sas("rwdlac"), srcAccount: sites.source.account, dstAccount: sites.target.account,
+      drSyncNodeFlags,
     });
     const src = sites.source.container(w.container);
     const dst = sites.target.container(w.container);
@@ -176,7 +190,10 @@ async function runTool(w: Workload, tool: ToolName, rep: number, template: strin
         await deleteBlobs(src, w.change.deleted);
       }
       proxy.take();
+      const serviceCpu0 = processCpuSeconds(sites.pid);
       const r = await peer.cycle();
+      const serviceCpu1 = processCpuSeconds(sites.pid);
+      const serviceCpuSeconds = serviceCpu0 == null || serviceCpu1 == null ? null : serviceCpu1 - serviceCpu0;
       const requests = proxy.take();
       let fidelity: Fidelity | undefined;
       if (r.ok && phase !== "noop") {
@@ -184,9 +201,9 @@ async function runTool(w: Workload, tool: ToolName, rep: number, template: strin
         fidelity = compareContainers(s, d);
       }
       out.push({ workload: w.name, phase, tool, rep, ok: r.ok, error: r.error, wallMs: r.wallMs, maxRssKiB: r.maxRssKiB, cpuSeconds: r.cpuSeconds,
-        requests, copied: r.copied, deleted: r.deleted, fidelity });
+        serviceCpuSeconds, requests, copied: r.copied, deleted: r.deleted, fidelity });
       log(`${w.name} rep ${rep} ${tool.padEnd(7)} ${phase.padEnd(7)} ${r.ok ? "ok  " : "FAIL"} ${(r.wallMs / 1000).toFixed(2).padStart(7)}s ` +
-        `rss ${r.maxRssKiB == null ? "?" : Math.round(r.maxRssKiB / 1024)} MiB, ${requests.total} requests, copied ${r.copied ?? "?"}, deleted ${r.deleted ?? "?"}` +
+        `rss ${r.maxRssKiB == null ? "?" : Math.round(r.maxRssKiB / 1024)} MiB, cpu ${r.cpuSeconds?.toFixed(1) ?? "?"} s, Azurite cpu ${serviceCpuSeconds?.toFixed(1) ?? "?"} s, ${requests.total} requests, copied ${r.copied ?? "?"}, deleted ${r.deleted ?? "?"}` +
         (fidelity ? `, identical ${fidelity.identical}` : "") + (r.error ? `\n    ${r.error}` : ""));
       if (!r.ok) break;
     }

@@ -45,12 +45,31 @@ function metadataFor(i: number, prefix: string): Record<string, string> {
   }
 }
 
-/** `count` blobs of `size` bytes, names nested two folders deep, content types and metadata varied. */
-export function generateBlobs(count: number, size: number, prefix: string, start = 0): BlobSpec[] {
+/**
+ * How the names are laid out, which decides how many listing pages a tool that walks folder by folder needs:
+ * - `nested`: two folder levels, 16 × 64 small folders (5,000 blobs: 1,024 folders of about 5);
+ * - `folders`: 50 folders of 100 at 5,000 blobs, as a new user's first container might be;
+ * - `flat`: every blob at the top level, no folder at all.
+ */
+export type Shape = "nested" | "folders" | "flat";
+export const SHAPES: readonly Shape[] = ["nested", "folders", "flat"];
+
+/** The name of blob number `i`. Added blobs (a new `prefix`, later numbers) land in the same kind of folders. Pure. */
+export function blobName(shape: Shape, prefix: string, i: number): string {
+  const item = `item-${String(i).padStart(7, "0")}${EXTENSIONS[i % EXTENSIONS.length]}`;
+  switch (shape) {
+    case "nested": return `${prefix}/${String(i % 16).padStart(2, "0")}/${String(Math.floor(i / 16) % 64).padStart(2, "0")}/${item}`;
+    case "folders": return `${prefix}/folder-${String(i % 50).padStart(2, "0")}/${item}`;
+    case "flat": return `${prefix}-${item}`;
+  }
+}
+
+/** `count` blobs of `size` bytes, named by `shape`, content types and metadata varied. */
+export function generateBlobs(count: number, size: number, prefix: string, start = 0, shape: Shape = "nested"): BlobSpec[] {
   return Array.from({ length: count }, (_, k) => {
     const i = start + k;
     return {
-      name: `${prefix}/${String(i % 16).padStart(2, "0")}/${String(Math.floor(i / 16) % 64).padStart(2, "0")}/item-${String(i).padStart(7, "0")}${EXTENSIONS[i % EXTENSIONS.length]}`,
+      name: blobName(shape, prefix, i),
       size,
       contentType: CONTENT_TYPES[i % CONTENT_TYPES.length],
       metadata: metadataFor(i, prefix),
@@ -63,7 +82,7 @@ export function generateBlobs(count: number, size: number, prefix: string, start
  * `percent` of the blobs changed, the same share added and the same share deleted (at least one each), spread
  * evenly over the names so every folder is touched. Changed and deleted blobs never overlap.
  */
-export function changeSet(blobs: readonly BlobSpec[], percent: number, prefix: string): ChangeSet {
+export function changeSet(blobs: readonly BlobSpec[], percent: number, prefix: string, shape: Shape = "nested"): ChangeSet {
   const n = Math.max(1, Math.round((blobs.length * percent) / 100));
   const step = Math.max(2, Math.floor(blobs.length / n));
   const changed: BlobSpec[] = [];
@@ -73,7 +92,7 @@ export function changeSet(blobs: readonly BlobSpec[], percent: number, prefix: s
     if (deleted.length < n && i + 1 < blobs.length) deleted.push(blobs[i + 1].name);
   }
   const size = blobs[0]?.size ?? 1024;
-  const added = generateBlobs(n, size, `${prefix}-added`, blobs.length);
+  const added = generateBlobs(n, size, `${prefix}-added`, blobs.length, shape);
   return { changed, added, deleted };
 }
 

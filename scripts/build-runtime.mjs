@@ -58,6 +58,8 @@ writeIfChanged("runtime/dist/dr-sync.js.sha256", `${sha}  dr-sync.js\n`);
 const tools = [
   ["tools/drill/main.ts", "build/drill.js"],
   ["bench/main.ts", "build/bench.js"],
+  ["bench/probe.ts", "build/bench-probe.js"],
+  ["bench/scale-chart.ts", "build/bench-scale-chart.js"],
 ];
 for (const [entry, outfile] of tools) {
   try { readFileSync(entry); } catch { continue; }

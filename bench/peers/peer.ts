@@ -15,6 +15,8 @@ export interface PeerContext {
   readonly dstSas: string;
   readonly srcAccount: string;
   readonly dstAccount: string;
+  /** Node.js flags for dr-sync; none is the contract's command. @default none */
+  readonly drSyncNodeFlags?: readonly string[];
 }
 
 /** What one replication cycle (source → staging → target) cost and did. */

@@ -31,6 +31,8 @@ export interface LocalSites {
   readonly target: LocalSite;
   readonly port: number;
   readonly dataDir: string;
+  /** The Azurite process while it runs (the benchmark reads its CPU time), else undefined. */
+  readonly pid: number | undefined;
   /** Stops the service; data stays in dataDir until `stop()`. */
   pause(): Promise<void>;
   /** Starts the service again on the same port and data. */
@@ -123,6 +125,7 @@ export async function startLocalSites(opts: StartOptions = {}): Promise<LocalSit
     source: site(srcName),
     target: site(dstName),
     get port() { return port; },
+    get pid() { return proc?.pid; },
     dataDir,
     pause: halt,
     resume: launch,

@@ -12,6 +12,8 @@ export interface RunEvent {
 
 /** Receives events; the sink decides how they look (JSON lines, a progress bar, nothing). */
 export interface EventSink {
+  /** The lowest level this sink shows; events below every sink's level are never built. @default "debug" */
+  readonly minLevel?: Level;
   emit(e: RunEvent): void;
   /** Progress counters changed; sinks that draw progress redraw. */
   progress?(p: ProgressSnapshot): void;
@@ -30,9 +32,16 @@ export interface ProgressSnapshot {
 
 /** The runtime's logger: every event passes through the redactor before any sink sees it. */
 export class Events {
-  constructor(private readonly sinks: EventSink[], readonly redactor: Redactor, private readonly clock: () => Date = () => new Date()) {}
+  private readonly floor: number;
+
+  constructor(private readonly sinks: EventSink[], readonly redactor: Redactor, private readonly clock: () => Date = () => new Date()) {
+    // A full run emits a debug event per blob and hop: at the default level, building and redacting them was work
+    // for nobody.
+    this.floor = Math.min(...sinks.map((s) => LEVELS[s.minLevel ?? "debug"]));
+  }
 
   emit(level: Level, event: string, msg: string, fields: Record<string, unknown> = {}): void {
+    if (LEVELS[level] < this.floor) return;
     const clean = JSON.parse(this.redactor.redact(JSON.stringify({ time: this.clock().toISOString(), level, event, msg, ...fields })));
     for (const s of this.sinks) s.emit(clean);
   }
@@ -53,7 +62,7 @@ export class Events {
 
 /** One JSON object per line: what journald and log shippers want. */
 export class JsonLineSink implements EventSink {
-  constructor(private readonly write: (line: string) => void, private readonly minLevel: Level = "info") {}
+  constructor(private readonly write: (line: string) => void, readonly minLevel: Level = "info") {}
   emit(e: RunEvent): void {
     if (LEVELS[e.level] >= LEVELS[this.minLevel]) this.write(JSON.stringify(e) + "\n");
   }

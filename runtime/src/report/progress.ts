@@ -5,6 +5,7 @@ import { EventSink, LEVELS, ProgressSnapshot, RunEvent } from "./events";
  * so nothing important scrolls away under the bar.
  */
 export class ProgressBarSink implements EventSink {
+  readonly minLevel = "info" as const;
   private last = 0;
   private shown = false;
 

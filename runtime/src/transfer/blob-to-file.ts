@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
-import { createReadStream, promises as fs } from "node:fs";
+import { promises as fs } from "node:fs";
 import { BlobDownloadResponseParsed, BlockBlobClient, PageBlobClient } from "@azure/storage-blob";
 import { RemoteBlob } from "../model/blob";
+import { md5OfFile, md5OfRanges } from "./file-hash";
 import { forEachLimited } from "./pool";
 
 export interface DownloadResult {
@@ -178,23 +179,10 @@ export function pieces(ranges: readonly (readonly [number, number])[], size: num
   return out;
 }
 
-/** Base64 MD5 of a file, streamed. */
-export async function md5OfFile(path: string): Promise<string> {
-  const h = createHash("md5");
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
-  return h.digest("base64");
-}
-
 /**
  * The MD5 recorded for a staged copy and checked before every push: of the whole file, or for a page blob of its
  * written ranges in order (a VM disk's holes are not read twice).
  */
 export async function md5OfStaged(path: string, pageRanges?: readonly (readonly [number, number])[]): Promise<string> {
-  if (!pageRanges) return md5OfFile(path);
-  const h = createHash("md5");
-  for (const [off, len] of pageRanges) {
-    if (len === 0) continue;
-    for await (const chunk of createReadStream(path, { start: off, end: off + len - 1, highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
-  }
-  return h.digest("base64");
+  return pageRanges ? md5OfRanges(path, pageRanges) : md5OfFile(path);
 }

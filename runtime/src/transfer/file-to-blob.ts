@@ -1,10 +1,11 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { BlockBlobClient, BlobHTTPHeaders } from "@azure/storage-blob";
 import { normalizeEtag, StagedEntry } from "../model/blob";
 import { SiteClient } from "../storage/site-client";
 import { md5OfStaged } from "./blob-to-file";
+import { md5OfBlocks } from "./file-hash";
 import { uploadViaScratch } from "./file-to-page-or-append";
 import { forEachLimited } from "./pool";
 
@@ -72,6 +73,10 @@ function checkMd5(entry: StagedEntry, md5: string): void {
   }
 }
 
+function checkSize(entry: StagedEntry, size: number): void {
+  if (size !== entry.size) throw new StagedCopyDamagedError(`staged copy is damaged: ${size} bytes, the source had ${entry.size}; it was dropped from staging and the next pull re-fetches it`);
+}
+
 /** Refuses a staged file whose bytes are not those received from the source. */
 export async function verifyStaged(entry: StagedEntry, path: string): Promise<void> {
   if (expectedMd5(entry)) checkMd5(entry, await md5OfStaged(path, entry.stagedMd5 ? entry.pageRanges : undefined));
@@ -116,38 +121,33 @@ export async function uploadFromFile(client: BlockBlobClient, entry: StagedEntry
   if (singleShot && entry.size <= BUFFERED_MAX) {
     // Small blobs are read once into memory: one read serves both the integrity check and the upload.
     const body = entry.size === 0 ? Buffer.alloc(0) : await readFile(path);
-    if (body.length !== entry.size) throw new StagedCopyDamagedError(`staged copy is damaged: ${body.length} bytes, the source had ${entry.size}; it was dropped from staging and the next pull re-fetches it`);
+    checkSize(entry, body.length);
     checkMd5(entry, createHash("md5").update(body).digest("base64"));
     const res = await client.upload(body, entry.size, common);
     opts.onBytes?.(entry.size);
     return normalizeEtag(res.etag);
   }
-  await verifyStaged(entry, path);
   if (singleShot && entry.size <= opts.singleShotMax) {
+    await verifyStaged(entry, path);
     const res = await client.upload(() => createReadStream(path), entry.size, common);
     opts.onBytes?.(entry.size);
     return normalizeEtag(res.etag);
   }
+  // One read gives the check of the whole copy and every block's own MD5 (the page cache then serves the upload's read).
+  checkSize(entry, (await stat(path)).size);
+  const { whole, blocks } = await md5OfBlocks(path, entry.size, opts.blockSize);
+  checkMd5(entry, whole);
   const count = Math.ceil(entry.size / opts.blockSize);
   // Block IDs must all have the same length; a fixed-width counter gives that, and a retry reuses them harmlessly.
   const ids = Array.from({ length: count }, (_, i) => Buffer.from(`drsync-${String(i).padStart(6, "0")}`).toString("base64"));
   await forEachLimited(ids, opts.blockConcurrency, async (id, i) => {
     const start = i * opts.blockSize;
     const len = Math.min(opts.blockSize, entry.size - start);
-    const md5 = await md5OfRange(path, start, len);
     await client.stageBlock(id, () => createReadStream(path, { start, end: start + len - 1 }), len, {
-      abortSignal: opts.signal, transactionalContentMD5: Buffer.from(md5, "base64"),
+      abortSignal: opts.signal, transactionalContentMD5: Buffer.from(blocks[i], "base64"),
     });
     opts.onBytes?.(len);
   });
   const res = await client.commitBlockList(ids, common);
   return normalizeEtag(res.etag);
-}
-
-/** Base64 MD5 of `len` bytes of a file from `start`, streamed (the page cache then serves the upload's read). */
-export async function md5OfRange(path: string, start: number, len: number): Promise<string> {
-  if (len === 0) return createHash("md5").digest("base64");
-  const h = createHash("md5");
-  for await (const chunk of createReadStream(path, { start, end: start + len - 1, highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
-  return h.digest("base64");
 }

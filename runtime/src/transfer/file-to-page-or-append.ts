@@ -4,7 +4,8 @@ import { normalizeEtag, StagedEntry } from "../model/blob";
 import { describeError } from "../storage/errors";
 import { SiteClient } from "../storage/site-client";
 import { pieces } from "./blob-to-file";
-import { headersOf, md5OfRange, UploadOptions } from "./file-to-blob";
+import { md5OfRange } from "./file-hash";
+import { headersOf, UploadOptions } from "./file-to-blob";
 import { forEachLimited } from "./pool";
 
 /**

@@ -42,8 +42,9 @@ export interface VersionIndex {
  * older than the retention. A fresh VM with empty staging finds everything it needs here.
  */
 export class TargetVersions {
-  /** Per container: the index blob this run appends to (created once, however many workers ask), and its part. */
-  private readonly indexes = new Map<string, { name?: string; part: number; creating?: Promise<void> }>();
+  /** Per container: the index blob this run appends to (created once, however many workers ask), its part, and
+   *  the lines waiting for the append in flight. */
+  private readonly indexes = new Map<string, IndexState>();
   private created?: Promise<void>;
 
   constructor(private readonly site: SiteClient, readonly versionsContainer: string, private readonly runId: string,
@@ -125,21 +126,46 @@ export class TargetVersions {
     return this.created;
   }
 
-  /** Appends one index line; an index that reached the service's block limit is continued in the next part. */
-  private async record(container: string, day: string, entry: VersionEntry): Promise<void> {
-    const line = JSON.stringify(entry) + "\n";
-    const state = this.indexes.get(container) ?? { part: 0 };
-    this.indexes.set(container, state);
+  /**
+   * Records one index line, returning once an append that holds it has succeeded (the caller deletes or replaces
+   * the blob only then). Lines that arrive while an append is in flight go together in the next one (group commit):
+   * Azurite, and a service too, takes appends to one blob one at a time, so 150 kept versions were 150 appends in
+   * a row, most of a changed cycle's time. A line stays whole inside its append, which is all `read` relies on.
+   */
+  private record(container: string, day: string, entry: VersionEntry): Promise<void> {
+    let state = this.indexes.get(container);
+    if (!state) this.indexes.set(container, (state = { part: 0, queue: [] }));
+    const st = state;
+    return new Promise<void>((resolve, reject) => {
+      st.queue.push({ line: JSON.stringify(entry) + "\n", name: entry.name, resolve, reject });
+      st.writer ??= this.drain(container, day, st).finally(() => { st.writer = undefined; });
+    });
+  }
+
+  private async drain(container: string, day: string, state: IndexState): Promise<void> {
+    while (state.queue.length) {
+      const batch = takeBatch(state.queue);
+      try {
+        await this.append(container, day, state, batch.map((w) => w.line).join(""), batch[0].name);
+        for (const w of batch) w.resolve();
+      } catch (err) {
+        for (const w of batch) w.reject(err);
+      }
+    }
+  }
+
+  /** Appends index lines; an index that reached the service's block limit is continued in the next part. */
+  private async append(container: string, day: string, state: IndexState, text: string, firstName: string): Promise<void> {
+    const bytes = Buffer.byteLength(text);
     for (let attempt = 0; attempt < 3; attempt++) {
       const name = state.name ?? `i/${container}/${day}/${this.runId}-${state.part}.jsonl`;
       const index = this.site.appendBlob(this.versionsContainer, name);
       if (!state.name) {
-        state.creating ??= index.createIfNotExists({ abortSignal: this.signal, blobHTTPHeaders: { blobContentType: "application/x-ndjson" } })
-          .then(() => { state.name = name; }).finally(() => { state.creating = undefined; });
-        await state.creating;
+        await index.createIfNotExists({ abortSignal: this.signal, blobHTTPHeaders: { blobContentType: "application/x-ndjson" } });
+        state.name = name;
       }
       try {
-        await index.appendBlock(line, Buffer.byteLength(line), { abortSignal: this.signal });
+        await index.appendBlock(text, bytes, { abortSignal: this.signal });
         return;
       } catch (err) {
         if (isNotFound(err) || /BlockCountExceedsLimit/i.test(errorCodeOf(err) ?? "")) {
@@ -152,6 +178,32 @@ export class TargetVersions {
         throw new Error(`could not record a kept version in ${this.versionsContainer}/${name}: ${describeError(err)}`);
       }
     }
-    throw new Error(`could not record a kept version of "${entry.name}" in ${this.versionsContainer}`);
+    throw new Error(`could not record a kept version of "${firstName}" in ${this.versionsContainer}`);
   }
+}
+
+interface IndexState {
+  name?: string;
+  part: number;
+  readonly queue: WaitingLine[];
+  /** The one loop appending this container's queue, while it runs. */
+  writer?: Promise<void>;
+}
+
+interface WaitingLine {
+  readonly line: string;
+  readonly name: string;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+/** An Append Block carries at most 4 MiB (2017-11-09); a batch stays well under it. */
+const BATCH_MAX_BYTES = 1024 * 1024;
+
+/** Takes the oldest waiting lines that fit in one append (always at least one). */
+export function takeBatch<T extends { readonly line: string }>(queue: T[], maxBytes = BATCH_MAX_BYTES): T[] {
+  let bytes = 0;
+  let n = 0;
+  while (n < queue.length && (n === 0 || bytes + Buffer.byteLength(queue[n].line) <= maxBytes)) bytes += Buffer.byteLength(queue[n++].line);
+  return queue.splice(0, n);
 }

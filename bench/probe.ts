@@ -1,0 +1,75 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pinnedNodeBinary } from "../lib/artifact/pinned-node";
+import { startLocalSites } from "../tools/azurite/local-sites";
+import { runMeasured } from "./measure";
+import { DR_SYNC_BUNDLE } from "./peers/dr-sync";
+import { deleteBlobs, uploadBlobs } from "./seed-data";
+import { changeSet, generateBlobs, Shape, SHAPES } from "./workload";
+
+/**
+ * `node build/bench-probe.js SHAPE [COUNT] [REPS] [KIB]` (after `npm run build`): dr-sync alone on one shape, to find
+ * where its time and memory go.
+ * One Azurite is seeded once; then a full run, REPS no-op runs and REPS changed runs (1% of other names
+ * changed, added and deleted at the source before each), each printed with wall time, peak RSS and CPU. Node.js flags for dr-sync come from PROBE_NODE_ARGS (e.g.
+ * `--cpu-prof --cpu-prof-dir=/tmp/prof`), so a profile and a plain run use the same command. No proxy, no peers.
+ */
+async function main(): Promise<void> {
+  const [shapeArg = "folders", countArg = "5000", repsArg = "3", kibArg = "4"] = process.argv.slice(2);
+  const shape = shapeArg as Shape;
+  if (!SHAPES.includes(shape)) throw new Error(`shape must be one of ${SHAPES.join(", ")} (got "${shapeArg}")`);
+  const count = Number(countArg);
+  const reps = Number(repsArg);
+  const nodeArgs = (process.env.PROBE_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
+  const work = mkdtempSync(join(tmpdir(), "bench-probe-"));
+  // On disk, as the bench: Azurite's in-memory store answered the same listings 4-7 times slower here.
+  const sites = await startLocalSites({ dataDir: join(work, "azurite") });
+  try {
+    const container = `probe-${shape}`;
+    const blobs = generateBlobs(count, Number(kibArg) * 1024, shape, 0, shape);
+    const src = sites.source.container(container);
+    await src.create();
+    await sites.target.container(container).create();
+    const t0 = Date.now();
+    await uploadBlobs(src, blobs, 32);
+    process.stdout.write(`seeded ${count} ${shape} blobs in ${((Date.now() - t0) / 1000).toFixed(1)}s; node args: ${nodeArgs.join(" ") || "(none)"}\n`);
+    const config = (dir: string) => {
+      const file = join(dir, "dr-sync.json");
+      writeFileSync(file, JSON.stringify({
+        source: { blobEndpoint: sites.source.blobEndpoint, sasEnv: "DR_SOURCE_SAS" }, target: { blobEndpoint: sites.target.blobEndpoint, sasEnv: "DR_TARGET_SAS" },
+        containers: [container], stagingDir: join(dir, "staging"), stateDir: join(dir, "state"), allowInsecureHttp: true,
+      }));
+      return file;
+    };
+    const env = { ...process.env, DR_SOURCE_SAS: sites.source.sas("rl"), DR_TARGET_SAS: sites.target.sas("rwdlac") };
+    const cycle = async (label: string, dir: string, command = "run") => {
+      const m = await runMeasured(pinnedNodeBinary(), [...nodeArgs, process.env.PROBE_BUNDLE ?? DR_SYNC_BUNDLE, command, "--config", config(dir)], { env });
+      const lines = m.stderr.split("\n").filter(Boolean).length;
+      process.stdout.write(`${label.padEnd(8)} exit ${m.code} ${(m.wallMs / 1000).toFixed(2).padStart(6)} s  rss ${Math.round((m.maxRssKiB ?? 0) / 1024)} MiB  cpu ${m.cpuSeconds?.toFixed(2)} s  ${lines} stderr lines\n`);
+      if (m.code !== 0) process.stdout.write(m.stderr.slice(-2000));
+    };
+    const base = join(work, "base");
+    mkdirSync(base);
+    if (process.env.PROBE_SPLIT === "1") {
+      await cycle("pull", base, "pull");
+      await cycle("push", base, "push");
+    } else await cycle("full", base);
+    for (let r = 0; r < reps; r++) await cycle("noop", base);
+    for (let r = 0; r < reps; r++) {
+      // Each changed run touches other names (an offset of 2 per run) and adds new ones, on the state the last left.
+      const change = changeSet([...blobs.slice(2 * r), ...blobs.slice(0, 2 * r)], 1, `${shape}-r${r}`, shape);
+      await uploadBlobs(src, [...change.changed, ...change.added]);
+      await deleteBlobs(src, change.deleted);
+      await cycle("changed", base);
+    }
+  } finally {
+    await sites.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`probe: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
