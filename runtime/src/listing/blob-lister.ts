@@ -51,7 +51,16 @@ export async function* listBlobs(client: ContainerClient, container: string, opt
     yield* mergeScopedListing(topLevel(client, container, opts), underPrefix, (name) => ownsName(part, name));
     return;
   }
-  for await (const page of listPages(client, container, opts)) yield* page.blobs;
+  for await (const page of listPages(client, container, opts)) {
+    // Each blob is let go of as it is given: the page itself may stay referenced while the next one is fetched,
+    // and two pages of 5,000 blobs (and the listing text their strings are cut from) should not be alive at once.
+    const blobs: (RemoteBlob | undefined)[] = page.blobs;
+    for (let i = 0; i < blobs.length; i++) {
+      const blob = blobs[i]!;
+      blobs[i] = undefined;
+      yield blob;
+    }
+  }
 }
 
 /** The top level of a container (`delimiter=/`), page by page: its top-level blobs and its prefixes. */
