@@ -187,11 +187,12 @@ describe("staging index on disk", () => {
 
   test("a batch commits after batchRows rows or after batchMs, and another connection sees only committed rows", () => {
     const file = join(dir, "c.db");
-    const writer = StagingIndex.open(file, { batchRows: 1000, batchMs: 20 });
+    // batchMs well above what 300 inserts take on a loaded machine (a 20 ms limit was reached mid-loop on CI).
+    const writer = StagingIndex.open(file, { batchRows: 1000, batchMs: 1000 });
     const reader = StagingIndex.open(file);
     for (let i = 0; i < 300; i++) writer.putEntry(entry(`r${String(i).padStart(3, "0")}`));
     expect(reader.countEntries()).toBe(0); // neither limit reached: the batch is still open
-    const until = Date.now() + 30;
+    const until = Date.now() + 1050;
     while (Date.now() < until) { /* let batchMs pass */ }
     for (let i = 300; i < 512; i++) writer.putEntry(entry(`r${String(i).padStart(3, "0")}`));
     expect(reader.countEntries()).toBe(512); // the time limit is checked every 256 rows: row 512 committed all
