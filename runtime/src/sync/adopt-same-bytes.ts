@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { hashRemote } from "../transfer/remote-hash";
 import { RemoteBlob } from "../model/blob";
 import { PushRecords } from "../state/push-records";
 import { WorkPool } from "../transfer/pool";
@@ -36,7 +37,6 @@ export async function adoptSameBytes(ctx: SyncContext, container: string, candid
  * staged ones is not the same copy: "" then. Streamed, conditional on the listed version.
  */
 async function md5OfRemote(ctx: SyncContext, container: string, blob: RemoteBlob, stagedRanges?: readonly (readonly [number, number])[]): Promise<string> {
-  const h = createHash("md5");
   const conditions = { ifMatch: blob.etag };
   let ranges: [number, number][] = blob.size > 0 ? [[0, blob.size]] : [];
   if (blob.kind === "PageBlob") {
@@ -46,11 +46,7 @@ async function md5OfRemote(ctx: SyncContext, container: string, blob: RemoteBlob
     ranges = mergeRanges((res.pageRange ?? []).map((r) => [r.offset, Math.ceil((r.count ?? 0) / 512) * 512]));
     if (JSON.stringify(ranges) !== JSON.stringify(mergeRanges(stagedRanges))) return "";
   }
-  for (const [offset, count] of ranges) {
-    const res = await ctx.dst.blob(container, blob.name).download(offset, count, { conditions, abortSignal: ctx.signal, maxRetryRequests: 3 });
-    for await (const chunk of (res.readableStreamBody ?? []) as AsyncIterable<Buffer>) h.update(chunk);
-  }
-  return h.digest("base64");
+  return (await hashRemote(ctx.dst.blob(container, blob.name), blob.etag, createHash("md5"), ranges, ctx.signal)).digest("base64");
 }
 
 /** Byte ranges (offset, length) sorted, empty ones dropped, adjacent or overlapping ones joined: the same written

@@ -1,8 +1,8 @@
-import { createHash } from "node:crypto";
 import { listBlobs } from "../listing/blob-lister";
 import { describePropDifferences, RemoteBlob } from "../model/blob";
 import { describeError } from "../storage/errors";
 import { WorkPool } from "../transfer/pool";
+import { sha256OfRemote } from "../transfer/remote-hash";
 import { march } from "../sync/march";
 import { SCRATCH_PREFIX } from "../transfer/file-to-page-or-append";
 import { SyncContext } from "../sync/context";
@@ -127,11 +127,6 @@ export function compareBlobs(s: RemoteBlob, t: RemoteBlob): string[] {
   return out;
 }
 
-async function sha256Of(ctx: SyncContext, side: "src" | "dst", container: string, blob: RemoteBlob): Promise<string> {
-  const client = (side === "src" ? ctx.src : ctx.dst).blob(container, blob.name);
-  const h = createHash("sha256");
-  if (blob.size === 0) return h.digest("hex");
-  const res = await client.download(0, undefined, { conditions: { ifMatch: blob.etag }, abortSignal: ctx.signal, maxRetryRequests: 3 });
-  for await (const chunk of res.readableStreamBody as AsyncIterable<Buffer>) h.update(chunk);
-  return h.digest("hex");
+function sha256Of(ctx: SyncContext, side: "src" | "dst", container: string, blob: RemoteBlob): Promise<string> {
+  return sha256OfRemote((side === "src" ? ctx.src : ctx.dst).blob(container, blob.name), blob.etag, blob.size, ctx.signal);
 }
