@@ -1,4 +1,4 @@
-import { Drill, expectSitesEqual, seed, startDrill } from "./support/harness";
+import { Drill, expectSitesEqual, seed, startDrill, throughProxy } from "./support/harness";
 import { eventsOf, snapshotExact } from "./support/faults";
 import { RecordingProxy, startRecordingProxy } from "./support/recording-proxy";
 
@@ -26,12 +26,7 @@ describe("a listing out of order stops the container and deletes nothing", () =>
   beforeAll(async () => {
     drill = await startDrill([C]);
     proxy = await startRecordingProxy(() => drill.sites.port);
-    drill.writeConfig({
-      source: { blobEndpoint: `${proxy.url}/source/`, sasEnv: "DR_SOURCE_SAS" },
-      target: { blobEndpoint: `${proxy.url}/target/`, sasEnv: "DR_TARGET_SAS" },
-      // Azurite checks a server-side copy's source by its host, which here is the proxy's: no kept versions.
-      versionsContainer: null,
-    });
+    drill.writeConfig(throughProxy(proxy.url));
     await seed(drill.sites.source, C, Array.from({ length: 12 }, (_, i) => ({ name: `b-${String(i).padStart(2, "0")}`, body: `blob ${i}` })));
     const first = await drill.run(["run"]);
     expect({ code: first.code, stderr: first.code === 0 ? "" : first.stderr }).toEqual({ code: 0, stderr: "" });

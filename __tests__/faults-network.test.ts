@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { FaultProxy, FaultRule, startFaultProxy } from "../tools/fault-proxy/fault-proxy";
-import { Drill, expectSitesEqual, RunResult, seed, startDrill } from "./support/harness";
+import { Drill, expectSitesEqual, RunResult, seed, startDrill, throughProxy } from "./support/harness";
 import { eventsOf, Figures, waitFor } from "./support/faults";
 
 const MiB = 1024 * 1024;
@@ -20,13 +20,9 @@ describe("network faults and storage restarts", () => {
     drill = await startDrill(["net"]);
     proxy = await startFaultProxy({ upstreamPort: () => drill.sites.port, seed: 7 });
     drill.writeConfig({
-      source: { blobEndpoint: `${proxy.url}/source/`, sasEnv: "DR_SOURCE_SAS" },
-      target: { blobEndpoint: `${proxy.url}/target/`, sasEnv: "DR_TARGET_SAS" },
+      ...throughProxy(proxy.url),
       transferConcurrency: 4, blockConcurrency: 2, blockSizeMiB: 1, singleShotMaxMiB: 1,
       retry: { maxTries: 4, retryDelayMs: 50, maxRetryDelayMs: 400, tryTimeoutSeconds: 2 },
-      // Azurite checks a server-side copy's SAS source by its host, which here is the proxy's, never its own: no copy
-      // within the target can work through the proxy, so the target's point-in-time versions are off in this file.
-      versionsContainer: null,
     });
     await seed(drill.sites.source, "net", [
       ...Array.from({ length: 40 }, (_, i) => ({ name: `small/${i}.txt`, body: randomBytes(200 + i), contentType: "text/plain" })),

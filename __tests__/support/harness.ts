@@ -91,6 +91,19 @@ export async function startDrill(containers: string[] = ["images", "invoices"], 
  * A client for any legal blob name. The SDK's own `getBlockBlobClient` encodes per path segment, so `.` and `..`
  * segments are folded away by URL normalization; encoding the whole name keeps them.
  */
+/**
+ * Config keys that send both sites' requests through a loopback proxy at `proxyUrl`. Azurite checks a server-side
+ * copy's SAS source by its host, which is then the proxy's, never its own: no copy within the target works through
+ * a proxy, so the target's point-in-time versions are off.
+ */
+export function throughProxy(proxyUrl: string): Partial<Record<keyof DrSyncConfig, unknown>> {
+  return {
+    source: { blobEndpoint: `${proxyUrl}/source/`, sasEnv: "DR_SOURCE_SAS" },
+    target: { blobEndpoint: `${proxyUrl}/target/`, sasEnv: "DR_TARGET_SAS" },
+    versionsContainer: null,
+  };
+}
+
 export function blobClient(cc: ContainerClient, name: string): BlockBlobClient {
   const pipeline = (cc as unknown as { pipeline: PipelineLike }).pipeline;
   return new BlockBlobClient(`${cc.url}/${encodeBlobName(name)}`, pipeline);

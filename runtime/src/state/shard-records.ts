@@ -4,6 +4,7 @@ import { SiteClient } from "../storage/site-client";
 import { statusBlobName } from "../shard/shard-spec";
 import { SyncContext } from "../sync/context";
 import { RunStatus } from "./status";
+import { writeJsonRecord } from "./status-blob";
 
 /**
  * The records of shards 0..count-1 at the target (`<statusContainer>/<source>/shard-<i>.json`), undefined where a
@@ -55,10 +56,7 @@ export async function writeRunStart(ctx: SyncContext, previous: RunStatus | unde
   const record: RunStatus = { ...base, shard: { index: shard.index, count: shard.count }, inProgress: { runId: run.runId, startedAt: run.startedAt, host: hostname() } };
   const body = JSON.stringify(record, null, 2);
   try {
-    await dst.container(statusContainer).create().catch((err: { statusCode?: number }) => {
-      if (err.statusCode !== 409) throw err;
-    });
-    await dst.blob(statusContainer, name).upload(body, Buffer.byteLength(body), { blobHTTPHeaders: { blobContentType: "application/json" } });
+    await writeJsonRecord(dst, statusContainer, name, body);
   } catch (err) {
     ctx.events.warn("status.blob", `could not mark the run as started in ${statusContainer}/${name} at the target: ${describeError(err)}`);
   }

@@ -20,6 +20,7 @@ import { adoptPart } from "../shard/adopt-part";
 import { containerPart, housekeepingContainers, ownedContainers } from "../shard/part";
 import { statusBlobName } from "../shard/shard-spec";
 import { writeRunStart } from "../state/shard-records";
+import { writeJsonRecord } from "../state/status-blob";
 
 export type SyncCommand = "run" | "pull" | "push" | "plan";
 
@@ -47,6 +48,10 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
 
   ctx.events.info("run.start", `dr-sync ${command}: ${ctx.src.label} -> ${ctx.dst.label}, ${ctx.config.containers.length} container(s)`, { command });
   let exitCode: number = EXIT_CODES.ok;
+  // Blobs applications wrote at one site only (best-effort dual writes), replicated before anything else. The
+  // journal is read at the source (reading only; a failure is a warning) while the fence is read at the target.
+  const journal = command === "run" ? readMisses(ctx) : undefined;
+  journal?.catch(() => undefined);
   if (command !== "pull") {
     try {
       const fenceContainer = ctx.config.statusContainer ?? "dr-sync-status";
@@ -65,8 +70,7 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
 
   if (command !== "pull" && !runError) await writeRunStart(ctx, previous, { runId, startedAt: startedAt.toISOString(), command, direction, version: VERSION });
 
-  // Blobs applications wrote at one site only (best-effort dual writes): replicated before anything else.
-  const misses = command === "run" && !runError ? await readMisses(ctx) : undefined;
+  const misses = journal && !runError ? await journal : undefined;
 
   for (const container of ownedContainers(ctx.config.containers, ctx.shard)) {
     if (runError) {
@@ -280,11 +284,7 @@ async function writeStatusBlob(ctx: SyncContext, status: RunStatus): Promise<voi
   const body = JSON.stringify(status, null, 2);
   const blobName = statusBlobName(ctx.srcKey, ctx.shard);
   try {
-    const cc = ctx.dst.container(name);
-    await cc.create().catch((err: { statusCode?: number }) => {
-      if (err.statusCode !== 409) throw err;
-    });
-    await ctx.dst.blob(name, blobName).upload(body, Buffer.byteLength(body), { blobHTTPHeaders: { blobContentType: "application/json" } });
+    await writeJsonRecord(ctx.dst, name, blobName, body);
   } catch (err) {
     ctx.events.warn("status.blob", `could not write the status record ${name}/${blobName} at the target: ${describeError(err)}`);
   }
