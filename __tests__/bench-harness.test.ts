@@ -236,8 +236,10 @@ describe("options", () => {
     const o = parseOptions([], {});
     expect(o).toMatchObject({ tools: ["recipe", "rclone", "dr-sync"], reps: 3, small: { count: 5000, sizeBytes: 4096 },
       large: { count: 2, sizeBytes: 64 * 1048576 }, scale: null, changePercent: 1, docsFile: "docs/benchmarks.md", setup: true,
-      shapes: ["nested", "folders", "flat"], nodeFlags: "none" });
+      shapes: ["nested", "folders", "flat"], nodeFlags: "none", sites: "two" });
     expect(parseOptions(["--shapes", "flat,nested", "--node-flags", "unit"], {})).toMatchObject({ shapes: ["nested", "flat"], nodeFlags: "unit" });
+    expect(parseOptions(["--sites", "one"], {}).sites).toBe("one");
+    expect(parseOptions([], { BENCH_SITES: "one" }).sites).toBe("one");
   });
 
   test("flags win over BENCH_* variables", () => {
@@ -249,14 +251,14 @@ describe("options", () => {
   });
 
   test("every problem is reported at once", () => {
-    const bad = ["--reps", "0", "--tools", "robocopy", "--bogus", "--change-percent", "50", "--shapes", "deep", "--node-flags", "fast"];
+    const bad = ["--reps", "0", "--tools", "robocopy", "--bogus", "--change-percent", "50", "--shapes", "deep", "--node-flags", "fast", "--sites", "three"];
     expect(() => parseOptions(bad, {})).toThrow(UsageError);
     try {
       parseOptions(bad, {});
     } catch (err) {
       const msg = (err as Error).message;
       for (const s of ["--reps must be", "--tools must list", 'unknown argument "--bogus"', "--change-percent must be", '--shapes must list some of nested, folders, flat (got "deep")',
-        '--node-flags must be none or unit (got "fast")']) expect(msg).toContain(s);
+        '--node-flags must be none or unit (got "fast")', '--sites must be one or two (got "three")']) expect(msg).toContain(s);
     }
   });
 });

@@ -8,7 +8,7 @@ import { consoleTable, renderMarkdown, renderResultChart } from "./report";
 import { BenchResult, PEERS, runBench } from "./run-bench";
 import { checkTargets, summarizeRuns } from "./summary";
 import { replaceGeneratedSection } from "./docs-section";
-import { BENCH_NOTES } from "./notes";
+import { benchNotes } from "./notes";
 import { runShardBench } from "./shards";
 
 /** `npm run bench`: checks the peers (installing them if asked), runs the comparison, writes the results and report. */
@@ -62,11 +62,11 @@ async function main(): Promise<number> {
   const mdFile = join(outDir, `${stamp}.md`);
   writeFileSync(jsonFile, JSON.stringify({ ...result, summaries, targets }, null, 2) + "\n");
   writeFileSync(svgFile, renderResultChart(result, summaries, tools));
-  writeFileSync(mdFile, `# Benchmark ${stamp}\n\n${renderMarkdown(result, summaries, targets, `./${stamp}.svg`, BENCH_NOTES)}`);
+  writeFileSync(mdFile, `# Benchmark ${stamp}\n\n${renderMarkdown(result, summaries, targets, `./${stamp}.svg`, benchNotes(result.sites ?? "one"))}`);
   const written = [jsonFile, svgFile, mdFile];
   if (opts.docsFile) {
     const docs = resolve(opts.docsFile);
-    const section = renderMarkdown(result, summaries, targets, relative(dirname(docs), svgFile), BENCH_NOTES);
+    const section = renderMarkdown(result, summaries, targets, relative(dirname(docs), svgFile), benchNotes(result.sites ?? "one"));
     mkdirSync(dirname(docs), { recursive: true });
     const before = existsSync(docs) ? readFileSync(docs, "utf8") : "# Benchmarks\n";
     writeFileSync(docs, replaceGeneratedSection(before, `Latest run: [${stamp}](${relative(dirname(docs), mdFile)}).\n\n${section}`));

@@ -1,6 +1,14 @@
 /** What a reader needs to know to trust (or question) the numbers; printed under every report. */
-export const BENCH_NOTES: readonly string[] = [
-  "Each tool, in each repetition, gets its own fresh Azurite 3.35 (two accounts, loopback, `--disableTelemetry`, API-version check on: no `--skipApiVersionCheck`, no `--loose`) started on a copy of one seeded data folder (the scale workload: an in-memory Azurite seeded with the same generated blobs for each tool, as Azurite's on-disk store slows to a crawl at 100,000 blobs), so all tools start from identical data. The tools take turns, a different one first in each repetition.",
+export function benchNotes(sites: "one" | "two"): readonly string[] {
+  return [
+    sites === "two"
+      ? "Each tool, in each repetition, gets its own fresh pair of Azurite 3.35 processes, one per site (the source account in one, the target account in the other, as two stamps each have their own servers; loopback, `--disableTelemetry`, API-version check on: no `--skipApiVersionCheck`, no `--loose`), started on a copy of one seeded data folder (the scale workload: in-memory Azurites seeded with the same generated blobs for each tool, as Azurite's on-disk store slows to a crawl at 100,000 blobs), so all tools start from identical data. The tools take turns, a different one first in each repetition."
+      : "Each tool, in each repetition, gets its own fresh Azurite 3.35 holding both accounts (`--sites one`: it answers the two sites' requests one at a time; loopback, `--disableTelemetry`, API-version check on: no `--skipApiVersionCheck`, no `--loose`), started on a copy of one seeded data folder (the scale workload: an in-memory Azurite seeded with the same generated blobs for each tool), so all tools start from identical data. The tools take turns, a different one first in each repetition.",
+    ...SHARED_NOTES.map((n) => (sites === "two" ? n.replace("the one Azurite process (both sites) used", "both Azurite processes (source and target) used") : n)),
+  ];
+}
+
+const SHARED_NOTES: readonly string[] = [
   "Wall time is the whole cycle as an operator's timer sees it: both processes for the recipe and rclone (source → staging folder → target), the one `run` process for dr-sync, start-up included.",
   "Azurite CPU s is the CPU time the one Azurite process (both sites) used during the cycle, read from /proc before and after: on one machine the service's work is part of every tool's wall time, and a tool can only be faster than another by what it spares the service or by overlapping its own work with it.",
   "Peak RSS is GNU time's maximum resident set size (getrusage) of the largest process in the cycle; each tool runs as one process per hop.",

@@ -14,6 +14,10 @@ export interface BenchOptions {
   /** dr-sync's Node.js flags: none, as the contract starts it (`node dr-sync.js run --config F`), or the VM unit's
    *  (`runtime/src/config/node-flags.ts`). @default "none" */
   readonly nodeFlags: "none" | "unit";
+  /** Azurite processes: "two", one per site, as two stamps each serve their own account; or "one" holding both
+   *  accounts, which answers the two sites' requests one at a time (the bench's layout before 2026-12-01).
+   *  @default "two" */
+  readonly sites: "one" | "two";
   /** A few large blobs: full and no-op cycles; count 0 skips it. @default 2 × 64 MiB */
   readonly large: { readonly count: number; readonly sizeBytes: number };
   /** Listing time and memory at scale: full and no-op cycles, one repetition; null skips it. Opt-in (`--scale`):
@@ -38,6 +42,7 @@ export const DEFAULT_OPTIONS: BenchOptions = {
   small: { count: 5000, sizeBytes: 4 * 1024 },
   shapes: SHAPES,
   nodeFlags: "none",
+  sites: "two",
   large: { count: 2, sizeBytes: 64 * 1024 * 1024 },
   scale: null,
   changePercent: 1,
@@ -56,6 +61,7 @@ export const USAGE = `npm run bench -- [options]   (every option also reads BENC
   --small N             small blobs, 0 skips (default 5000)      --small-kib K   their size (default 4)
   --shapes LIST         nested,folders,flat: the small blobs' name layouts, one workload each (default: all)
   --node-flags none|unit  dr-sync's Node.js flags: none (the contract's command, default) or the VM unit's
+  --sites two|one       one Azurite per site (default), or one Azurite holding both accounts
   --large N             large blobs, 0 skips (default 2) --large-mib M  their size (default 64)
   --scale / --no-scale  the 100,000-blob listing and memory run, one repetition (default off)
   --scale-count N       (default 100000)                 --scale-kib K   (default 1)
@@ -67,7 +73,7 @@ export const USAGE = `npm run bench -- [options]   (every option also reads BENC
 
 export class UsageError extends Error {}
 
-const FLAGS = ["tools", "reps", "small", "small-kib", "shapes", "node-flags", "large", "large-mib", "scale", "scale-count", "scale-kib", "change-percent", "out", "docs", "work", "setup"] as const;
+const FLAGS = ["tools", "reps", "small", "small-kib", "shapes", "node-flags", "sites", "large", "large-mib", "scale", "scale-count", "scale-kib", "change-percent", "out", "docs", "work", "setup"] as const;
 type Flag = (typeof FLAGS)[number];
 
 /** Parses flags, with BENCH_* variables beneath them. Collects every problem before throwing. Pure. */
@@ -117,6 +123,8 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = {
   const shapes = subset("shapes", SHAPES, d.shapes);
   const nodeFlagsRaw = raw.get("node-flags") ?? d.nodeFlags;
   if (nodeFlagsRaw !== "none" && nodeFlagsRaw !== "unit") errors.push(`--node-flags must be none or unit (got "${nodeFlagsRaw}")`);
+  const sitesRaw = raw.get("sites") ?? d.sites;
+  if (sitesRaw !== "one" && sitesRaw !== "two") errors.push(`--sites must be one or two (got "${sitesRaw}")`);
   const changeRaw = raw.get("change-percent");
   const changePercent = changeRaw === undefined ? d.changePercent : Number(changeRaw);
   if (!(changePercent > 0 && changePercent <= 30)) errors.push(`--change-percent must be more than 0 and at most 30 (got "${changeRaw}")`);
@@ -127,6 +135,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = {
     small: { count: smallCount, sizeBytes: int("small-kib", d.small.sizeBytes / 1024, 1) * 1024 },
     shapes,
     nodeFlags: nodeFlagsRaw === "unit" ? "unit" : "none",
+    sites: sitesRaw === "one" ? "one" : "two",
     large: { count: int("large", d.large.count, 0), sizeBytes: int("large-mib", d.large.sizeBytes / 1048576, 1) * 1048576 },
     scale: bool("scale", d.scale !== null)
       ? { count: int("scale-count", SCALE_DEFAULT.count, 1), sizeBytes: int("scale-kib", SCALE_DEFAULT.sizeBytes / 1024, 1) * 1024 }

@@ -11,8 +11,9 @@ import { changeSet, generateBlobs, Shape, SHAPES } from "./workload";
 /**
  * `node build/bench-probe.js SHAPE [COUNT] [REPS] [KIB]` (after `npm run build`): dr-sync alone on one shape, to find
  * where its time and memory go.
- * One Azurite is seeded once; then a full run, REPS no-op runs and REPS changed runs (1% of other names
- * changed, added and deleted at the source before each), each printed with wall time, peak RSS and CPU. Node.js flags for dr-sync come from PROBE_NODE_ARGS (e.g.
+ * The sites are seeded once; then a full run, REPS no-op runs and REPS changed runs (1% of other names
+ * changed, added and deleted at the source before each), each printed with wall time, peak RSS and CPU. PROBE_SITES=one
+ * puts both accounts in one Azurite (default: one Azurite per site, as the bench). Node.js flags for dr-sync come from PROBE_NODE_ARGS (e.g.
  * `--cpu-prof --cpu-prof-dir=/tmp/prof`), so a profile and a plain run use the same command. No proxy, no peers.
  */
 async function main(): Promise<void> {
@@ -24,7 +25,7 @@ async function main(): Promise<void> {
   const nodeArgs = (process.env.PROBE_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
   const work = mkdtempSync(join(tmpdir(), "bench-probe-"));
   // On disk, as the bench: Azurite's in-memory store answered the same listings 4-7 times slower here.
-  const sites = await startLocalSites({ dataDir: join(work, "azurite") });
+  const sites = await startLocalSites({ dataDir: join(work, "azurite"), separate: process.env.PROBE_SITES !== "one" });
   try {
     const container = `probe-${shape}`;
     const blobs = generateBlobs(count, Number(kibArg) * 1024, shape, 0, shape);

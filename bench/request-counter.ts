@@ -33,9 +33,11 @@ export interface CountingProxy {
 
 /**
  * Starts the proxy. Every tool talks to Azurite through it, so each pays the same extra hop; the fidelity
- * check and the seeding go around it and are not counted.
+ * check and the seeding go around it and are not counted. `upstreamPort` is one Azurite's port, or the port of
+ * the Azurite holding each account (a path-style URL's first segment) when the sites run apart.
  */
-export async function startCountingProxy(upstreamPort: number): Promise<CountingProxy> {
+export async function startCountingProxy(upstreamPort: number | ((account: string) => number)): Promise<CountingProxy> {
+  const portOf = typeof upstreamPort === "number" ? () => upstreamPort : upstreamPort;
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
   let counts = emptyCounts();
   const server: Server = createServer((req, res) => {
@@ -43,7 +45,7 @@ export async function startCountingProxy(upstreamPort: number): Promise<Counting
     counts[kind]++;
     counts.total++;
     const up = request({
-      host: "127.0.0.1", port: upstreamPort, method: req.method, path: req.url, headers: req.headers, agent,
+      host: "127.0.0.1", port: portOf((req.url ?? "/").split(/[/?]/)[1] ?? ""), method: req.method, path: req.url, headers: req.headers, agent,
     }, (upRes) => {
       res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, upRes.rawHeaders as unknown as Record<string, string>);
       upRes.pipe(res);

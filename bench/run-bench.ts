@@ -60,6 +60,8 @@ export interface BenchResult {
   readonly changePercent: number;
   /** The Node.js flags dr-sync ran with (none: the contract's `node dr-sync.js run --config F`). */
   readonly drSyncNodeFlags: readonly string[];
+  /** Azurite processes: one per site, or one for both (results before 2026-12-01 have no field: one). */
+  readonly sites?: BenchOptions["sites"];
   readonly runs: readonly PhaseRun[];
 }
 
@@ -118,13 +120,13 @@ export async function runBench(opts: BenchOptions, tools: readonly ToolName[], h
       const template = join(root, `template-${w.name}`);
       const t0 = Date.now();
       if (!w.inMemory) {
-        await seedTemplate(w, template);
+        await seedTemplate(w, template, opts.sites);
         log(`${w.name}: seeded ${w.blobs} blobs in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
       }
       for (let rep = 1; rep <= w.reps; rep++) {
         const order = tools.map((_, i) => tools[(i + rep - 1) % tools.length]);
         for (const tool of order) {
-          const got = await runTool(w, tool, rep, template, join(root, `${w.name}-${rep}-${tool}`), drSyncNodeFlags, log);
+          const got = await runTool(w, tool, rep, template, join(root, `${w.name}-${rep}-${tool}`), drSyncNodeFlags, opts.sites, log);
           runs.push(...got);
         }
       }
@@ -140,14 +142,15 @@ export async function runBench(opts: BenchOptions, tools: readonly ToolName[], h
     workloads: workloads.map(({ name, blobs, blobBytes, phases, reps, fidelityBytes }) => ({ name, blobs, blobBytes, phases, reps, fidelityBytes })),
     changePercent: opts.changePercent,
     drSyncNodeFlags,
+    sites: opts.sites,
     runs,
   };
 }
 
 /** Creates the source container with the workload's blobs and an empty target container, then stops Azurite. */
-async function seedTemplate(w: Workload, dataDir: string): Promise<void> {
+async function seedTemplate(w: Workload, dataDir: string, layout: BenchOptions["sites"]): Promise<void> {
   mkdirSync(dataDir, { recursive: true });
-  const sites = await startLocalSites({ dataDir });
+  const sites = await startLocalSites({ dataDir, separate: layout === "two" });
   try {
     await seedSites(w, sites);
   } finally {
@@ -165,16 +168,17 @@ async function seedSites(w: Workload, sites: LocalSites): Promise<void> {
 }
 
 async function runTool(w: Workload, tool: ToolName, rep: number, template: string, dir: string, drSyncNodeFlags: readonly string[],
-  log: (l: string) => void): Promise<PhaseRun[]> {
+  layout: BenchOptions["sites"], log: (l: string) => void): Promise<PhaseRun[]> {
   const dataDir = join(dir, "azurite");
   if (!w.inMemory) cpSync(template, dataDir, { recursive: true });
-  const sites = await startLocalSites(w.inMemory ? { inMemory: true } : { dataDir });
+  const separate = layout === "two";
+  const sites = await startLocalSites(w.inMemory ? { inMemory: true, separate } : { dataDir, separate });
   if (w.inMemory) {
     const t0 = Date.now();
     await seedSites(w, sites);
     log(`${w.name}: seeded ${w.blobs} blobs in memory for ${tool} in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
   }
-  const proxy = await startCountingProxy(sites.port);
+  const proxy = await startCountingProxy((account) => (account === sites.target.account ? sites.targetPort : sites.port));
   const out: PhaseRun[] = [];
   try {
     const peer = await PEERS[tool].create({
@@ -190,9 +194,9 @@ async function runTool(w: Workload, tool: ToolName, rep: number, template: strin
         await deleteBlobs(src, w.change.deleted);
       }
       proxy.take();
-      const serviceCpu0 = processCpuSeconds(sites.pid);
+      const serviceCpu0 = servicesCpuSeconds(sites.pids);
       const r = await peer.cycle();
-      const serviceCpu1 = processCpuSeconds(sites.pid);
+      const serviceCpu1 = servicesCpuSeconds(sites.pids);
       const serviceCpuSeconds = serviceCpu0 == null || serviceCpu1 == null ? null : serviceCpu1 - serviceCpu0;
       const requests = proxy.take();
       let fidelity: Fidelity | undefined;
@@ -213,4 +217,15 @@ async function runTool(w: Workload, tool: ToolName, rep: number, template: strin
     rmSync(dir, { recursive: true, force: true });
   }
   return out;
+}
+
+/** CPU seconds of every Azurite process so far (both sites'), or null when one cannot be read. */
+function servicesCpuSeconds(pids: readonly number[]): number | null {
+  let sum = 0;
+  for (const pid of pids) {
+    const s = processCpuSeconds(pid);
+    if (s == null) return null;
+    sum += s;
+  }
+  return sum;
 }

@@ -1,5 +1,5 @@
 import { ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -29,10 +29,15 @@ export interface LocalSite {
 export interface LocalSites {
   readonly source: LocalSite;
   readonly target: LocalSite;
+  /** The (source's) Azurite port. With `separate`, the target's is `targetPort`. */
   readonly port: number;
+  /** The target's Azurite port: `port` unless the sites are `separate`. */
+  readonly targetPort: number;
   readonly dataDir: string;
   /** The Azurite process while it runs (the benchmark reads its CPU time), else undefined. */
   readonly pid: number | undefined;
+  /** Every Azurite process running for these sites (one, or two when `separate`). */
+  readonly pids: readonly number[];
   /** Stops the service; data stays in dataDir until `stop()`. */
   pause(): Promise<void>;
   /** Starts the service again on the same port and data. */
@@ -47,28 +52,37 @@ export interface StartOptions {
   readonly dataDir?: string;
   /** Accounts to create. @default ["source", "target"] */
   readonly accounts?: readonly [string, string];
+  /**
+   * One Azurite process per site (data in `<dataDir>/source` and `<dataDir>/target`), as two stamps have their own
+   * servers: one Azurite answers the two sites' requests one at a time. The benchmark's default; tests share one.
+   * @default false
+   */
+  readonly separate?: boolean;
 }
 
 const AZURITE_BIN = require.resolve("azurite/dist/src/blob/main.js");
 
-export async function startLocalSites(opts: StartOptions = {}): Promise<LocalSites> {
-  const [srcName, dstName] = opts.accounts ?? ["source", "target"];
-  const keys = { [srcName]: randomBytes(32).toString("base64"), [dstName]: randomBytes(32).toString("base64") };
-  const ownDir = !opts.dataDir;
-  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "drsync-azurite-"));
-  let proc: ChildProcess | undefined;
-  let port = 0;
+/** One Azurite blob service process holding `accounts`, restartable on the same port and data. */
+class AzuriteProcess {
+  private proc: ChildProcess | undefined;
+  port = 0;
+  constructor(private readonly accounts: Readonly<Record<string, string>>, private readonly opts: { inMemory?: boolean; location: string }) {}
 
-  const launch = async (): Promise<void> => {
-    const args = [AZURITE_BIN, "--blobHost", "127.0.0.1", "--blobPort", String(port), "--disableTelemetry", "--silent"];
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  async launch(): Promise<void> {
+    const args = [AZURITE_BIN, "--blobHost", "127.0.0.1", "--blobPort", String(this.port), "--disableTelemetry", "--silent"];
     // Azurite refuses a location together with in-memory persistence.
-    args.push(...(opts.inMemory ? ["--inMemoryPersistence"] : ["--location", dataDir]));
+    if (!this.opts.inMemory) mkdirSync(this.opts.location, { recursive: true });
+    args.push(...(this.opts.inMemory ? ["--inMemoryPersistence"] : ["--location", this.opts.location]));
     const child = spawn(process.execPath, args, {
-      env: { ...process.env, AZURITE_ACCOUNTS: `${srcName}:${keys[srcName]};${dstName}:${keys[dstName]}` },
+      env: { ...process.env, AZURITE_ACCOUNTS: Object.entries(this.accounts).map(([name, key]) => `${name}:${key}`).join(";") },
       stdio: ["ignore", "pipe", "pipe"],
     });
-    proc = child;
-    port = await new Promise<number>((resolve, reject) => {
+    this.proc = child;
+    this.port = await new Promise<number>((resolve, reject) => {
       let out = "";
       const timer = setTimeout(() => reject(new Error(`Azurite did not start within 30s: ${out}`)), 30000);
       child.stdout!.on("data", (d: Buffer) => {
@@ -81,24 +95,38 @@ export async function startLocalSites(opts: StartOptions = {}): Promise<LocalSit
     });
     child.stdout!.resume();
     child.stderr!.resume();
-  };
+  }
 
-  const halt = async (): Promise<void> => {
-    const p = proc;
-    proc = undefined;
+  async halt(): Promise<void> {
+    const p = this.proc;
+    this.proc = undefined;
     if (!p || p.exitCode !== null) return;
     await new Promise<void>((resolve) => {
       p.once("exit", () => resolve());
       p.kill("SIGTERM");
       setTimeout(() => p.kill("SIGKILL"), 5000).unref();
     });
-  };
+  }
+}
+
+export async function startLocalSites(opts: StartOptions = {}): Promise<LocalSites> {
+  const [srcName, dstName] = opts.accounts ?? ["source", "target"];
+  const keys = { [srcName]: randomBytes(32).toString("base64"), [dstName]: randomBytes(32).toString("base64") };
+  const ownDir = !opts.dataDir;
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "drsync-azurite-"));
+  const services = opts.separate
+    ? [new AzuriteProcess({ [srcName]: keys[srcName] }, { inMemory: opts.inMemory, location: join(dataDir, "source") }),
+      new AzuriteProcess({ [dstName]: keys[dstName] }, { inMemory: opts.inMemory, location: join(dataDir, "target") })]
+    : [new AzuriteProcess(keys, { inMemory: opts.inMemory, location: dataDir })];
+  const serviceOf = (account: string) => (opts.separate && account === dstName ? services[1] : services[0]);
+  const launch = async () => { await Promise.all(services.map((p) => p.launch())); };
+  const halt = async () => { await Promise.all(services.map((p) => p.halt())); };
 
   await launch();
   const site = (account: string): LocalSite => {
     const key = keys[account];
     const cred = new StorageSharedKeyCredential(account, key);
-    const endpoint = () => `http://127.0.0.1:${port}/${account}/`;
+    const endpoint = () => `http://127.0.0.1:${serviceOf(account).port}/${account}/`;
     const pipeline = newPipeline(cred, { retryOptions: { maxTries: 2 } });
     pipeline.factories.push(apiVersionPolicy("2017-11-09"));
     return {
@@ -124,8 +152,10 @@ export async function startLocalSites(opts: StartOptions = {}): Promise<LocalSit
   return {
     source: site(srcName),
     target: site(dstName),
-    get port() { return port; },
-    get pid() { return proc?.pid; },
+    get port() { return services[0].port; },
+    get targetPort() { return serviceOf(dstName).port; },
+    get pid() { return services[0].pid; },
+    get pids() { return services.map((p) => p.pid).filter((p): p is number => p !== undefined); },
     dataDir,
     pause: halt,
     resume: launch,
