@@ -13,7 +13,8 @@ import { changeSet, generateBlobs, Shape, SHAPES } from "./workload";
  * where its time and memory go.
  * The sites are seeded once; then a full run, REPS no-op runs and REPS changed runs (1% of other names
  * changed, added and deleted at the source before each), each printed with wall time, peak RSS and CPU. PROBE_SITES=one
- * puts both accounts in one Azurite (default: one Azurite per site, as the bench). Node.js flags for dr-sync come from PROBE_NODE_ARGS (e.g.
+ * puts both accounts in one Azurite (default: one Azurite per site, as the bench); PROBE_CONFIG is JSON merged into
+ * dr-sync's config (e.g. `{"versionsContainer":null}`). Node.js flags for dr-sync come from PROBE_NODE_ARGS (e.g.
  * `--cpu-prof --cpu-prof-dir=/tmp/prof`), so a profile and a plain run use the same command. No proxy, no peers.
  */
 async function main(): Promise<void> {
@@ -23,6 +24,7 @@ async function main(): Promise<void> {
   const count = Number(countArg);
   const reps = Number(repsArg);
   const nodeArgs = (process.env.PROBE_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
+  const extraConfig = JSON.parse(process.env.PROBE_CONFIG ?? "{}") as Record<string, unknown>;
   const work = mkdtempSync(join(tmpdir(), "bench-probe-"));
   // On disk, as the bench: Azurite's in-memory store answered the same listings 4-7 times slower here.
   const sites = await startLocalSites({ dataDir: join(work, "azurite"), separate: process.env.PROBE_SITES !== "one" });
@@ -40,6 +42,7 @@ async function main(): Promise<void> {
       writeFileSync(file, JSON.stringify({
         source: { blobEndpoint: sites.source.blobEndpoint, sasEnv: "DR_SOURCE_SAS" }, target: { blobEndpoint: sites.target.blobEndpoint, sasEnv: "DR_TARGET_SAS" },
         containers: [container], stagingDir: join(dir, "staging"), stateDir: join(dir, "state"), allowInsecureHttp: true,
+        ...extraConfig,
       }));
       return file;
     };
