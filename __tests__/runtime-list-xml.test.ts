@@ -95,6 +95,108 @@ describe("parseListBlobsXml", () => {
     expect(() => parseListBlobsXml(xml)).toThrow(ListXmlError);
   });
 
+  /** A blob with the given raw `<Properties>` content (Etag and Content-Length first unless overridden) and raw metadata. */
+  const blobXml = (o: { name?: string; nameTag?: string; props?: string; meta?: string; open?: string } = {}) =>
+    `${o.open ?? "<Blob>"}${o.nameTag ?? `<Name>${o.name ?? "b"}</Name>`}<Properties>${o.props ?? ""}<Etag>0x1</Etag><Content-Length>1</Content-Length></Properties>` +
+    `<Metadata>${o.meta ?? ""}</Metadata></Blob>`;
+
+  test.each<[string, string, Partial<RemoteBlob>]>([
+    ["metadata keys named Properties, Blob, BlobPrefix and Content-Length", blobXml({ meta: "<Properties>p</Properties><Blob>b</Blob><BlobPrefix>x/</BlobPrefix><Content-Length>abc</Content-Length>" }),
+      { size: 1, metadata: { Properties: "p", Blob: "b", BlobPrefix: "x/", "Content-Length": "abc" } }],
+    ["self-closing metadata keys named like structure", blobXml({ meta: "<Blob/><Metadata/><Properties />" }), { metadata: { Blob: "", Metadata: "", Properties: "" } }],
+    ["an Encoded attribute in single quotes", blobXml({ nameTag: "<Name Encoded='true'>a%2Fb%E2%82%AC</Name>" }), { name: "a/b€" }],
+    ["an attribute value holding > and /", blobXml({ nameTag: "<Name hint=\"a>b/\">n</Name>", open: "<Blob x='1/>2'>" }), { name: "n" }],
+    ["a name with Encoded=\"false\", as it is", blobXml({ nameTag: "<Name Encoded=\"false\">a%2F</Name>" }), { name: "a%2F" }],
+    ["whitespace inside start and end tags", blobXml({ nameTag: "<Name\t>n\n</Name\n >", props: "<Content-Type \r\n>t</Content-Type\t><BlobType >AppendBlob</BlobType >" }),
+      { name: "n\n", kind: "AppendBlob", props: { contentType: "t" } }],
+    ["self-closing elements in Properties, keeping an empty Content-Type and no other empty value", blobXml({ props: "<Content-Type/><Content-Encoding /><Cache-Control></Cache-Control><LeaseStatus/>" }),
+      { props: { contentType: "" } }],
+    ["comments and processing instructions between elements", blobXml({ nameTag: "<!-- c --><Name>n</Name><?pi x?>", meta: "<k>v</k><!--<k>w</k>-->" }), { name: "n", metadata: { k: "v" } }],
+    ["Properties whose elements are named like Object.prototype's members, ignoring them", blobXml({ props: "<constructor>x</constructor><__proto__>y</__proto__><toString>z</toString>" }), { props: {} }],
+    ["a Content-Length written with a character reference and leading zeros", blobXml({ props: "<Etag>0x2</Etag><Content-Length>&#49;002</Content-Length>" }).replace("<Etag>0x1</Etag><Content-Length>1</Content-Length>", ""),
+      { size: 1002, etag: "0x2" }],
+    ["the largest safe Content-Length", blobXml({ props: "<Content-Length>9007199254740991</Content-Length>" }).replace("<Content-Length>1</Content-Length>", ""), { size: 9007199254740991 }],
+    ["an ETag in quotes and a weak one", blobXml({ props: "<Etag>W/\"0x3\"</Etag>" }).replace("<Etag>0x1</Etag>", ""), { etag: "0x3" }],
+    ["unknown properties with references and odd element names", blobXml({ props: "<Lease.State>a &amp; b</Lease.State><x:y-z_9>1</x:y-z_9>", meta: "<_k9>v</_k9>" }), { props: {}, metadata: { _k9: "v" } }],
+  ])("reads %s", (_what, blob, expected) => {
+    const p = parseListBlobsXml(page(blob));
+    expect(p.blobs).toHaveLength(1);
+    expect(p.blobs[0]).toMatchObject(expected);
+    if (expected.props) expect(p.blobs[0].props).toEqual(expected.props);
+    if (expected.metadata) expect(p.blobs[0].metadata).toEqual(expected.metadata);
+  });
+
+  test("each blob gets its own Last-Modified and BlobType, also when neighbours share or alternate them", () => {
+    const dates = ["Thu, 26 Nov 2026 03:33:58 GMT", "Thu, 26 Nov 2026 03:33:58 GMT", "Fri, 27 Nov 2026 00:00:01 GMT", "Thu, 26 Nov 2026 03:33:58 GMT", undefined];
+    const kinds = ["BlockBlob", "PageBlob", "BlockBlob", "AppendBlob", undefined];
+    const p = parseListBlobsXml(page(dates.map((d, i) => blobXml({
+      name: `n${i}`, props: (d ? `<Last-Modified>${d}</Last-Modified>` : "") + (kinds[i] ? `<BlobType>${kinds[i]}</BlobType>` : ""),
+    })).join("")));
+    expect(p.blobs.map((b) => [b.lastModified, b.kind])).toEqual([
+      ["2026-11-26T03:33:58.000Z", "BlockBlob"], ["2026-11-26T03:33:58.000Z", "PageBlob"], ["2026-11-27T00:00:01.000Z", "BlockBlob"],
+      ["2026-11-26T03:33:58.000Z", "AppendBlob"], ["1970-01-01T00:00:00.000Z", "BlockBlob"],
+    ]);
+  });
+
+  test("NextMarker counts only as the root's child; BlobPrefix names are read, flagged encoding included", () => {
+    const p = parseListBlobsXml(page(
+      `<BlobPrefix><Name>a/</Name></BlobPrefix><NextMarker>in-blobs</NextMarker><BlobPrefix><Name Encoded="true">b%07/</Name></BlobPrefix>` +
+      blobXml({ nameTag: "<Name>n</Name><NextMarker>in-blob</NextMarker>" }),
+      "<Extra><NextMarker>nested</NextMarker></Extra><NextMarker>m1</NextMarker>"));
+    expect(p.nextMarker).toBe("m1");
+    expect(p.prefixes).toEqual(["a/", "b\u0007/"]);
+    expect(p.blobs.map((b) => b.name)).toEqual(["n"]);
+    expect(parseListBlobsXml(page(blobXml())).prefixes).toBeUndefined();
+  });
+
+  const full = page(blobXml({ nameTag: "<Name Encoded=\"true\">some-long-blob-name</Name>", props: "<Last-Modified>Thu, 26 Nov 2026 03:33:58 GMT</Last-Modified>", meta: "<k>value &amp; more</k>" }));
+  const cutAt = (marker: string, extra = 0) => full.slice(0, full.indexOf(marker) + extra);
+
+  test.each<[string, string, RegExp, boolean]>([
+    ["a page cut right after a <", cutAt("<Properties>", 1), /ends inside a tag; it was cut short/, true],
+    ["a page cut mid-name of a tag", cutAt("<Properties>", 5), /ends inside a tag; it was cut short/, true],
+    ["a page cut inside an attribute value", cutAt("Encoded=\"true\"", 11), /ends inside a tag; it was cut short/, true],
+    ["a page cut mid-text", cutAt("some-long-blob-name", 4), /ends before <\/EnumerationResults>; it was cut short/, true],
+    ["a page cut mid-date", cutAt("03:33:58 GMT", 3), /ends before <\/EnumerationResults>; it was cut short/, true],
+    ["a page cut mid-reference", cutAt("&amp; more", 3), /ends before <\/EnumerationResults>; it was cut short/, true],
+    ["a page cut inside a closing tag", cutAt("</Metadata>", 4), /ends inside a tag; it was cut short/, true],
+    ["a page cut inside a comment", page(blobXml()).replace("<Blob>", "<!-- a comment"), /malformed markup/, false],
+    ["a comment never closed at the end", full.replace("</EnumerationResults>", "<!-- x"), /ends inside a tag; it was cut short/, true],
+    ["an unquoted attribute", page(blobXml({ nameTag: "<Name Encoded=true>n</Name>" })), /malformed markup at offset \d+/, false],
+    ["an attribute without a value", page(blobXml({ nameTag: "<Name Encoded>n</Name>" })), /malformed markup at offset \d+/, false],
+    ["whitespace after <", page(blobXml({ nameTag: "< Name>n</Name>" })), /malformed markup at offset \d+/, false],
+    ["a tag name that starts with a digit", page(blobXml({ meta: "<1k>v</1k>" })), /malformed markup at offset \d+/, false],
+    ["a metadata key named Properties that holds an element", page(blobXml({ meta: "<Properties><x/></Properties>" })), /<Properties> in <Metadata> holds an element/, false],
+    ["a metadata key named Blob that holds a Name", page(blobXml({ meta: "<Blob><Name>x</Name></Blob>" })), /<Blob> in <Metadata> holds an element/, false],
+    ["a property that holds an element", page(blobXml({ props: "<Content-Type><b>t</b></Content-Type>" })), /<Content-Type> in <Properties> holds an element/, false],
+    ["an ignored property that holds an element", page(blobXml({ props: "<LeaseStatus><b/></LeaseStatus>" })), /<LeaseStatus> in <Properties> holds an element/, false],
+    ["an end tag that closes another element", page(blobXml({ meta: "<k>v</K>" })), /<\/K> does not close <k>/, false],
+    ["an end tag before the root", `</Blobs>${page("")}`, /<\/Blobs> does not close <nothing>/, false],
+    ["content after the root", `${page("")}<Blob/>`, /content after <\/EnumerationResults>/, false],
+    ["an empty Last-Modified", page(blobXml({ props: "<Last-Modified></Last-Modified>" })), /has Last-Modified "", expected an HTTP date/, false],
+    ["a self-closing Last-Modified after a good one", page(blobXml({ name: "a", props: "<Last-Modified>Thu, 26 Nov 2026 03:33:58 GMT</Last-Modified>" }) + blobXml({ name: "z", props: "<Last-Modified/>" })),
+      /blob "z" has Last-Modified ""/, false],
+    ["a Content-Length one past the largest safe integer", page(blobXml({ props: "<Content-Length>9007199254740992</Content-Length>" }).replace("<Content-Length>1</Content-Length>", "")), /Content-Length "9007199254740992"/, false],
+    ["an empty Content-Length", page(blobXml({ props: "<Content-Length/>" }).replace("<Content-Length>1</Content-Length>", "")), /Content-Length "", expected a whole number/, false],
+    ["a negative Content-Length", page(blobXml({ props: "<Content-Length>-1</Content-Length>" }).replace("<Content-Length>1</Content-Length>", "")), /Content-Length "-1"/, false],
+    ["a Content-Length with a space", page(blobXml({ props: "<Content-Length> 1</Content-Length>" }).replace("<Content-Length>1</Content-Length>", "")), /Content-Length " 1"/, false],
+    ["an unknown entity in a property nobody reads", page(blobXml({ props: "<LeaseState>&nbsp;</LeaseState>" })), /unknown XML entity &nbsp;/, false],
+    ["a character reference beyond Unicode", page(blobXml({ meta: "<k>&#x110000;</k>" })), /bad character reference &#x110000;/, false],
+    ["CDATA in metadata", page(blobXml({ meta: "<k><![CDATA[v]]></k>" })), /CDATA in a List Blobs response is not expected/, false],
+    ["a Blob with no Name", page(blobXml({ nameTag: "" })), /a <Blob> element has no <Name>/, false],
+    ["a blob whose Name holds an element", page(blobXml({ nameTag: "<Name><x/></Name>" })), /a <Blob> element has no <Name>/, false],
+  ])("refuses %s with a ListXmlError that says so", (_what, xml, message, truncated) => {
+    let caught: unknown;
+    try {
+      parseListBlobsXml(xml);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(ListXmlError);
+    expect((caught as ListXmlError).message).toMatch(message);
+    expect((caught as ListXmlError).truncated).toBe(truncated);
+  });
+
   test("decodeXml leaves text without references alone and decodes decimal references", () => {
     expect(decodeXml("plain")).toBe("plain");
     expect(decodeXml("&#65;&#x42;&apos;")).toBe("AB'");
