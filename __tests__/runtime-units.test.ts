@@ -5,6 +5,8 @@ import { Events, JsonLineSink, Level, MemorySink } from "../runtime/src/report/e
 import { formatBytes, formatDuration, formatProgress, ProgressBarSink } from "../runtime/src/report/progress";
 import { describeError, explainAuthFailure, isConditionFailed, isTransient } from "../runtime/src/storage/errors";
 import { jsonPlanSink, PlanSink, textPlanSink } from "../runtime/src/report/plan-output";
+import { jsonVerifySink, textVerifySink } from "../runtime/src/report/verify-output";
+import type { Difference, VerifySummary } from "../runtime/src/verify/verify";
 import { ItemAction } from "../runtime/src/sync/context";
 import { ServiceClock } from "../runtime/src/sync/service-clock";
 import { pieces } from "../runtime/src/transfer/blob-to-file";
@@ -295,6 +297,44 @@ describe("plan output, streamed", () => {
       '  push delete "4": not in source',
       "b: cannot plan: unreadable",
     ]);
+  });
+});
+
+describe("verify's output, written as the differences are found", () => {
+  const d = (name: string, problem = "missing at target", container = "c"): Difference => ({ container, name, problem });
+  const summary = (counts: [string, number][]): VerifySummary => ({
+    containers: counts.map(([container, differences]) => ({ container, source: 3, target: 3 - differences, compared: 3 - differences, differences })),
+    differenceCount: counts.reduce((s, [, n]) => s + n, 0), ok: counts.every(([, n]) => n === 0),
+  });
+  const cases: [string, Difference[], VerifySummary][] = [
+    ["in sync", [], summary([["c", 0]])],
+    ["one difference", [d("a")], summary([["c", 1]])],
+    ["names that need escaping, two containers", [d("\u{1F600}\"q\n"), d("", "container missing at target", "e"), d("x", "only at target", "e")], summary([["c", 1], ["e", 2]])],
+  ];
+  it.each(cases)("JSON: %s is one parseable document with every difference and the counts", (_, diffs, v) => {
+    let text = "";
+    const sink = jsonVerifySink((s) => { text += s; });
+    for (const x of diffs) sink.add(x);
+    sink.close(v);
+    expect(JSON.parse(text)).toEqual({ ...v, differences: diffs });
+  });
+
+  test("text: the first differences as found, the rest counted, then a line per container and the verdict", () => {
+    const lines: string[] = [];
+    const sink = textVerifySink((l) => lines.push(l), 2);
+    for (const x of [d("a"), d("", "container missing at target", "e"), d("b", "only at target", "e")]) sink.add(x);
+    sink.close(summary([["c", 1], ["e", 2]]));
+    expect(lines).toEqual([
+      '  c/"a": missing at target',
+      "  e/*: container missing at target",
+      "  ... 1 more (--json lists all)",
+      "c: 3 at source, 2 at target, 1 difference(s)",
+      "e: 3 at source, 1 at target, 2 difference(s)",
+      "verify: 3 difference(s)",
+    ]);
+    const quiet: string[] = [];
+    textVerifySink((l) => quiet.push(l)).close(summary([["c", 0]]));
+    expect(quiet).toEqual(["c: 3 at source, 3 at target, 0 difference(s)", "verify: target matches source"]);
   });
 });
 

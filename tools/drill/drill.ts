@@ -5,7 +5,7 @@ import { normalizeEndpoint, DrSyncConfig, validateConfig } from "../../runtime/s
 import { formatBytes } from "../../runtime/src/report/progress";
 import { Redactor } from "../../runtime/src/report/redact";
 import { RunStatus } from "../../runtime/src/state/status";
-import { VerifyResult } from "../../runtime/src/verify/verify";
+import { VerifyDocument } from "../../runtime/src/report/verify-output";
 import { repoRoot } from "../../lib/paths";
 import { SiteRole } from "../../lib/environment/schema";
 import { LocalSite, LocalSites, startLocalSites } from "../azurite/local-sites";
@@ -185,7 +185,7 @@ export async function runDrill(opts: DrillOptions, print: (line: string) => void
       });
       const runSeconds = (Date.now() - t0) / 1000;
       return steps.run(`${label}: verify ${direction}`, async () => {
-        const { value: v } = await runtime.json<VerifyResult>(["verify"], configFile, d.sas);
+        const { value: v } = await runtime.json<VerifyDocument>(["verify"], configFile, d.sas);
         const [reading, writing] = await Promise.all([readSite(client(d.reading), containers), readSite(client(d.writing), containers)]);
         const differences = [...compareSites(reading, writing), ...compareSites(expectedSite(model), reading).map((p) => `reading site vs expected: ${p}`)];
         if (differences.length) throw new Error(`the sites differ after the run:\n  ${differences.slice(0, 20).join("\n  ")}`);
@@ -196,7 +196,7 @@ export async function runDrill(opts: DrillOptions, print: (line: string) => void
         return {
           label, direction, changes, copied: run.totals.copied, adopted: sum("adopted"), deleted: run.totals.deleted, bytes: run.totals.bytes,
           retainedFromDestination: sum("retainedFromDestination"), recoveryPoint: run.recoveryPoint, rpoSeconds: run.rpoAchievedSeconds, runSeconds,
-          verify: { ok: v.ok, compared, differences: v.differences.length },
+          verify: { ok: v.ok, compared, differences: v.differenceCount },
           fidelity: { ...m, differences: 0 },
         };
       });

@@ -7,7 +7,7 @@ import { checkSas, loadConfig } from "../config/load-config";
 import { Events, EventSink, JsonLineSink } from "../report/events";
 import { ProgressBarSink } from "../report/progress";
 import { Redactor } from "../report/redact";
-import { formatAsOf, formatPairStatus, formatRunSummary, formatStatus, formatVerify } from "../report/summary";
+import { formatAsOf, formatPairStatus, formatRunSummary, formatStatus } from "../report/summary";
 import { RunLock } from "../state/lock";
 import { mergeShardStatuses, StatusStore } from "../state/status";
 import { readShardRecords } from "../state/shard-records";
@@ -26,6 +26,7 @@ import { restoreAsOf } from "../sync/restore-as-of";
 import { TargetVersions } from "../versions/target-versions";
 import { planSync, runSync, VERSION } from "../sync/run";
 import { jsonPlanSink, textPlanSink } from "../report/plan-output";
+import { jsonVerifySink, textVerifySink } from "../report/verify-output";
 import { verifySites } from "../verify/verify";
 import { CliArgs, parseArgs, USAGE } from "./args";
 
@@ -108,8 +109,8 @@ export async function main(io: Io): Promise<number> {
         return s.exitCode === EXIT_CODES.ok && (!s.rpoObjectiveMinutes || age <= s.rpoObjectiveMinutes) ? EXIT_CODES.ok : EXIT_CODES.failed;
       }
       case "verify": {
-        const v = await verifySites(ctx, { deep: args.deep });
-        out(args.json ? JSON.stringify(v, null, 2) : formatVerify(v));
+        const write = (s: string) => io.stdout.write(redactor.redact(s));
+        const v = await verifySites(ctx, args.json ? jsonVerifySink(write) : textVerifySink(out), { deep: args.deep });
         return v.ok ? EXIT_CODES.ok : EXIT_CODES.failed;
       }
       case "retention": {

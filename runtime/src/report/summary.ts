@@ -1,5 +1,4 @@
 import { PairStatus, RunStatus } from "../state/status";
-import { VerifyResult } from "../verify/verify";
 import { AsOfResult } from "../sync/restore-as-of";
 import { formatBytes, formatDuration } from "./progress";
 
@@ -57,14 +56,6 @@ export function formatPairStatus(p: PairStatus): string {
   }
   for (const m of p.problems) lines.push(`problem: ${m}`);
   for (const m of p.notes) lines.push(`note: ${m}`);
-  return lines.join("\n");
-}
-
-export function formatVerify(v: VerifyResult, limit = 100): string {
-  const lines = v.containers.map((c) => `${c.container}: ${c.source} at source, ${c.target} at target, ${c.differences} difference(s)`);
-  for (const d of v.differences.slice(0, limit)) lines.push(`  ${d.container}/${d.name ? JSON.stringify(d.name) : "*"}: ${d.problem}`);
-  if (v.differences.length > limit) lines.push(`  ... ${v.differences.length - limit} more (--json lists all)`);
-  lines.push(v.ok ? "verify: target matches source" : `verify: ${v.differences.length} difference(s)`);
   return lines.join("\n");
 }
 

@@ -10,6 +10,7 @@ import { refusalOf } from "../sync/name-rules";
 import { PushRecords } from "../state/push-records";
 import { join } from "node:path";
 import { containerPart, ownedContainers } from "../shard/part";
+import type { DifferenceSink } from "../report/verify-output";
 
 export interface Difference {
   readonly container: string;
@@ -17,31 +18,37 @@ export interface Difference {
   readonly problem: string;
 }
 
-export interface VerifyResult {
+/** What `verify` found, counted; the differences themselves went to the sink as they were found. */
+export interface VerifySummary {
   readonly containers: { container: string; source: number; target: number; compared: number; differences: number }[];
-  readonly differences: Difference[];
+  readonly differenceCount: number;
   readonly ok: boolean;
 }
 
 /**
  * Compares the target with the source, blob by blob: names, sizes, Content-MD5, properties and metadata; with
  * `deep`, also the bytes (SHA-256 of both, streamed). Read-only on both sides, so it needs no lock. The two listings
- * are walked in step, so memory stays flat whatever the container's size. With a shard
- * (`verify --shard i/N`), only that shard's part of each container, on both sides.
+ * are walked in step and each difference goes to `sink` as it is found, so memory stays flat whatever the
+ * container's size and however far apart the sites are. With a shard (`verify --shard i/N`), only that shard's
+ * part of each container, on both sides. The sink is closed with the counts.
  */
-export async function verifySites(ctx: SyncContext, opts: { deep?: boolean } = {}): Promise<VerifyResult> {
-  const differences: Difference[] = [];
-  const containers: VerifyResult["containers"] = [];
+export async function verifySites(ctx: SyncContext, sink: DifferenceSink, opts: { deep?: boolean } = {}): Promise<VerifySummary> {
+  let total = 0;
+  const containers: VerifySummary["containers"] = [];
   for (const container of ownedContainers(ctx.config.containers, ctx.shard)) {
     const part = containerPart(ctx.shard, container);
-    const add = (d: Difference) => differences.push(d);
+    let found = 0;
+    const add = (d: Difference) => {
+      found++;
+      sink.add(d);
+    };
     // What the last push wrote, when this machine pushed: a target ETag other than it is a change made behind our
     // back, even where listings cannot show one (page writes keep size and stored Content-MD5).
     const opened = await PushRecords.readOnly(join(ctx.config.stagingDir, ctx.srcKey, container), ctx.dstKey);
     const records = opened?.records;
-    const counts = { source: 0, target: 0, compared: 0, missing: 0 };
-    const before = differences.length;
+    const counts = { source: 0, target: 0, compared: 0 };
     let missingContainer = false;
+    let saidMissing = false;
     const isScratch = (name: string) => {
       if (!name.startsWith(SCRATCH_PREFIX)) return false;
       add({ container, name, problem: "scratch blob left at the target (a run in progress, or a delete that failed); the next run removes it" });
@@ -66,8 +73,12 @@ export async function verifySites(ctx: SyncContext, opts: { deep?: boolean } = {
     // Both listings walked in step in the service's order (the marcher): memory does not grow with the container.
     try {
       const missing = (s: RemoteBlob) => {
+        // Said once, before the container's first missing blob, when the listing found no container at the target.
+        if (missingContainer && !saidMissing) {
+          saidMissing = true;
+          add({ container, name: "", problem: "container missing at target" });
+        }
         counts.source++;
-        counts.missing++;
         const refusal = refusalOf(s.name, ctx.config.target.cloud);
         add({ container, name: s.name, problem: refusal ? `cannot be replicated: ${refusal}` : "missing at target" });
       };
@@ -97,10 +108,12 @@ export async function verifySites(ctx: SyncContext, opts: { deep?: boolean } = {
       await deep.drain();
       opened?.close();
     }
-    if (missingContainer && counts.missing > 0) differences.splice(before, 0, { container, name: "", problem: "container missing at target" });
-    containers.push({ container, source: counts.source, target: counts.target, compared: counts.compared, differences: differences.length - before });
+    containers.push({ container, source: counts.source, target: counts.target, compared: counts.compared, differences: found });
+    total += found;
   }
-  return { containers, differences, ok: differences.length === 0 };
+  const summary = { containers, differenceCount: total, ok: total === 0 };
+  sink.close(summary);
+  return summary;
 }
 
 /** A listing that failed, with the side it belongs to (the marcher reads both at once). */
