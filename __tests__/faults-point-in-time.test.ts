@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { rmSync } from "node:fs";
+import { readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { Drill, expectSitesEqual, seed, SeedBlob, snapshot, startDrill } from "./support/harness";
 import { Figures } from "./support/faults";
 
@@ -130,6 +131,8 @@ describe("point-in-time recovery at the DR site", () => {
     const atSource = await drill.run(["restore", "--container", "ledger", "--as-of", t1, "--to", "source", "--yes"], writer);
     expect({ code: atSource.code, out: atSource.code === 0 ? "" : atSource.stdout + atSource.stderr }).toEqual({ code: 0, out: "" });
     expect(await snapshot(drill.sites.source.container("ledger"))).toEqual(asFirstRun);
+    // Each restore planned on a scratch index of its own on the staging disk, and removed it.
+    expect(readdirSync(join(drill.config.stagingDir, ".restore-tmp"))).toEqual([]);
     expect((await drill.run(["verify"])).code).toBe(0);
     expect(await snapshot(drill.sites.target.container("other"))).toEqual({ "keep.txt": expect.objectContaining({ size: 9 }) });
 

@@ -6,6 +6,9 @@ import { formatBytes, formatDuration, formatProgress, ProgressBarSink } from "..
 import { describeError, explainAuthFailure, isConditionFailed, isTransient } from "../runtime/src/storage/errors";
 import { jsonPlanSink, PlanSink, textPlanSink } from "../runtime/src/report/plan-output";
 import { jsonVerifySink, textVerifySink } from "../runtime/src/report/verify-output";
+import { jsonAsOfSink, textAsOfSink } from "../runtime/src/report/as-of-output";
+import type { AsOfSummary } from "../runtime/src/sync/restore-as-of";
+import type { PitAction } from "../runtime/src/versions/point-in-time";
 import type { Difference, VerifySummary } from "../runtime/src/verify/verify";
 import { ItemAction } from "../runtime/src/sync/context";
 import { ServiceClock } from "../runtime/src/sync/service-clock";
@@ -335,6 +338,49 @@ describe("verify's output, written as the differences are found", () => {
     const quiet: string[] = [];
     textVerifySink((l) => quiet.push(l)).close(summary([["c", 0]]));
     expect(quiet).toEqual(["c: 3 at source, 3 at target, 0 difference(s)", "verify: target matches source"]);
+  });
+});
+
+describe("restore --as-of's output, written as the plan is walked and applied", () => {
+  const keep = (name: string): PitAction => ({ name, action: "keep", reason: "unchanged since 09:00" });
+  const cur = (name: string) => ({ name, etag: "0x1", size: 1, lastModified: "2026-12-01T10:00:00.000Z", kind: "BlockBlob" as const, props: {}, metadata: {} });
+  const remove = (name: string): PitAction => ({ name, action: "remove", reason: "created after 09:00", current: cur(name) });
+  const summary = (actions: PitAction[], applied: boolean, failedCount = 0): AsOfSummary => ({
+    container: "ledger", asOf: "2026-12-01T09:00:00.000Z", to: "target", applied, failedCount,
+    counts: { restore: 0, remove: actions.filter((a) => a.action === "remove").length, keep: actions.filter((a) => a.action === "keep").length },
+  });
+  const cases: [string, PitAction[], { name: string; error: string }[], boolean][] = [
+    ["an empty container, planned", [], [], false],
+    ["a plan, not applied", [keep("a"), remove("b\u{1F600}\"")], [], false],
+    ["applied with failures", [remove("a"), remove("b")], [{ name: "a", error: "changed at target during the restore" }], true],
+    ["applied, every change failed, nothing kept", [remove("a")], [{ name: "a", error: "x" }], true],
+  ];
+  it.each(cases)("JSON: %s is one parseable document with every action and failure, then the counts", (_, actions, failures, applied) => {
+    let text = "";
+    const sink = jsonAsOfSink((t) => { text += t; });
+    for (const a of actions) sink.action(a);
+    for (const f of failures) sink.failed(f.name, f.error);
+    const r = summary(actions, applied, failures.length);
+    sink.close(r);
+    expect(JSON.parse(text)).toEqual({ ...r, actions, failed: failures });
+  });
+
+  test("text: the counts, the first changes and failures, the rest counted, the verdict", () => {
+    const lines: string[] = [];
+    const sink = textAsOfSink((l) => lines.push(l), 1);
+    const actions = [keep("k"), remove("a"), remove("b")];
+    for (const a of actions) sink.action(a);
+    sink.failed("a", "boom");
+    sink.failed("b", "bang");
+    sink.close(summary(actions, true, 2));
+    expect(lines).toEqual([
+      "ledger at target as of 2026-12-01T09:00:00.000Z: 0 to restore, 2 to remove, 1 unchanged",
+      '  remove "a": created after 09:00',
+      "  ... 1 more (--json lists all)",
+      '  failed: "a": boom',
+      "  ... 1 more failed (--json lists all)",
+      "restore: 2 blob(s) failed; run it again",
+    ]);
   });
 });
 

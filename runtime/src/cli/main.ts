@@ -7,7 +7,8 @@ import { checkSas, loadConfig } from "../config/load-config";
 import { Events, EventSink, JsonLineSink } from "../report/events";
 import { ProgressBarSink } from "../report/progress";
 import { Redactor } from "../report/redact";
-import { formatAsOf, formatPairStatus, formatRunSummary, formatStatus } from "../report/summary";
+import { formatPairStatus, formatRunSummary, formatStatus } from "../report/summary";
+import { jsonAsOfSink, textAsOfSink } from "../report/as-of-output";
 import { RunLock } from "../state/lock";
 import { mergeShardStatuses, StatusStore } from "../state/status";
 import { readShardRecords } from "../state/shard-records";
@@ -42,6 +43,8 @@ export interface Io {
 export async function main(io: Io): Promise<number> {
   const redactor = new Redactor();
   const out = (s: string) => io.stdout.write(redactor.redact(s) + "\n");
+  // Documents written a piece at a time (plan, verify and restore --as-of with --json), never held whole.
+  const write = (s: string) => io.stdout.write(redactor.redact(s));
   const err = (s: string) => io.stderr.write(redactor.redact(s) + "\n");
   let args: CliArgs;
   try {
@@ -109,8 +112,7 @@ export async function main(io: Io): Promise<number> {
         return s.exitCode === EXIT_CODES.ok && (!s.rpoObjectiveMinutes || age <= s.rpoObjectiveMinutes) ? EXIT_CODES.ok : EXIT_CODES.failed;
       }
       case "verify": {
-        const write = (s: string) => io.stdout.write(redactor.redact(s));
-        const v = await verifySites(ctx, args.json ? jsonVerifySink(write) : textVerifySink(out), { deep: args.deep });
+          const v = await verifySites(ctx, args.json ? jsonVerifySink(write) : textVerifySink(out), { deep: args.deep });
         return v.ok ? EXIT_CODES.ok : EXIT_CODES.failed;
       }
       case "retention": {
@@ -134,7 +136,7 @@ export async function main(io: Io): Promise<number> {
         return EXIT_CODES.ok;
       }
       case "restore": {
-        if (args.asOf) return await restoreContainerAsOf(args, ctx, out, loaded.sourceSas);
+        if (args.asOf) return await restoreContainerAsOf(args, ctx, out, write, loaded.sourceSas);
         const copies = await ctx.retention.list({ container: args.container, name: args.blob });
         const pick = args.retainedAt ? copies.find((c) => c.retainedAt === args.retainedAt) : copies[0];
         if (!pick) throw new FatalError(`no retained copy of ${JSON.stringify(args.blob)} in container "${args.container}"${args.retainedAt ? ` retained at ${args.retainedAt}` : ""}; see dr-sync retention list`);
@@ -150,7 +152,6 @@ export async function main(io: Io): Promise<number> {
     }
     if (ctx.shard && args.command !== "plan") await releaseUnownedContainers(config.stagingDir, ctx.srcKey, config.containers, ctx.shard, ctx.retention);
     if (args.command === "plan") {
-      const write = (s: string) => io.stdout.write(redactor.redact(s));
       const planned = await planSync(ctx, args.json ? jsonPlanSink(write) : textPlanSink(out));
       return planned ? EXIT_CODES.ok : EXIT_CODES.failed;
     }
@@ -202,7 +203,7 @@ async function lockForWriting(args: CliArgs, ctx: SyncContext, sourceSas: string
 }
 
 /** `restore --as-of`: plans, prints, and with --yes (or --json) applies. */
-async function restoreContainerAsOf(args: CliArgs, ctx: SyncContext, out: (s: string) => void, sourceSas: string): Promise<number> {
+async function restoreContainerAsOf(args: CliArgs, ctx: SyncContext, out: (s: string) => void, write: (s: string) => void, sourceSas: string): Promise<number> {
   const { config } = ctx;
   if (!config.versionsContainer) {
     throw new FatalError("restore --as-of reads the target's kept versions, and versionsContainer is null in the config; only single blobs kept on this machine can be restored (restore --blob)", EXIT_CODES.usage);
@@ -217,13 +218,13 @@ async function restoreContainerAsOf(args: CliArgs, ctx: SyncContext, out: (s: st
   const lock = apply ? await lockForWriting(args, ctx, sourceSas) : undefined;
   try {
     const versions = new TargetVersions(ctx.dst, config.versionsContainer, `restore-${now.toISOString().replace(/[-:.]/g, "").slice(0, 15)}`, () => ctx.serviceClock.now(), ctx.signal);
-    const r = await restoreAsOf(ctx, versions, { container: args.container as string, asOf, to: args.to ?? "target", prefix: args.prefix, dryRun: !apply });
-    out(args.json ? JSON.stringify(r, null, 2) : formatAsOf(r));
+    const r = await restoreAsOf(ctx, versions, { container: args.container as string, asOf, to: args.to ?? "target", prefix: args.prefix, dryRun: !apply },
+      args.json ? jsonAsOfSink(write) : textAsOfSink(out));
     if (!apply && !args.dryRun) {
       out("nothing was changed: run again with --yes to apply");
       return EXIT_CODES.usage;
     }
-    return r.failed.length ? EXIT_CODES.failed : EXIT_CODES.ok;
+    return r.failedCount ? EXIT_CODES.failed : EXIT_CODES.ok;
   } finally {
     await lock?.release();
   }

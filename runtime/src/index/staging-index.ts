@@ -117,6 +117,7 @@ export class StagingIndex {
       enqueue: p("INSERT OR REPLACE INTO queue (queue, name, item) VALUES (?, ?, ?)"),
       countQueued: p("SELECT count(*) AS n FROM queue WHERE queue = ?"),
       clearQueue: p("DELETE FROM queue WHERE queue = ?"),
+      getQueued: rows("SELECT item FROM queue WHERE queue = ? AND name = ?"),
       firstQueued: rows("SELECT name, item FROM queue WHERE queue = ?1 ORDER BY name LIMIT ?2"),
       nextQueued: rows("SELECT name, item FROM queue WHERE queue = ?1 AND name > ?3 ORDER BY name LIMIT ?2"),
       pruneRecords: p("DELETE FROM push_records WHERE NOT EXISTS (SELECT 1 FROM entries WHERE entries.name = push_records.name)"),
@@ -236,6 +237,12 @@ export class StagingIndex {
 
   countQueued(queue: string): number {
     return Number(this.st.countQueued.get(queue)!.n);
+  }
+
+  /** The item queued under `name`, if any. */
+  queuedItem<T>(queue: string, name: string): T | undefined {
+    const row = this.st.getQueued.get(queue, name) as unknown as SqlValue[] | undefined;
+    return row ? (JSON.parse(row[0] as string) as T) : undefined;
   }
 
   /** A queue's items in name order, a page at a time. */

@@ -1,5 +1,4 @@
 import { PairStatus, RunStatus } from "../state/status";
-import { AsOfResult } from "../sync/restore-as-of";
 import { formatBytes, formatDuration } from "./progress";
 
 /** The human summary of a run: one line per container, then the recovery point. */
@@ -59,14 +58,3 @@ export function formatPairStatus(p: PairStatus): string {
   return lines.join("\n");
 }
 
-/** `restore --as-of`: what it does (or did) per blob, counted, with the first actions and every failure. */
-export function formatAsOf(r: AsOfResult, limit = 50): string {
-  const count = (a: string) => r.actions.filter((x) => x.action === a).length;
-  const lines = [`${r.container} at ${r.to} as of ${r.asOf}: ${count("restore")} to restore, ${count("remove")} to remove, ${count("keep")} unchanged${r.applied ? "" : " (nothing changed yet)"}`];
-  for (const a of r.actions.filter((x) => x.action !== "keep").slice(0, limit)) lines.push(`  ${a.action} ${JSON.stringify(a.name)}: ${a.reason}`);
-  const changes = count("restore") + count("remove");
-  if (changes > limit) lines.push(`  ... ${changes - limit} more (--json lists all)`);
-  for (const f of r.failed) lines.push(`  failed: ${JSON.stringify(f.name)}: ${f.error}`);
-  if (r.applied) lines.push(r.failed.length ? `restore: ${r.failed.length} blob(s) failed; run it again` : "restore: done; what it replaced or removed was kept first");
-  return lines.join("\n");
-}

@@ -75,27 +75,46 @@ export class TargetVersions {
 
   /** Every version of a container the index knows (optionally only names starting with `prefix`), whose blob still exists. */
   async read(container: string, prefix = ""): Promise<VersionIndex> {
-    const entries: VersionEntry[] = [];
     const present = new Set<string>();
+    for await (const b of this.versionBlobs(container)) present.add(b.name);
+    const entries: VersionEntry[] = [];
+    const indexBlobs = await this.eachEntry(container, prefix, (v) => present.has(v), (e) => { entries.push(e); });
+    return { entries, indexBlobs };
+  }
+
+  /** The version blobs of a container (`v/<container>/…`), with their properties and metadata, in name order. */
+  versionBlobs(container: string): AsyncGenerator<RemoteBlob> {
+    return listBlobs(this.site.container(this.versionsContainer), this.versionsContainer, {
+      side: this.site.label, sasEnv: this.site.site.sasEnv, missing: "empty", prefix: `v/${container}/`, signal: this.signal,
+    });
+  }
+
+  /**
+   * Calls `onEntry` for each index line of a container (names starting with `prefix`) whose version blob
+   * `isPresent` says still exists, one index blob at a time; returns how many index blobs were read. Holds one
+   * index blob's text at a time, nothing per version.
+   */
+  async eachEntry(container: string, prefix: string, isPresent: (version: string) => boolean, onEntry: (e: VersionEntry) => void): Promise<number> {
     let indexBlobs = 0;
     const cc = this.site.container(this.versionsContainer);
-    const list = (p: string) => listBlobs(cc, this.versionsContainer, { side: this.site.label, sasEnv: this.site.site.sasEnv, missing: "empty", prefix: p, signal: this.signal });
-    for await (const b of list(`v/${container}/`)) present.add(b.name);
-    for await (const b of list(`i/${container}/`)) {
+    for await (const b of listBlobs(cc, this.versionsContainer, { side: this.site.label, sasEnv: this.site.site.sasEnv, missing: "empty", prefix: `i/${container}/`, signal: this.signal })) {
       indexBlobs++;
       const text = (await this.site.blob(this.versionsContainer, b.name).downloadToBuffer(0, undefined, { abortSignal: this.signal })).toString("utf8");
       for (const line of text.split("\n")) {
         if (!line) continue;
+        let e: VersionEntry;
         try {
-          const e = JSON.parse(line) as VersionEntry;
-          // A line whose copy a purge or a crash took away describes nothing that can be restored.
-          if (e.name.startsWith(prefix) && present.has(e.version)) entries.push(e);
+          e = JSON.parse(line) as VersionEntry;
         } catch {
           // A line is one append: whole or absent; anything else was not written by dr-sync.
+          continue;
         }
+        if (typeof e?.name !== "string" || typeof e.version !== "string") continue;
+        // A line whose copy a purge or a crash took away describes nothing that can be restored.
+        if (e.name.startsWith(prefix) && isPresent(e.version)) onEntry(e);
       }
     }
-    return { entries, indexBlobs };
+    return indexBlobs;
   }
 
   /** Deletes the version and index day folders of a container older than `days` before `now`; returns the blobs removed. */
