@@ -165,6 +165,25 @@ describe("point-in-time recovery at the DR site", () => {
     expect(await snapshot(drill.sites.target.container("ledger"))).toEqual(before);
   });
 
+  test("index lines dr-sync did not write (not JSON, no name, a name no blob can have, a version gone) are passed over", async () => {
+    const versions = drill.sites.target.container("dr-sync-versions");
+    const today = new Date().toISOString().slice(0, 10);
+    const present = (await versionBlobs(drill)).find((n) => n.startsWith("v/ledger/"))!;
+    const lines = ["not json", "{}", JSON.stringify({ name: "", version: present, writtenAt: "2000-01-01T00:00:00Z", keptAt: "2000-01-01T00:00:01Z", reason: "deleted by a push" }),
+      JSON.stringify({ name: "docs/\ud800", version: present, writtenAt: "2000-01-01T00:00:00Z", keptAt: "2000-01-01T00:00:01Z", reason: "overwritten by a push" }),
+      JSON.stringify({ name: "docs/ghost.txt", version: `v/ledger/${today}/0-gone`, writtenAt: "2000-01-01T00:00:00Z", keptAt: "2000-01-01T00:00:01Z", reason: "overwritten by a push" })];
+    const junk = versions.getBlockBlobClient(`i/ledger/${today}/foreign-0.jsonl`);
+    await junk.upload(lines.join("\n") + "\n", Buffer.byteLength(lines.join("\n") + "\n"));
+    try {
+      const plan = await drill.run(["restore", "--container", "ledger", "--as-of", new Date(Date.now() - 1000).toISOString(), "--dry-run", "--json"]);
+      expect({ code: plan.code, stderr: plan.code === 0 ? "" : plan.stderr }).toEqual({ code: 0, stderr: "" });
+      const names = (json(plan).actions as { name: string }[]).map((a) => a.name);
+      expect(names.filter((n) => n === "" || n.startsWith("docs/\ud800") || n === "docs/ghost.txt")).toEqual([]);
+    } finally {
+      await junk.delete();
+    }
+  });
+
   test("versions older than retentionDays are purged by the service's clock, and nothing else", async () => {
     const versions = drill.sites.target.container("dr-sync-versions");
     const old = ["v/ledger/2000-01-01/1-x", "i/ledger/2000-01-01/run-0.jsonl", "v/other/2000-01-01/2-y"];

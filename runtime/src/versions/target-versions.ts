@@ -4,6 +4,7 @@ import { BlobKind, normalizeEtag, RemoteBlob } from "../model/blob";
 import { objectKey } from "../staging/object-path";
 import { describeError, errorCodeOf, isNotFound } from "../storage/errors";
 import { SiteClient } from "../storage/site-client";
+import { isStorableName } from "../index/blob-name";
 
 /** Why a version was kept at the target. */
 export type VersionReason = "overwritten by a push" | "deleted by a push" | "replaced by a restore" | "removed by a restore";
@@ -109,7 +110,8 @@ export class TargetVersions {
           // A line is one append: whole or absent; anything else was not written by dr-sync.
           continue;
         }
-        if (typeof e?.name !== "string" || typeof e.version !== "string") continue;
+        // A line without a name a blob can have was not written by dr-sync either.
+        if (typeof e?.name !== "string" || typeof e.version !== "string" || !isStorableName(e.name)) continue;
         // A line whose copy a purge or a crash took away describes nothing that can be restored.
         if (e.name.startsWith(prefix) && isPresent(e.version)) onEntry(e);
       }
