@@ -112,7 +112,7 @@ export async function main(io: Io): Promise<number> {
         return s.exitCode === EXIT_CODES.ok && (!s.rpoObjectiveMinutes || age <= s.rpoObjectiveMinutes) ? EXIT_CODES.ok : EXIT_CODES.failed;
       }
       case "verify": {
-          const v = await verifySites(ctx, args.json ? jsonVerifySink(write) : textVerifySink(out), { deep: args.deep });
+        const v = await verifySites(ctx, args.json ? jsonVerifySink(write) : textVerifySink(out), { deep: args.deep });
         return v.ok ? EXIT_CODES.ok : EXIT_CODES.failed;
       }
       case "retention": {
