@@ -245,6 +245,34 @@ describe("listing through the pipeline", () => {
     }
   });
 
+  test("a body sent a byte at a time, splitting every multi-byte character, reads as sent", async () => {
+    // A 4-byte emoji, a 3-byte CJK character and a 2-byte accent, each cut across network reads.
+    const names = ["d/😀-大-é", "d/ü/𝄞"];
+    const body = Buffer.from(page(names.map((n) => ONE.replace("a &amp; b/&#x1F600;&lt;x&gt;", n)).join("")), "utf8");
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/xml" });
+      let i = 0;
+      const next = (): void => {
+        if (i >= body.length) {
+          res.end();
+          return;
+        }
+        res.write(body.subarray(i, ++i), () => setImmediate(next));
+      };
+      next();
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const client = new SiteClient({ blobEndpoint: `http://127.0.0.1:${port}/acct/`, sasEnv: "X", name: "source" }, "sv=x&sig=y", { apiVersion: "2017-11-09", retry });
+      const got: string[] = [];
+      for await (const b of listBlobs(client.container("c"), "c", { side: "source", sasEnv: "X", missing: "error" })) got.push(b.name);
+      expect(got).toEqual(names);
+    } finally {
+      server.close();
+    }
+  });
+
   test("the listing's start is never later than the moment the service read the page, however slow the answer", async () => {
     // The service reads at arrival, then takes 2.2 s to answer; its Date header (whole seconds) is stamped at the end.
     const arrivals: number[] = [];

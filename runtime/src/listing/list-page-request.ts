@@ -1,3 +1,4 @@
+import { StringDecoder } from "node:string_decoder";
 import { ContainerClient } from "@azure/storage-blob";
 import { createPipelineRequest, PipelineRequest, PipelineResponse, RestError } from "@azure/core-rest-pipeline";
 import { isTransient } from "../storage/errors";
@@ -68,11 +69,18 @@ export async function fetchListPage(client: ContainerClient, query: ListPageQuer
  *  fails its whole container for the run, so it gets more chances than one blob does. */
 const BODY_ATTEMPTS = 5;
 
+/**
+ * The body as text, each chunk decoded as it arrives and let go: a 5,000-blob page is ~4 MB, and holding its
+ * chunks, then their concatenation, then the string kept three copies of it alive at once, two of them outside
+ * V8's heap, where the C allocator keeps the high-water mark as resident memory.
+ */
 async function readText(stream: NodeJS.ReadableStream | undefined): Promise<string> {
   if (!stream) return "";
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream as AsyncIterable<Buffer | string>) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : chunk);
-  return Buffer.concat(chunks).toString("utf8");
+  const decoder = new StringDecoder("utf8");
+  const parts: string[] = [];
+  for await (const chunk of stream as AsyncIterable<Buffer | string>) parts.push(typeof chunk === "string" ? chunk : decoder.write(chunk));
+  parts.push(decoder.end());
+  return parts.join("");
 }
 
 /**
