@@ -1,6 +1,7 @@
 // A tiny run of the benchmark harness with dr-sync alone, so `npm run bench` cannot rot unnoticed. The peers
 // (AzCopy, rclone) are not needed; timings are never asserted.
-import { mkdtempSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_OPTIONS } from "../bench/options";
@@ -37,6 +38,23 @@ test("the harness runs dr-sync through every phase and finds the target identica
     const md = renderMarkdown(result, summaries, checkTargets(result, summaries), "chart.svg", []);
     expect(md).toContain("| recipe | — | skipped: not installed |");
     expect(renderResultChart(result, summaries, ["dr-sync"])).toContain("flat: no-op run");
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}, 180_000);
+
+test("the memory-scale run (issue 10's flat-memory check) measures every cycle and writes the ratios", () => {
+  const work = mkdtempSync(join(tmpdir(), "bench-memory-"));
+  try {
+    // Azurite's default store: small sizes need no database.
+    const { AZURITE_DB: _db, ...env } = process.env;
+    const r = spawnSync(process.execPath, ["build/bench-memory-scale.js", "--sizes", "20,60", "--noops", "1", "--flags", "unit", "--work", work],
+      { encoding: "utf8", env, timeout: 170_000 });
+    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
+    const out = JSON.parse(readFileSync(join(work, "results.json"), "utf8")) as { rows: { blobs: number; cycle: string; exit: number; peakRssMiB: number }[]; ratios: { cycle: string; ratio: number }[] };
+    expect(out.rows.map((x) => `${x.blobs}/${x.cycle}/${x.exit}`)).toEqual(["20/full/0", "20/noop/0", "60/full/0", "60/noop/0"]);
+    for (const x of out.rows) expect(x.peakRssMiB).toBeGreaterThan(30);
+    expect(out.ratios.map((x) => [x.cycle, typeof x.ratio])).toEqual([["full", "number"], ["noop", "number"]]);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

@@ -60,6 +60,7 @@ const tools = [
   ["bench/main.ts", "build/bench.js"],
   ["bench/probe.ts", "build/bench-probe.js"],
   ["bench/scale-chart.ts", "build/bench-scale-chart.js"],
+  ["bench/memory-scale.ts", "build/bench-memory-scale.js"],
 ];
 for (const [entry, outfile] of tools) {
   try { readFileSync(entry); } catch { continue; }
