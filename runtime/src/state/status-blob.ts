@@ -12,9 +12,7 @@ export async function writeJsonRecord(site: SiteClient, container: string, name:
     await upload();
   } catch (err) {
     if (errorCodeOf(err) !== "ContainerNotFound") throw err;
-    await site.container(container).create({ abortSignal: signal }).catch((e: { statusCode?: number }) => {
-      if (e.statusCode !== 409) throw e;
-    });
+    await site.ensureContainer(container, signal);
     await upload();
   }
 }

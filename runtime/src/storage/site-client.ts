@@ -48,6 +48,13 @@ export class SiteClient {
     return new ContainerClient(`${this.site.blobEndpoint}${name}?${this.sas}`, this.pipeline);
   }
 
+  /** Creates a container unless it exists already (409): the one place that rule lives. */
+  async ensureContainer(name: string, signal?: AbortSignal): Promise<void> {
+    await this.container(name).create({ abortSignal: signal }).catch((err: { statusCode?: number }) => {
+      if (err.statusCode !== 409) throw err;
+    });
+  }
+
   /**
    * A client for one blob. The whole name is percent-encoded, slashes included, so that names with `.` or `..`
    * segments reach the service as written instead of being folded away by URL normalization.

@@ -97,7 +97,7 @@ export async function restoreAsOf(ctx: SyncContext, versions: TargetVersions, op
       return summary(false);
     }
 
-    if (to === "target") await ctx.dst.container(container).create({ abortSignal: ctx.signal }).catch((e: { statusCode?: number }) => { if (e.statusCode !== 409) throw e; });
+    if (to === "target") await ctx.dst.ensureContainer(container, ctx.signal);
     const pool = new WorkPool<PitAction>(ctx.config.transferConcurrency, async (a) => {
       try {
         if (to === "target") await applyAtTarget(ctx, versions, container, a);

@@ -25,9 +25,7 @@ export async function restoreRetained(ctx: SyncContext, copy: RetainedCopy, to: 
   const siteKey = side === "source" ? ctx.srcKey : ctx.dstKey;
   let kept = false;
   try {
-    await site.container(copy.container).create().catch((e: { statusCode?: number }) => {
-      if (e.statusCode !== 409) throw e;
-    });
+    await site.ensureContainer(copy.container);
     const current = await listOne(site.container(copy.container), copy.container, copy.name, { side: site.label, sasEnv: site.site.sasEnv, missing: "empty", signal: ctx.signal });
     if (current) {
       kept = await retainRemote(ctx, site, siteKey, copy.container, current, "replaced by a restore", join(ctx.config.stagingDir, `.restore-${randomBytes(8).toString("hex")}.part`));

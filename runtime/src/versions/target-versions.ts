@@ -138,11 +138,10 @@ export class TargetVersions {
 
   private ensureContainer(): Promise<void> {
     // One request per run, shared by every worker that keeps a version.
-    this.created ??= this.site.container(this.versionsContainer).create({ abortSignal: this.signal }).then(() => undefined, (err: { statusCode?: number }) => {
-      if (err.statusCode !== 409) {
-        this.created = undefined;
-        throw err;
-      }
+    this.created ??= this.site.ensureContainer(this.versionsContainer, this.signal).catch((err) => {
+      // A failed create is tried again by the next worker, not remembered.
+      this.created = undefined;
+      throw err;
     });
     return this.created;
   }
