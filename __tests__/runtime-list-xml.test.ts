@@ -203,6 +203,18 @@ describe("parseListBlobsXml", () => {
   });
 });
 
+/** A loopback server answering with `handler`, and a site client pointed at it, for one test's body. */
+async function withFakeService(handler: Parameters<typeof createServer>[1], body: (client: SiteClient) => Promise<void>): Promise<void> {
+  const server = createServer(handler);
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  try {
+    const port = (server.address() as AddressInfo).port;
+    await body(new SiteClient({ blobEndpoint: `http://127.0.0.1:${port}/acct/`, sasEnv: "X", name: "source" }, "sv=x&sig=y", { apiVersion: "2017-11-09", retry }));
+  } finally {
+    server.close();
+  }
+}
+
 describe("listing through the pipeline", () => {
   test("pins x-ms-version, sends the query, retries a 503, follows markers and reads the service's Date", async () => {
     const seen: { url: string; headers: IncomingHttpHeaders }[] = [];
@@ -249,7 +261,7 @@ describe("listing through the pipeline", () => {
     // A 4-byte emoji, a 3-byte CJK character and a 2-byte accent, each cut across network reads.
     const names = ["d/😀-大-é", "d/ü/𝄞"];
     const body = Buffer.from(page(names.map((n) => ONE.replace("a &amp; b/&#x1F600;&lt;x&gt;", n)).join("")), "utf8");
-    const server = createServer((_req, res) => {
+    await withFakeService((_req, res) => {
       res.writeHead(200, { "content-type": "application/xml" });
       let i = 0;
       const next = (): void => {
@@ -260,17 +272,11 @@ describe("listing through the pipeline", () => {
         res.write(body.subarray(i, ++i), () => setImmediate(next));
       };
       next();
-    });
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-    try {
-      const port = (server.address() as AddressInfo).port;
-      const client = new SiteClient({ blobEndpoint: `http://127.0.0.1:${port}/acct/`, sasEnv: "X", name: "source" }, "sv=x&sig=y", { apiVersion: "2017-11-09", retry });
+    }, async (client) => {
       const got: string[] = [];
       for await (const b of listBlobs(client.container("c"), "c", { side: "source", sasEnv: "X", missing: "error" })) got.push(b.name);
       expect(got).toEqual(names);
-    } finally {
-      server.close();
-    }
+    });
   });
 
   test("the listing's start is never later than the moment the service read the page, however slow the answer", async () => {
@@ -299,7 +305,7 @@ describe("listing through the pipeline", () => {
 
   test("a page whose connection breaks off mid-body is fetched again", async () => {
     let calls = 0;
-    const server = createServer((_req, res) => {
+    await withFakeService((_req, res) => {
       calls++;
       const body = page(ONE);
       res.writeHead(200, { "content-type": "application/xml", "content-length": String(Buffer.byteLength(body)) });
@@ -309,18 +315,12 @@ describe("listing through the pipeline", () => {
         return;
       }
       res.end(body);
-    });
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-    try {
-      const port = (server.address() as AddressInfo).port;
-      const client = new SiteClient({ blobEndpoint: `http://127.0.0.1:${port}/acct/`, sasEnv: "X", name: "source" }, "sv=x&sig=y", { apiVersion: "2017-11-09", retry });
+    }, async (client) => {
       const names: string[] = [];
       for await (const b of listBlobs(client.container("c"), "c", { side: "source", sasEnv: "X", missing: "error" })) names.push(b.name);
       expect(names).toEqual(["a & b/😀<x>"]);
       expect(calls).toBe(2);
-    } finally {
-      server.close();
-    }
+    });
   });
 
   test("a truncated listing is an error, never a shorter listing", async () => {
