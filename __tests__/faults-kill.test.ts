@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { Drill, expectSitesEqual, seed, SeedBlob, snapshot, startDrill, walk } from "./support/harness";
 import { stagedFiles } from "./support/staged-index";
-import { eventsOf, Figures, mulberry32, runKilledAfter, sha256, stagingProblems } from "./support/faults";
+import { eventsOf, Figures, mulberry32, runKilledAfter, sha256, stagingProblems, targetChangesOfAStoppedRun } from "./support/faults";
 
 // The seed decides every kill delay and every change to the source; a failure replays with the same seed.
 const SEED = Number(process.env.DRSYNC_KILL_SEED ?? 20250611);
@@ -196,6 +196,8 @@ describe("kill at the staging index's commit points", () => {
   test.each([
     ["after a data file's rename, before its row's batch is committed", "staging.after-data-rename", 6],
     ["after the batch commit, before the superseded data file is removed", "staging.after-commit-before-removal", 3],
+    // The 4 new blobs go to the target while the pull goes on (push-ahead.ts): the 2nd lands with no push record.
+    ["after a new blob pushed ahead of the push is written, before its push record", "push.ahead.after-upload", 2],
   ])("killed %s: nothing lost, nothing deleted at the target, and the next run converges", async (_when, point, nth) => {
     const gen = versions.size;
     const names = Array.from({ length: 24 }, (_, i) => `p/${i}`);
@@ -209,8 +211,13 @@ describe("kill at the staging index's commit points", () => {
     const killed = await drill.run(["run"], { env: { ...drill.env, DR_SYNC_KILL_AT: `${point}:${nth}` } });
     expect({ signal: killed.signal, stderr: killed.signal ? "" : killed.stderr.slice(-2000) }).toEqual({ signal: "SIGKILL", stderr: "" });
     expect(stagingProblems(drill.config.stagingDir, versions)).toEqual([]);
-    // The kill came in the pull: the target is exactly as it was, nothing deleted there.
-    expect(await snapshot(drill.sites.target.container("points"))).toEqual(target);
+    // The kill came in the pull: every blob the target had is there as it was, nothing deleted or replaced; what
+    // it gained can only be new names pushed ahead, each a version the source had.
+    const { problems, gained } = targetChangesOfAStoppedRun(target, await snapshot(drill.sites.target.container("points")), versions);
+    expect(problems).toEqual([]);
+    expect(gained.filter((n) => !n.startsWith(`p/new-${gen}-`))).toEqual([]);
+    if (point === "push.ahead.after-upload") expect(gained.length).toBeGreaterThanOrEqual(nth);
+    figures.add("pushedAheadBeforeKill", gained.length);
 
     const next = await drill.run(["run"]);
     expect({ code: next.code, stderr: next.code ? next.stderr.slice(-2000) : "" }).toEqual({ code: 0, stderr: "" });

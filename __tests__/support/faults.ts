@@ -211,3 +211,24 @@ export async function snapshotExact(site: LocalSite, container: string): Promise
   }
   return out;
 }
+
+/**
+ * What a stopped run may have done to the target, compared with `before` (its snapshot when the run started): every
+ * blob it had still there as it was (nothing deleted or replaced), and blobs gained only under names `before` did
+ * not have, each holding a version the source had (new blobs pushed ahead while the pull went on). Returns the
+ * problems, and the names gained.
+ */
+export function targetChangesOfAStoppedRun(before: Record<string, BlobSnapshot>, after: Record<string, BlobSnapshot>,
+  versions: ReadonlyMap<string, ReadonlySet<string>>): { problems: string[]; gained: string[] } {
+  const problems: string[] = [];
+  for (const [name, was] of Object.entries(before)) {
+    const now = after[name];
+    if (!now) problems.push(`${name}: deleted at the target`);
+    else if (JSON.stringify(now) !== JSON.stringify(was)) problems.push(`${name}: replaced at the target`);
+  }
+  const gained = Object.keys(after).filter((n) => !(n in before));
+  for (const name of gained) {
+    if (!versions.get(name)?.has(after[name].sha256)) problems.push(`${name}: gained at the target with content the source never had`);
+  }
+  return { problems, gained };
+}

@@ -7,7 +7,8 @@ export type KillPointName =
   | "staging.after-data-rename"
   | "staging.after-commit-before-removal"
   | "migration.after-tmp-commit"
-  | "migration.after-rename";
+  | "migration.after-rename"
+  | "push.ahead.after-upload";
 
 const wanted = parse(process.env.DR_SYNC_KILL_AT);
 let passes = 0;

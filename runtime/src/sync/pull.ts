@@ -23,6 +23,12 @@ export interface PullResult {
   readonly guardStop?: string;
 }
 
+/** One blob for the pull's workers; `isNew` when staging held no version of its name. */
+interface Staging {
+  readonly blob: RemoteBlob;
+  readonly isNew: boolean;
+}
+
 /** Overwrites and emptyings found by the walk, waiting on disk for the guards. */
 const DEFERRED = "pull.deferred";
 
@@ -31,9 +37,10 @@ const DEFERRED = "pull.deferred";
  * name decided by `decidePull`, every change made by `exec` (the storage, or in plan mode a recorder). Transfers
  * start while the listing streams; deletions, and overwrites that would empty or replace a blob, wait on disk
  * until the listing is complete and the guards have agreed, and deletions are skipped altogether when any
- * transfer failed.
+ * transfer failed. `onNewStaged` is told of each blob staged under a name staging did not hold (push-ahead.ts).
  */
-export async function pullContainer(ctx: SyncContext, container: string, store: StagingStore, exec: Executor): Promise<PullResult> {
+export async function pullContainer(ctx: SyncContext, container: string, store: StagingStore, exec: Executor,
+  onNewStaged?: (name: string) => void): Promise<PullResult> {
   const stats = newHopStats();
   const rows = store.rows;
   rows.beginRun();
@@ -63,12 +70,14 @@ export async function pullContainer(ctx: SyncContext, container: string, store: 
     }
   };
   const scope = { side: ctx.src.label, sasEnv: ctx.config.source.sasEnv, operation: `read blobs in "${container}"`, doing: `pulling "${container}"`, stagingDir: ctx.config.stagingDir,
-    consequence: "nothing was deleted, the target was not touched" };
+    consequence: "nothing was deleted or replaced at the target" };
 
-  const pool = new WorkPool<RemoteBlob>(ctx.config.transferConcurrency, async (blob) => {
+  const pool = new WorkPool<Staging>(ctx.config.transferConcurrency, async ({ blob, isNew }) => {
     try {
       if (fatal) return;
-      if ((await exec.stage(blob, stats, progress)) === "vanished") {
+      const outcome = await exec.stage(blob, stats, progress);
+      if (outcome === "staged" && isNew) onNewStaged?.(blob.name);
+      if (outcome === "vanished") {
         // Deleted at the source after the listing: the staged version is stale, and the guard counts it as a deletion.
         if (deleting && store.get(blob.name)) {
           rows.addPendingDelete(blob.name);
@@ -114,7 +123,7 @@ export async function pullContainer(ctx: SyncContext, container: string, store: 
       return;
     }
     queued(blob);
-    return pool.add(blob);
+    return pool.add({ blob, isNew: !staged });
   };
 
   const stagedBefore = store.count();
@@ -152,7 +161,7 @@ export async function pullContainer(ctx: SyncContext, container: string, store: 
       for (const blob of rows.queued<RemoteBlob>(DEFERRED)) {
         if (fatal) break;
         queued(blob);
-        await pool.add(blob);
+        await pool.add({ blob, isNew: false });
       }
     }
   }

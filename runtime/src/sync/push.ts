@@ -16,6 +16,7 @@ import { march, OutOfOrderListingError } from "./march";
 import { retainRemote } from "./retain-remote";
 import { containerPart, scratchPrefixFor } from "../shard/part";
 import { adoptSameBytes } from "./adopt-same-bytes";
+import type { AheadResult } from "./push-ahead";
 
 export interface PushResult {
   readonly stats: HopStats;
@@ -71,7 +72,11 @@ export interface SpooledDestination {
   readonly scratch: readonly string[];
 }
 
-const SPOOLED = "push.listing";
+/** Names this run pushed ahead of the push (push-ahead.ts), for the push's counts. */
+export const AHEAD = "push.ahead";
+
+/** The queue holding the spooled listing. */
+export const SPOOLED = "push.listing";
 
 /**
  * Reads the destination's listing into the index (in its order, checked) while the pull lists the source: on a
@@ -98,11 +103,14 @@ export async function spoolDestination(ctx: SyncContext, container: string, stor
  * blob changed or deleted there behind our back is noticed by its ETag and rewritten. Copies and deletions wait
  * on disk until the walk is complete and the guards have agreed. Destination content we hold no copy of is kept
  * (retention area, versions) before it is replaced or deleted (the executor). Deletions need `stagingComplete`:
- * a staging no complete pull has filled says nothing about what the source lacks.
+ * a staging no complete pull has filled says nothing about what the source lacks. Blobs `ahead` wrote during the
+ * pull are found done by their records and counted as copied.
  */
 export async function pushContainer(ctx: SyncContext, container: string, store: StagingStore, records: PushRecords, exec: Executor,
-  stagingComplete = true, spooled?: SpooledDestination): Promise<PushResult> {
+  stagingComplete = true, spooled?: SpooledDestination, ahead?: AheadResult): Promise<PushResult> {
   const stats = newHopStats();
+  stats.bytes = ahead?.bytes ?? 0;
+  const aheadCopies = (ahead?.copied ?? 0) > 0;
   const rows = store.rows;
   rows.clearQueue(COPIES);
   rows.clearQueue(DELETES);
@@ -114,7 +122,8 @@ export async function pushContainer(ctx: SyncContext, container: string, store: 
   const consider = (staged: StagedEntryWithRecord, dst: RemoteBlob | undefined): void => {
     const d = decidePush(staged, staged.record, dst);
     if (d.action === "skip") {
-      stats.skipped++;
+      if (aheadCopies && rows.queuedItem(AHEAD, staged.name) !== undefined) stats.copied++;
+      else stats.skipped++;
       return;
     }
     // Only an entry that leads to work is copied without its record (a steady cycle copies nothing).

@@ -16,6 +16,7 @@ import { planExecutor, storageExecutor } from "./executor";
 import { PlanSink } from "../report/plan-output";
 import { pullContainer } from "./pull";
 import { pushContainer, spoolDestination, SpooledDestination } from "./push";
+import { AheadResult, PushAhead } from "./push-ahead";
 import { adoptPart } from "../shard/adopt-part";
 import { containerPart, housekeepingContainers, ownedContainers } from "../shard/part";
 import { statusBlobName } from "../shard/shard-spec";
@@ -83,6 +84,7 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
     let exceptions: { name: string; error: string }[] = [];
     let store: StagingStore | undefined;
     let spool: Promise<SpooledDestination> | undefined;
+    let ahead: PushAhead | undefined;
     try {
       store = await StagingStore.open(ctx.config.stagingDir, ctx.srcKey, container, ctx.retention);
       // A part that changed (N changed) vouches for nothing its old recovery point covered.
@@ -95,9 +97,11 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
       // Both listings at once: on a quiet cycle they are nearly all the run costs.
       spool = command === "run" ? spoolDestination(ctx, container, store) : undefined;
       spool?.catch(() => undefined);
+      // New blobs go to the target while the pull goes on: a first copy keeps both sites busy at once.
+      ahead = spool && records ? new PushAhead(ctx, container, store, records, spool) : undefined;
       let pullMoved = false;
       if (command !== "push") {
-        const pulled = await pullContainer(ctx, container, store, exec);
+        const pulled = await pullContainer(ctx, container, store, exec, ahead && ((name) => ahead!.offer(name)));
         pullStats = pulled.stats;
         if (pulled.listingStart) {
           if (pulled.stats.copied + pulled.stats.deleted > 0) {
@@ -116,8 +120,10 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
         // A listing as old as a pull that moved data would hide what was written at the target meanwhile: then the
         // push lists the target again (a spool that failed is listed again too, and fails for itself).
         const spooled = spool && await spool.catch(() => undefined);
+        const aheadDone: AheadResult | undefined = await ahead?.finish();
+        ahead = undefined;
         const markBefore = await readPullMark(store.dir);
-        const pushed = await pushContainer(ctx, container, store, records, exec, markBefore !== undefined, pullMoved ? undefined : spooled);
+        const pushed = await pushContainer(ctx, container, store, records, exec, markBefore !== undefined, pullMoved ? undefined : spooled, aheadDone);
         pushStats = pushed.stats;
         hopEnd(ctx, "push", container, pushStats);
         // Blobs that failed are named, not allowed to hold the rest of the container back; a staging the mark no
@@ -145,8 +151,13 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
       if (err instanceof StagingDiskError) runError = err.message;
       if (ctx.signal.aborted) runError = "the run was interrupted";
     } finally {
-      // The spool writes into this store's index: it ends before the index closes.
+      // The spool and the writes ahead use this store's index: they end before the index closes.
       await spool?.catch(() => undefined);
+      if (ahead) {
+        ahead.stop();
+        const done = await ahead.finish();
+        if (done.copied) ctx.events.info("push.ahead", `${container}: ${done.copied} new blob(s) were pushed ahead before the run stopped this container`, { container, copied: done.copied });
+      }
       await store?.close().catch((e) => ctx.events.warn("staging.close", `staging index of "${container}": ${describeError(e)}`, { container }));
     }
   }

@@ -17,6 +17,14 @@ export class WorkPool<T> {
     this.pump();
   }
 
+  /** Adds `item` unless the queue is full; never waits. Returns false when it was not added. */
+  tryAdd(item: T): boolean {
+    if (this.queue.length >= this.maxQueued) return false;
+    this.queue.push(item);
+    this.pump();
+    return true;
+  }
+
   /** Resolves when the queue is empty and every worker has finished. */
   async drain(): Promise<void> {
     if (this.running === 0 && this.queue.length === 0) return;

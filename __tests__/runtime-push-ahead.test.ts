@@ -1,0 +1,83 @@
+import { ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Drill, expectSitesEqual, seed, startDrill, throughProxy, walk } from "./support/harness";
+import { RecordingProxy, SeenRequest, startRecordingProxy } from "./support/recording-proxy";
+import { waitFor } from "./support/faults";
+
+/**
+ * New blobs go to the target while the pull is still reading the source (runtime/src/sync/push-ahead.ts), so that
+ * a first copy keeps both sites busy at once. The proxy holds one source read open to show it, and a write at the
+ * DR site slipped in meanwhile shows that going ahead never replaces anything unseen.
+ */
+describe("pushing new blobs ahead of the push", () => {
+  let drill: Drill;
+  let proxy: RecordingProxy;
+  const containers = ["first", "written-at-dr"];
+
+  beforeAll(async () => {
+    drill = await startDrill(containers, { transferConcurrency: 4 });
+    proxy = await startRecordingProxy(() => drill.sites.port);
+  }, 60_000);
+  afterAll(async () => {
+    await proxy?.stop();
+    await drill?.stop();
+  });
+
+  const exited = (child: ChildProcess) => new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    let stderr = "";
+    child.stderr!.on("data", (d) => { stderr += d; });
+    child.on("close", (code) => resolve({ code, stderr }));
+  });
+  const sourceRead = (container: string, blob: string) => (r: SeenRequest) => r.account === "source" && r.method === "GET" && r.container === container && r.blob === blob;
+  const targetUploads = (container: string) => proxy.seen.filter((r) => r.account === "target" && r.container === container && r.upload);
+  const status = () => JSON.parse(readFileSync(join(drill.config.stateDir, "status.json"), "utf8"));
+
+  test("a first copy writes new blobs at the target while the pull is still reading the source, each once", async () => {
+    const C = "first";
+    const names = Array.from({ length: 30 }, (_, i) => `d/${String(i).padStart(2, "0")}.txt`);
+    await seed(drill.sites.source, C, names.map((name) => ({ name, body: `content of ${name}`, metadata: { name: "x" } })));
+    drill.writeConfig({ ...throughProxy(proxy.url), containers: [C], transferConcurrency: 4 });
+    proxy.seen.length = 0;
+    proxy.hold(sourceRead(C, names[29]));
+    const run = exited(drill.spawn(["run"]));
+    // The last source blob's read is held: the pull cannot end, and yet the other 29 reach the target.
+    await waitFor("29 blobs at the target while the pull holds the last read", () => targetUploads(C).length >= 29);
+    expect(proxy.seen.some(sourceRead(C, names[29]))).toBe(true);
+    proxy.release();
+    const res = await run;
+    expect({ code: res.code, stderr: res.code === 0 ? "" : res.stderr.slice(-2000) }).toEqual({ code: 0, stderr: "" });
+    await expectSitesEqual(drill, [C]);
+    // Nothing is written twice: the push after the pull finds the 29 done by their records, and writes the last.
+    expect(targetUploads(C).map((r) => r.blob).sort()).toEqual(names);
+    expect(status().containers[0].push).toMatchObject({ copied: 30, skipped: 0, failed: 0 });
+  });
+
+  test("a blob written at the DR site after the target was listed is not replaced unseen: kept, then replaced by the push", async () => {
+    const C = "written-at-dr";
+    const names = Array.from({ length: 10 }, (_, i) => `e/${i}.txt`);
+    await seed(drill.sites.source, C, names.map((name) => ({ name, body: `source ${name}` })));
+    drill.writeConfig({ ...throughProxy(proxy.url), containers: [C], transferConcurrency: 4 });
+    proxy.seen.length = 0;
+    proxy.hold(sourceRead(C, "e/5.txt"));
+    const run = exited(drill.spawn(["run"]));
+    await waitFor("the pull's read of e/5.txt", () => proxy.seen.some(sourceRead(C, "e/5.txt")));
+    // The target was listed (empty) before anything went ahead; now someone writes e/5.txt there.
+    await drill.sites.target.container(C).createIfNotExists();
+    const dr = "written at the DR site";
+    await drill.sites.target.container(C).getBlockBlobClient("e/5.txt").upload(dr, dr.length);
+    proxy.release();
+    const res = await run;
+    expect({ code: res.code, stderr: res.code === 0 ? "" : res.stderr.slice(-2000) }).toEqual({ code: 0, stderr: "" });
+    await expectSitesEqual(drill, [C]);
+    // The DR site's version was kept in the retention area before the source's replaced it (the proxy turns the
+    // target's versions off: see throughProxy).
+    const kept = walk(join(drill.config.stagingDir, "retention")).filter((f) => f.endsWith(".bin")).map((f) => readFileSync(f, "utf8"));
+    expect(kept).toContain(dr);
+    // e/5.txt was tried ahead (create-only, refused) and then written by the push: the other 9 once each.
+    const uploads = targetUploads(C).map((r) => r.blob);
+    expect(uploads.filter((b) => b !== "e/5.txt").sort()).toEqual(names.filter((n) => n !== "e/5.txt"));
+    expect(uploads.filter((b) => b === "e/5.txt").length).toBe(2);
+    expect(status().containers[0].push).toMatchObject({ copied: 10, retainedFromDestination: 1, failed: 0 });
+  });
+});
