@@ -15,6 +15,7 @@ import { ServiceClock } from "../runtime/src/sync/service-clock";
 import { pieces } from "../runtime/src/transfer/blob-to-file";
 import { takeBatch } from "../runtime/src/versions/target-versions";
 import { md5OfBlocks, md5OfFile, md5OfRange, md5OfRanges } from "../runtime/src/transfer/file-hash";
+import { WORKER_HASH_MIN_BYTES } from "../runtime/src/transfer/hash-worker";
 import { normalizeEtag } from "../runtime/src/model/blob";
 import { forEachLimited, WorkPool } from "../runtime/src/transfer/pool";
 import { encodeBlobName } from "../runtime/src/storage/site-client";
@@ -398,6 +399,9 @@ describe("file hashes read through one buffer", () => {
     [3 * 1048576, 1048576],
     [100, 8 * 1048576],
     [0, 4],
+    // From WORKER_HASH_MIN_BYTES up, on a hashing thread (hash-worker.ts): the same answers.
+    [WORKER_HASH_MIN_BYTES, 4 * 1048576],
+    [WORKER_HASH_MIN_BYTES + 12345, 3 * 1048576 + 1],
   ])("%i bytes in blocks of %i: the whole MD5 and every block's, as hashing each slice", (size, blockSize) => {
     const bytes = randomBytes(size);
     const path = join(dir, `f-${size}-${blockSize}`);
@@ -419,6 +423,22 @@ describe("file hashes read through one buffer", () => {
     expect(await md5OfRanges(path, ranges)).toBe(md5(Buffer.concat(ranges.map(([o, l]) => bytes.subarray(o, o + l)))));
     expect(await md5OfRanges(path, [[3 * 1048576 - 10, 100]])).toBe(md5(bytes.subarray(3 * 1048576 - 10)));
     expect(await md5OfRanges(path, [])).toBe(md5(Buffer.alloc(0)));
+  });
+
+  test("on a hashing thread: page ranges in order, a short file, and a missing file's error with its code", async () => {
+    const size = WORKER_HASH_MIN_BYTES + 2 * 1048576;
+    const bytes = randomBytes(size);
+    const path = join(dir, "big-pages");
+    writeFileSync(path, bytes);
+    const ranges: [number, number][] = [[512, 1024], [1048576, WORKER_HASH_MIN_BYTES], [size - 512, 512]];
+    expect(await md5OfRanges(path, ranges)).toBe(md5(Buffer.concat(ranges.map(([o, l]) => bytes.subarray(o, o + l)))));
+    expect(await md5OfRanges(path, [[size - 10, WORKER_HASH_MIN_BYTES]])).toBe(md5(bytes.subarray(size - 10)));
+    // Several at once share the threads and each gets its own answer.
+    const many = await Promise.all([0, 1, 2, 3].map((i) => md5OfBlocks(path, size - i, 1048576)));
+    expect(many.map((m) => m.whole)).toEqual([0, 1, 2, 3].map((i) => md5(bytes.subarray(0, size - i))));
+    await expect(md5OfBlocks(join(dir, "missing"), size, 1048576)).rejects.toMatchObject({ code: "ENOENT" });
+    // And the pool still answers after a failure.
+    expect((await md5OfBlocks(path, size, 4 * 1048576)).whole).toBe(md5(bytes));
   });
 });
 
