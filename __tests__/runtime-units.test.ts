@@ -19,6 +19,14 @@ import { WORKER_HASH_MIN_BYTES } from "../runtime/src/transfer/hash-worker";
 import { normalizeEtag } from "../runtime/src/model/blob";
 import { forEachLimited, WorkPool } from "../runtime/src/transfer/pool";
 import { encodeBlobName } from "../runtime/src/storage/site-client";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { StagedEntry } from "../runtime/src/model/blob";
+import { RetentionArea } from "../runtime/src/staging/retention";
+import { listKept, newestFirstKey } from "../runtime/src/sync/list-kept";
+import { SortSpool } from "../runtime/src/index/sort-spool";
+import { jsonKeptSink, textKeptSink } from "../runtime/src/report/kept-output";
 
 describe("command line", () => {
   it.each([
@@ -461,3 +469,81 @@ describe("kept versions' index lines are appended in batches", () => {
   });
 });
 
+
+describe("retention list, sorted on the staging disk", () => {
+  const staged = (name: string, size = 10): StagedEntry => ({
+    name, srcEtag: `"0x${name.length}"`, size, lastModified: "2026-11-01T00:00:00.000Z", kind: "BlockBlob", props: {}, metadata: {}, dataFile: "x.bin",
+  });
+
+  test.each([
+    // A key sorts newest first, ties in the order found, and a time that does not parse after every real one.
+    ["2026-12-01T10:00:00.001Z", 0, "2026-12-01T10:00:00.000Z", 0, -1],
+    ["2026-12-01T10:00:00.000Z", 1, "2026-12-01T10:00:00.000Z", 2, -1],
+    ["2026-12-01T10:00:00.000Z", 5, "not a time", 0, -1],
+    ["1970-01-01T00:00:00.000Z", 0, "2026-01-01T00:00:00.000Z", 0, 1],
+  ])("%s (#%i) before %s (#%i): %i", (a, sa, b, sb, sign) => {
+    expect(Math.sign(newestFirstKey(a, sa).localeCompare(newestFirstKey(b, sb)))).toBe(sign);
+    expect(newestFirstKey(a, sa) < newestFirstKey(b, sb)).toBe(sign < 0);
+  });
+
+  test("the sort spool gives items back in key order, ties in the order added, across page and batch boundaries", () => {
+    const dir = mkdtempSync(join(tmpdir(), "spool-"));
+    const spool = SortSpool.create<{ k: string; i: number }>(join(dir, "s.db"), 7, 50);
+    // 1,000 items over 97 keys, added in a scrambled order: many ties, pages of 7, commits every 50.
+    const items = Array.from({ length: 1000 }, (_, i) => ({ k: `k${String((i * 7919) % 97).padStart(3, "0")}`, i }));
+    for (const it of items) spool.add(it.k, it);
+    const expected = [...items].sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : a.i - b.i));
+    expect([...spool.sorted()]).toEqual(expected);
+    // Read twice, the same; then closed.
+    expect([...spool.sorted()].length).toBe(1000);
+    spool.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("copies across days, sites and containers come newest first, filtered, in text and JSON; the scratch index is removed", async () => {
+    const root = mkdtempSync(join(tmpdir(), "kept-"));
+    let now = Date.parse("2026-11-28T23:59:59.000Z");
+    const area = new RetentionArea(root, () => new Date(now));
+    const bin = join(root, "bytes");
+    writeFileSync(bin, "x");
+    // Kept out of time order, over three days, two sites, two containers; two copies in the same millisecond.
+    const keeps: [number, string, string, string][] = [
+      [Date.parse("2026-11-30T08:00:00.000Z"), "site-a", "images", "a/1"],
+      [Date.parse("2026-11-28T23:59:59.000Z"), "site-a", "images", "a/2"],
+      [Date.parse("2026-12-01T00:00:00.000Z"), "site-b", "docs", "d/1"],
+      [Date.parse("2026-11-30T08:00:00.000Z"), "site-a", "docs", "d/2"],
+      [Date.parse("2026-11-30T09:00:00.000Z"), "site-a", "images", "a/1"],
+    ];
+    for (const [t, site, container, name] of keeps) {
+      now = t;
+      await area.keep(site, container, staged(name), bin, "deleted at source");
+    }
+    writeFileSync(join(root, "retention", "2026-11-30", "site-a", "images", "broken.json"), "{ cut short"); // skipped
+    const run = async (filter: { container?: string; blob?: string }, json: boolean) => {
+      const chunks: string[] = [];
+      const n = await listKept({ stagingDir: root, retention: area, containers: [], ...filter },
+        json ? jsonKeptSink((t) => chunks.push(t)) : textKeptSink((l) => chunks.push(l + "\n")));
+      return { n, text: chunks.join("") };
+    };
+    const all = await run({}, true);
+    const rows = JSON.parse(all.text) as { retainedAt: string; container: string; name: string; dataPath: string }[];
+    expect(all.n).toBe(5);
+    // The two of the same millisecond come in the order found: day, site, then container folders by name.
+    expect(rows.map((r) => `${r.retainedAt} ${r.container}/${r.name}`)).toEqual([
+      "2026-12-01T00:00:00.000Z docs/d/1",
+      "2026-11-30T09:00:00.000Z images/a/1",
+      "2026-11-30T08:00:00.000Z docs/d/2",
+      "2026-11-30T08:00:00.000Z images/a/1",
+      "2026-11-28T23:59:59.000Z images/a/2",
+    ]);
+    expect(rows.every((r) => r.dataPath.endsWith(".bin"))).toBe(true);
+    expect((await run({ container: "images", blob: "a/1" }, false)).text.split("\n").filter(Boolean).map((l) => l.split(" ")[0]))
+      .toEqual(["2026-11-30T09:00:00.000Z", "2026-11-30T08:00:00.000Z"]);
+    expect(await run({ container: "nothing-here" }, false)).toEqual({ n: 0, text: "nothing is kept\n" });
+    expect(await run({ container: "nothing-here" }, true)).toEqual({ n: 0, text: "[]\n" });
+    // restore --blob picks from the same copies, newest first.
+    expect((await area.list({ container: "images", name: "a/1" })).map((c) => c.retainedAt)).toEqual(["2026-11-30T09:00:00.000Z", "2026-11-30T08:00:00.000Z"]);
+    expect(readdirSync(join(root, ".restore-tmp"))).toEqual([]);
+    rmSync(root, { recursive: true, force: true });
+  });
+});

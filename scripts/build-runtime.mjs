@@ -61,6 +61,7 @@ const tools = [
   ["bench/probe.ts", "build/bench-probe.js"],
   ["bench/scale-chart.ts", "build/bench-scale-chart.js"],
   ["bench/memory-scale.ts", "build/bench-memory-scale.js"],
+  ["bench/kept-list.ts", "build/bench-kept-list.js"],
 ];
 for (const [entry, outfile] of tools) {
   try { readFileSync(entry); } catch { continue; }

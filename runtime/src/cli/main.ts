@@ -28,8 +28,11 @@ import { TargetVersions } from "../versions/target-versions";
 import { planSync, runSync, VERSION } from "../sync/run";
 import { jsonPlanSink, textPlanSink } from "../report/plan-output";
 import { jsonVerifySink, textVerifySink } from "../report/verify-output";
+import { jsonKeptSink, textKeptSink } from "../report/kept-output";
+import { listKept } from "../sync/list-kept";
 import { verifySites } from "../verify/verify";
 import { CliArgs, parseArgs, USAGE } from "./args";
+import { writeThrough } from "./write-through";
 
 export interface Io {
   readonly argv: readonly string[];
@@ -116,28 +119,14 @@ export async function main(io: Io): Promise<number> {
         return v.ok ? EXIT_CODES.ok : EXIT_CODES.failed;
       }
       case "retention": {
-        const copies = await ctx.retention.list({ container: args.container, name: args.blob });
-        // The target's own history, which outlives this machine: every version a push replaced or deleted there.
-        const kept: { retainedAt: string; site: string; container: string; name: string; size: number; reason: string; version?: string }[] =
-          copies.map(({ entry: _e, ...c }) => c);
-        if (config.versionsContainer) {
-          const versions = new TargetVersions(dst, config.versionsContainer, "list", () => serviceClock.now(), io.signal);
-          for (const container of args.container ? [args.container] : config.containers) {
-            const idx = await versions.read(container, args.blob ?? "");
-            for (const e of idx.entries) {
-              if (args.blob !== undefined && e.name !== args.blob) continue;
-              kept.push({ retainedAt: e.keptAt, site: `target versions (${config.versionsContainer})`, container, name: e.name, size: e.size, reason: e.reason, version: e.version });
-            }
-          }
-          kept.sort((a, b) => b.retainedAt.localeCompare(a.retainedAt));
-        }
-        if (args.json) out(JSON.stringify(kept, null, 2));
-        else out(kept.length ? kept.map((c) => `${c.retainedAt} ${c.site}/${c.container} ${JSON.stringify(c.name)} ${c.size} bytes (${c.reason})`).join("\n") : "nothing is kept");
+        const versions = config.versionsContainer ? new TargetVersions(dst, config.versionsContainer, "list", () => serviceClock.now(), io.signal) : undefined;
+        await listKept({ stagingDir: config.stagingDir, retention: ctx.retention, versions, containers: config.containers, container: args.container, blob: args.blob },
+          args.json ? jsonKeptSink(write) : textKeptSink(out));
         return EXIT_CODES.ok;
       }
       case "restore": {
         if (args.asOf) return await restoreContainerAsOf(args, ctx, out, write, loaded.sourceSas);
-        const copies = await ctx.retention.list({ container: args.container, name: args.blob });
+        const copies = await ctx.retention.list({ container: args.container, name: args.blob! });
         const pick = args.retainedAt ? copies.find((c) => c.retainedAt === args.retainedAt) : copies[0];
         if (!pick) throw new FatalError(`no retained copy of ${JSON.stringify(args.blob)} in container "${args.container}"${args.retainedAt ? ` retained at ${args.retainedAt}` : ""}; see dr-sync retention list`);
         if (!args.out) lock = await lockForWriting(args, ctx, loaded.sourceSas);
@@ -233,6 +222,8 @@ async function restoreContainerAsOf(args: CliArgs, ctx: SyncContext, out: (s: st
 /** The bundle's entry point: restrictive file modes, signals turned into a clean stop, and the exit code. */
 if (require.main === module) {
   process.umask(0o077);
+  writeThrough(process.stdout);
+  writeThrough(process.stderr);
   const controller = new AbortController();
   // Every request in flight listens on the one run-wide signal; that is by design, not a leak.
   setMaxListeners(0, controller.signal);

@@ -1,4 +1,4 @@
-import { promises as fs } from "node:fs";
+import { Dir, promises as fs } from "node:fs";
 import { join } from "node:path";
 import { StagedEntry } from "../model/blob";
 import { ensurePrivateDir, writeFileAtomic } from "./atomic-file";
@@ -71,30 +71,46 @@ export class RetentionArea {
     return target;
   }
 
-  /** Every retained copy, newest first, optionally for one container or one blob name. */
-  async list(filter: { container?: string; name?: string } = {}): Promise<RetainedCopy[]> {
-    const out: RetainedCopy[] = [];
+  /**
+   * Every retained copy, optionally of one container or one blob name, in no particular order, its manifests read a
+   * batch at a time (each folder is streamed, never read whole): a mass deletion kept can be millions of copies.
+   */
+  async *copies(filter: { container?: string; name?: string } = {}): AsyncGenerator<RetainedCopy> {
     for (const day of await readdirSafe(this.root)) {
       for (const site of await readdirSafe(join(this.root, day))) {
         for (const container of await readdirSafe(join(this.root, day, site))) {
           if (filter.container && filter.container !== container) continue;
           const dir = join(this.root, day, site, container);
-          for (const f of await readdirSafe(dir)) {
-            if (!f.endsWith(".json")) continue;
-            try {
-              const m = JSON.parse(await fs.readFile(join(dir, f), "utf8")) as { reason: RetentionReason; retainedAt: string; entry: StagedEntry };
-              if (filter.name !== undefined && m.entry.name !== filter.name) continue;
-              out.push({
-                day, site, container, name: m.entry.name, reason: m.reason, retainedAt: m.retainedAt, size: m.entry.size,
-                srcEtag: m.entry.srcEtag, dataPath: join(dir, f.replace(/\.json$/, ".bin")), manifestPath: join(dir, f), entry: m.entry,
-              });
-            } catch {
-              // A manifest cut short by a crash has no complete copy behind it; the bytes stay for a person to look at.
-            }
+          let files: Dir;
+          try {
+            files = await fs.opendir(dir, { bufferSize: 256 });
+          } catch {
+            continue;
           }
+          // Manifests are read a batch at a time, all of a batch at once: one after the other, the reads were
+          // most of the listing's time, and a batch bounds what is held.
+          let batch: string[] = [];
+          const readBatch = async () => {
+            const read = await Promise.all(batch.map((f) => readManifest(join(dir, f))));
+            batch = [];
+            return read;
+          };
+          for await (const f of files) {
+            if (!f.name.endsWith(".json")) continue;
+            batch.push(f.name);
+            if (batch.length < MANIFEST_BATCH) continue;
+            for (const c of await readBatch()) if (c && (filter.name === undefined || c.name === filter.name)) yield { day, site, container, ...c };
+          }
+          for (const c of await readBatch()) if (c && (filter.name === undefined || c.name === filter.name)) yield { day, site, container, ...c };
         }
       }
     }
+  }
+
+  /** The retained copies of one blob, newest first (what `restore --blob` picks from). */
+  async list(filter: { container?: string; name: string }): Promise<RetainedCopy[]> {
+    const out: RetainedCopy[] = [];
+    for await (const c of this.copies(filter)) out.push(c);
     return out.sort((a, b) => b.retainedAt.localeCompare(a.retainedAt));
   }
 
@@ -110,6 +126,24 @@ export class RetentionArea {
     }
     return removed;
   }
+}
+
+/** Manifests read at once by `copies`. */
+const MANIFEST_BATCH = 64;
+
+/** A manifest's copy, or undefined for a manifest cut short by a crash (it has no complete copy behind it; the bytes
+ *  stay for a person to look at). */
+async function readManifest(manifestPath: string): Promise<Omit<RetainedCopy, "day" | "site" | "container"> | undefined> {
+  let m: { reason: RetentionReason; retainedAt: string; entry: StagedEntry };
+  try {
+    m = JSON.parse(await fs.readFile(manifestPath, "utf8"));
+  } catch {
+    return undefined;
+  }
+  return {
+    name: m.entry.name, reason: m.reason, retainedAt: m.retainedAt, size: m.entry.size, srcEtag: m.entry.srcEtag,
+    dataPath: manifestPath.replace(/\.json$/, ".bin"), manifestPath, entry: m.entry,
+  };
 }
 
 async function readdirSafe(dir: string): Promise<string[]> {

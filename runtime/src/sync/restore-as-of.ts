@@ -3,7 +3,6 @@ import { promises as fs } from "node:fs";
 import { join } from "node:path";
 import { listBlobs } from "../listing/blob-lister";
 import { RemoteBlob, StagedEntry } from "../model/blob";
-import { ensurePrivateDir } from "../staging/atomic-file";
 import { describeError, FatalError, isConditionFailed } from "../storage/errors";
 import { downloadToFile } from "../transfer/blob-to-file";
 import { uploadEntry } from "../transfer/file-to-blob";
@@ -12,6 +11,7 @@ import { WorkPool } from "../transfer/pool";
 import { decideAsOf, isLaterVersion, PitAction, writtenBy } from "../versions/point-in-time";
 import { TargetVersions, VersionEntry } from "../versions/target-versions";
 import { StagingIndex } from "../index/staging-index";
+import { withScratchDir } from "../index/scratch-dir";
 import { march } from "./march";
 import { MiB, SyncContext } from "./context";
 import { retainRemote } from "./retain-remote";
@@ -67,56 +67,55 @@ export async function restoreAsOf(ctx: SyncContext, versions: TargetVersions, op
   const { container, asOf, to } = opts;
   const prefix = opts.prefix ?? "";
   const site = to === "source" ? ctx.src : ctx.dst;
-  const tmpDir = join(ctx.config.stagingDir, ".restore-tmp", randomBytes(6).toString("hex"));
-  await ensurePrivateDir(tmpDir);
-  const scratch = StagingIndex.open(join(tmpDir, "as-of.db"));
-  try {
-    for await (const b of versions.versionBlobs(container)) scratch.enqueue(VERSIONS, b.name, b);
-    await versions.eachEntry(container, prefix, (v) => scratch.queuedItem(VERSIONS, v) !== undefined, (e) => {
-      if (!writtenBy(e, asOf)) return;
-      const best = scratch.queuedItem<VersionEntry>(LIVE, e.name);
-      if (!best || isLaterVersion(e, best)) scratch.enqueue(LIVE, e.name, e);
-    });
-    const counts = { restore: 0, remove: 0, keep: 0 };
-    const decide = (name: string, current: RemoteBlob | undefined, live: VersionEntry | undefined) => {
-      const a = decideAsOf(name, current, live, asOf);
-      if (!a) return;
-      counts[a.action]++;
-      sink.action(a);
-      if (a.action !== "keep") scratch.enqueue(PLAN, a.name, a);
-    };
-    await march(currentListing(ctx, site, container, prefix), scratch.queued<VersionEntry>(LIVE), {
-      srcOnly: (cur) => decide(cur.name, cur, undefined),
-      dstOnly: (live) => decide(live.name, undefined, live),
-      match: (cur, live) => decide(cur.name, cur, live),
-    });
-    let failedCount = 0;
-    const summary = (applied: boolean): AsOfSummary => ({ container, asOf: asOf.toISOString(), to, counts, applied, failedCount });
-    if (opts.dryRun) {
-      sink.close(summary(false));
-      return summary(false);
-    }
-
-    if (to === "target") await ctx.dst.ensureContainer(container, ctx.signal);
-    const pool = new WorkPool<PitAction>(ctx.config.transferConcurrency, async (a) => {
-      try {
-        if (to === "target") await applyAtTarget(ctx, versions, container, a);
-        else await applyAtSource(ctx, versions, container, a, (v) => scratch.queuedItem<RemoteBlob>(VERSIONS, v), join(tmpDir, randomBytes(8).toString("hex")));
-      } catch (err) {
-        const error = isConditionFailed(err) ? `changed at ${site.label} during the restore; left as it is (run the restore again)` : describeError(err);
-        failedCount++;
-        sink.failed(a.name, error);
-        ctx.events.warn("restore.failed", `restore of "${a.name}" in ${container} to ${site.label} failed: ${error}`, { container, blob: a.name });
+  return withScratchDir(ctx.config.stagingDir, async (tmpDir) => {
+    const scratch = StagingIndex.open(join(tmpDir, "as-of.db"));
+    try {
+      for await (const b of versions.versionBlobs(container)) scratch.enqueue(VERSIONS, b.name, b);
+      await versions.eachEntry(container, prefix, (v) => scratch.queuedItem(VERSIONS, v) !== undefined, (e) => {
+        if (!writtenBy(e, asOf)) return;
+        const best = scratch.queuedItem<VersionEntry>(LIVE, e.name);
+        if (!best || isLaterVersion(e, best)) scratch.enqueue(LIVE, e.name, e);
+      });
+      const counts = { restore: 0, remove: 0, keep: 0 };
+      const decide = (name: string, current: RemoteBlob | undefined, live: VersionEntry | undefined) => {
+        const a = decideAsOf(name, current, live, asOf);
+        if (!a) return;
+        counts[a.action]++;
+        sink.action(a);
+        if (a.action !== "keep") scratch.enqueue(PLAN, a.name, a);
+      };
+      await march(currentListing(ctx, site, container, prefix), scratch.queued<VersionEntry>(LIVE), {
+        srcOnly: (cur) => decide(cur.name, cur, undefined),
+        dstOnly: (live) => decide(live.name, undefined, live),
+        match: (cur, live) => decide(cur.name, cur, live),
+      });
+      let failedCount = 0;
+      const summary = (applied: boolean): AsOfSummary => ({ container, asOf: asOf.toISOString(), to, counts, applied, failedCount });
+      if (opts.dryRun) {
+        sink.close(summary(false));
+        return summary(false);
       }
-    });
-    for (const a of scratch.queued<PitAction>(PLAN)) await pool.add(a);
-    await pool.drain();
-    sink.close(summary(true));
-    return summary(true);
-  } finally {
-    scratch.close();
-    await fs.rm(tmpDir, { recursive: true, force: true });
-  }
+
+      if (to === "target") await ctx.dst.ensureContainer(container, ctx.signal);
+      const pool = new WorkPool<PitAction>(ctx.config.transferConcurrency, async (a) => {
+        try {
+          if (to === "target") await applyAtTarget(ctx, versions, container, a);
+          else await applyAtSource(ctx, versions, container, a, (v) => scratch.queuedItem<RemoteBlob>(VERSIONS, v), join(tmpDir, randomBytes(8).toString("hex")));
+        } catch (err) {
+          const error = isConditionFailed(err) ? `changed at ${site.label} during the restore; left as it is (run the restore again)` : describeError(err);
+          failedCount++;
+          sink.failed(a.name, error);
+          ctx.events.warn("restore.failed", `restore of "${a.name}" in ${container} to ${site.label} failed: ${error}`, { container, blob: a.name });
+        }
+      });
+      for (const a of scratch.queued<PitAction>(PLAN)) await pool.add(a);
+      await pool.drain();
+      sink.close(summary(true));
+      return summary(true);
+    } finally {
+      scratch.close();
+    }
+  });
 }
 
 /** At the target, everything stays in the account: the versions container holds the bytes, Copy Blob moves them. */

@@ -29,12 +29,6 @@ export interface VersionEntry {
   readonly kind: BlobKind;
 }
 
-/** A container's versions as one index shows them, and the index blobs read. */
-export interface VersionIndex {
-  readonly entries: VersionEntry[];
-  readonly indexBlobs: number;
-}
-
 /**
  * Point-in-time history at the target itself, with no help from the VM: before a push (or a restore) replaces or
  * deletes a blob there, the service copies it (Copy Blob, same account, conditional on the ETag the listing saw)
@@ -72,15 +66,6 @@ export class TargetVersions {
     };
     await this.record(container, day, entry);
     return entry;
-  }
-
-  /** Every version of a container the index knows (optionally only names starting with `prefix`), whose blob still exists. */
-  async read(container: string, prefix = ""): Promise<VersionIndex> {
-    const present = new Set<string>();
-    for await (const b of this.versionBlobs(container)) present.add(b.name);
-    const entries: VersionEntry[] = [];
-    const indexBlobs = await this.eachEntry(container, prefix, (v) => present.has(v), (e) => { entries.push(e); });
-    return { entries, indexBlobs };
   }
 
   /** The version blobs of a container (`v/<container>/…`), with their properties and metadata, in name order. */
