@@ -6,7 +6,7 @@ import { uploadEntry } from "../transfer/file-to-blob";
 import { WorkPool } from "../transfer/pool";
 import { scratchPrefixFor } from "../shard/part";
 import { MiB, SyncContext } from "./context";
-import { AHEAD, SPOOLED, SpooledDestination } from "./push";
+import { AHEAD, PushWalk, UNRECORDED } from "./push";
 
 /** What was pushed ahead of the push. */
 export interface AheadResult {
@@ -19,8 +19,9 @@ export interface AheadResult {
  * adds many blobs) keeps both sites busy at once instead of one after the other.
  *
  * Only writes that need no decision and no guard go ahead: a block blob that had no staged version before this
- * pull, with no blob of its name in the destination's listing (the spool, awaited before anything goes ahead)
- * and no push record, written `If-None-Match: *`, so it never replaces anything. Everything else is left to the
+ * pull, with no push record and no blob of its name in the destination's listing (the push's walk beside the
+ * pull, awaited before anything goes ahead, notes every destination name without a record), written
+ * `If-None-Match: *`, so it never replaces anything. Everything else is left to the
  * push after the pull, which lists the target again (the pull moved data) and finds these done by their records:
  * an offer made while the queue is full, a blob written at the target meanwhile (the condition fails), any
  * failure. Nothing here is retried or counted as failed; a failure of a fatal kind (credentials, the staging
@@ -34,7 +35,7 @@ export class PushAhead {
   private readonly pool: WorkPool<string>;
 
   constructor(private readonly ctx: SyncContext, private readonly name: string, private readonly store: StagingStore,
-    private readonly records: PushRecords, private readonly spool: Promise<SpooledDestination>) {
+    private readonly records: PushRecords, private readonly walked: Promise<PushWalk>) {
     store.rows.clearQueue(AHEAD);
     this.pool = new WorkPool(ctx.config.transferConcurrency, (blob) => this.push(blob));
   }
@@ -57,15 +58,15 @@ export class PushAhead {
 
   private async push(blobName: string): Promise<void> {
     const { ctx, name: container } = this;
-    // The destination's listing decides what is new there: nothing goes ahead before it is complete.
-    const spooled = await this.spool.catch(() => undefined);
-    if (!spooled) this.stopped = true;
-    if (!spooled || this.stopped || ctx.signal.aborted) return;
-    if (this.store.rows.queuedItem(SPOOLED, blobName) !== undefined || this.records.get(blobName)) return;
+    // The destination's listing decides what is new there: nothing goes ahead before the walk has read all of it.
+    const walk = await this.walked.catch(() => undefined);
+    if (!walk) this.stopped = true;
+    if (!walk || this.stopped || ctx.signal.aborted) return;
+    if (this.store.rows.queuedItem(UNRECORDED, blobName) !== undefined || this.records.get(blobName)) return;
     const entry = this.store.get(blobName);
     if (!entry || entry.kind !== "BlockBlob") return;
     try {
-      if (!spooled.exists) {
+      if (!walk.destination.exists()) {
         // Created once, on the first write; a failed create is tried again by the next.
         this.container ??= ctx.dst.ensureContainer(container, ctx.signal).catch((err) => {
           this.container = undefined;

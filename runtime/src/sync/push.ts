@@ -1,6 +1,5 @@
 import { listBlobs, listOne } from "../listing/blob-lister";
 import { RemoteBlob, StagedEntry } from "../model/blob";
-import { compareNames } from "../index/blob-name";
 import { StagedEntryWithRecord } from "../index/staging-index";
 import { PushRecords } from "../state/push-records";
 import { StagingStore } from "../staging/staging-store";
@@ -12,7 +11,7 @@ import { HopStats, MiB, newHopStats, SyncContext } from "./context";
 import { decidePush } from "./decide";
 import type { Executor } from "./executor";
 import { withItemRetry } from "./item-retry";
-import { march, OutOfOrderListingError } from "./march";
+import { march } from "./march";
 import { retainRemote } from "./retain-remote";
 import { containerPart, scratchPrefixFor } from "../shard/part";
 import { adoptSameBytes } from "./adopt-same-bytes";
@@ -66,59 +65,51 @@ export function listDestination(ctx: SyncContext, container: string): Destinatio
   return { blobs, scratch, exists: () => exists };
 }
 
-/** The destination's listing as `spoolDestination` read it into the index. */
-export interface SpooledDestination {
-  readonly exists: boolean;
-  readonly scratch: readonly string[];
-}
-
 /** Names this run pushed ahead of the push (push-ahead.ts), for the push's counts. */
 export const AHEAD = "push.ahead";
 
-/** The queue holding the spooled listing. */
-export const SPOOLED = "push.listing";
+/** Adoptions found by the walk, recorded when the push acts. */
+const ADOPTS = "push.adopts";
 
-/**
- * Reads the destination's listing into the index (in its order, checked) while the pull lists the source: on a
- * quiet cycle the two listings are nearly all a run costs, and this overlaps them without holding the listing in
- * memory. The push marches it only when the pull then moved nothing; otherwise it lists the target again.
- */
-export async function spoolDestination(ctx: SyncContext, container: string, store: StagingStore): Promise<SpooledDestination> {
-  const rows = store.rows;
-  rows.clearQueue(SPOOLED);
-  const listing = listDestination(ctx, container);
-  let previous: string | undefined;
-  for await (const b of listing.blobs) {
-    // The queue keeps rows in name order whatever order they came in: the listing's own order is checked here.
-    if (previous !== undefined && compareNames(b.name, previous) <= 0) throw new OutOfOrderListingError("destination", previous, b.name);
-    previous = b.name;
-    rows.enqueue(SPOOLED, b.name, b);
-  }
-  return { exists: listing.exists(), scratch: listing.scratch };
+/** Destination names the walk found with no push record: blobs at the target nothing of ours wrote (push-ahead.ts). */
+export const UNRECORDED = "push.unrecorded";
+
+/** What the push's walk found, before anything is done: its decisions wait on disk (queues), its counts here. */
+export interface PushWalk {
+  readonly stats: HopStats;
+  readonly destination: DestinationListing;
+  /** Deletions were decided (deleteDestination on and a complete pull staged). */
+  readonly deleting: boolean;
+  empties: number;
+  overwrites: number;
+  totalBytes: number;
+}
+
+export interface WalkOptions {
+  /** A complete pull is staged: the push may delete. @default true */
+  readonly stagingComplete?: boolean;
+  /** The destination's listing. @default a new listing of the target (`listDestination`) */
+  readonly destination?: DestinationListing;
+  /** What was pushed ahead during the pull: found done by their records, counted as copied. */
+  readonly ahead?: AheadResult;
+  /** Records the names at the destination without a push record in the UNRECORDED queue. @default false */
+  readonly noteUnrecorded?: boolean;
 }
 
 /**
- * Staging → target for one container: the staged entries marched against the destination's listing, each name
- * decided by `decidePush` with its push record, every change made by `exec`. The target is listed every run, so a
- * blob changed or deleted there behind our back is noticed by its ETag and rewritten. Copies and deletions wait
- * on disk until the walk is complete and the guards have agreed. Destination content we hold no copy of is kept
- * (retention area, versions) before it is replaced or deleted (the executor). Deletions need `stagingComplete`:
- * a staging no complete pull has filled says nothing about what the source lacks. Blobs `ahead` wrote during the
- * pull are found done by their records and counted as copied.
+ * The push's walk: the staged entries marched against the destination's listing, each name decided by
+ * `decidePush` with its push record. It changes nothing: copies, deletions, adoptions and byte comparisons go into
+ * the index's queues for `actOnPush`, so a walk may run beside a pull and be thrown away if the pull moves data.
  */
-export async function pushContainer(ctx: SyncContext, container: string, store: StagingStore, records: PushRecords, exec: Executor,
-  stagingComplete = true, spooled?: SpooledDestination, ahead?: AheadResult): Promise<PushResult> {
+export async function walkPush(ctx: SyncContext, container: string, store: StagingStore, records: PushRecords, exec: Executor,
+  opts: WalkOptions = {}): Promise<PushWalk> {
   const stats = newHopStats();
-  stats.bytes = ahead?.bytes ?? 0;
-  const aheadCopies = (ahead?.copied ?? 0) > 0;
+  stats.bytes = opts.ahead?.bytes ?? 0;
+  const aheadCopies = (opts.ahead?.copied ?? 0) > 0;
   const rows = store.rows;
-  rows.clearQueue(COPIES);
-  rows.clearQueue(DELETES);
-  rows.clearQueue(COMPARES);
-  const deleting = ctx.config.deleteDestination && stagingComplete;
-  let empties = 0;
-  let overwrites = 0;
-  let totalBytes = 0;
+  for (const q of [COPIES, DELETES, COMPARES, ADOPTS, UNRECORDED]) rows.clearQueue(q);
+  const deleting = ctx.config.deleteDestination && (opts.stagingComplete ?? true);
+  const walk: PushWalk = { stats, deleting, destination: opts.destination ?? listDestination(ctx, container), empties: 0, overwrites: 0, totalBytes: 0 };
   const consider = (staged: StagedEntryWithRecord, dst: RemoteBlob | undefined): void => {
     const d = decidePush(staged, staged.record, dst);
     if (d.action === "skip") {
@@ -130,7 +121,7 @@ export async function pushContainer(ctx: SyncContext, container: string, store: 
     const { record: _record, ...entry } = staged;
     if (d.action === "adopt") {
       exec.report("push", { name: entry.name, action: "adopt", reason: d.reason });
-      exec.adopt(records, entry, dst!);
+      rows.enqueue(ADOPTS, entry.name, { entry, dst } satisfies Job);
       stats.adopted++;
       return;
     }
@@ -139,39 +130,62 @@ export async function pushContainer(ctx: SyncContext, container: string, store: 
       rows.enqueue(COMPARES, entry.name, { entry, dst } satisfies Job);
       return;
     }
-    if (d.empties) empties++;
-    if (d.overwrites) overwrites++;
-    totalBytes += entry.size;
+    if (d.empties) walk.empties++;
+    if (d.overwrites) walk.overwrites++;
+    walk.totalBytes += entry.size;
     exec.report("push", { name: entry.name, action: "copy", reason: d.reason, size: entry.size });
     rows.enqueue(COPIES, entry.name, { entry, dst } satisfies Job);
   };
-  const destination: DestinationListing = spooled
-    ? { blobs: rows.queued<RemoteBlob>(SPOOLED), scratch: spooled.scratch, exists: () => spooled.exists }
-    : listDestination(ctx, container);
-  await march(store.entries(records.target), destination.blobs, {
+  await march(store.entries(records.target), walk.destination.blobs, {
     srcOnly: (entry) => consider(entry, undefined),
     match: (entry, dst) => {
       stats.listed++;
+      if (opts.noteUnrecorded && !entry.record) rows.enqueue(UNRECORDED, dst.name, 1);
       consider(entry, dst);
     },
     dstOnly: (dst) => {
       stats.listed++;
+      if (opts.noteUnrecorded) rows.enqueue(UNRECORDED, dst.name, 1);
       if (!deleting) return;
       exec.report("push", { name: dst.name, action: "delete", reason: "not in staging (deleted at source)" });
       rows.enqueue(DELETES, dst.name, dst);
     },
   });
+  return walk;
+}
+
+/**
+ * Staging → target for one container: the push's walk (`walkPush`), then what it decided (`actOnPush`). The
+ * target is listed every run, so a blob changed or deleted there behind our back is noticed by its ETag and
+ * rewritten. Deletions need `stagingComplete`: a staging no complete pull has filled says nothing about what the
+ * source lacks. Blobs `ahead` wrote during the pull are found done by their records and counted as copied.
+ */
+export async function pushContainer(ctx: SyncContext, container: string, store: StagingStore, records: PushRecords, exec: Executor,
+  stagingComplete = true, ahead?: AheadResult): Promise<PushResult> {
+  return actOnPush(ctx, container, store, records, exec, await walkPush(ctx, container, store, records, exec, { stagingComplete, ahead }));
+}
+
+/**
+ * Does what a walk decided, every change made by `exec`: adoptions recorded, look-alike destinations compared by
+ * their bytes, the guards applied to the counts, then the copies and, if every copy landed, the deletions.
+ * Destination content we hold no copy of is kept (retention area, versions) before it is replaced or deleted
+ * (the executor).
+ */
+export async function actOnPush(ctx: SyncContext, container: string, store: StagingStore, records: PushRecords, exec: Executor, walk: PushWalk): Promise<PushResult> {
+  const { stats, destination } = walk;
+  const rows = store.rows;
+  for (const job of rows.queued<Job>(ADOPTS)) exec.adopt(records, job.entry, job.dst!);
   await adoptSameBytes(ctx, container, rows.queued<Job>(COMPARES), records, exec, stats, (job) => {
-    overwrites++;
-    totalBytes += job.entry.size;
+    walk.overwrites++;
+    walk.totalBytes += job.entry.size;
     exec.report("push", { name: job.entry.name, action: "copy", reason: "bytes differ at destination (same size, properties and metadata, no Content-MD5)", size: job.entry.size });
     rows.enqueue(COPIES, job.entry.name, job);
   });
-  if (!stagingComplete && ctx.config.deleteDestination) {
+  if (!walk.deleting && ctx.config.deleteDestination) {
     ctx.events.warn("deletes.held", `no complete pull of "${container}" is staged yet; the push copies but deletes nothing at the target`, { container, hop: "push" });
   }
   const deletes = rows.countQueued(DELETES);
-  const guardStop = exec.guard({ hop: "push", container, where: ctx.dst.label, existing: stats.listed, deletes, empties, overwrites });
+  const guardStop = exec.guard({ hop: "push", container, where: ctx.dst.label, existing: stats.listed, deletes, empties: walk.empties, overwrites: walk.overwrites });
   if (guardStop) return { stats, guardStop };
 
   await exec.prepareDestination(container, destination.exists(), destination.scratch);
@@ -180,7 +194,7 @@ export async function pushContainer(ctx: SyncContext, container: string, store: 
   let done = 0;
   let fatal: unknown;
   const copies = rows.countQueued(COPIES);
-  const progress = () => ctx.events.progress({ phase: "push", container, doneItems: done, totalItems: copies, doneBytes: stats.bytes, totalBytes, startedAt });
+  const progress = () => ctx.events.progress({ phase: "push", container, doneItems: done, totalItems: copies, doneBytes: stats.bytes, totalBytes: walk.totalBytes, startedAt });
   const pool = new WorkPool<Job>(ctx.config.transferConcurrency, async (job) => {
     try {
       if (fatal) return;

@@ -15,7 +15,7 @@ import { HopStats, SyncContext } from "./context";
 import { planExecutor, storageExecutor } from "./executor";
 import { PlanSink } from "../report/plan-output";
 import { pullContainer } from "./pull";
-import { pushContainer, spoolDestination, SpooledDestination } from "./push";
+import { actOnPush, pushContainer, PushWalk, walkPush } from "./push";
 import { AheadResult, PushAhead } from "./push-ahead";
 import { adoptPart } from "../shard/adopt-part";
 import { containerPart, housekeepingContainers, ownedContainers } from "../shard/part";
@@ -83,7 +83,7 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
     let rp = prevRp.get(container) ?? null;
     let exceptions: { name: string; error: string }[] = [];
     let store: StagingStore | undefined;
-    let spool: Promise<SpooledDestination> | undefined;
+    let early: Promise<PushWalk> | undefined;
     let ahead: PushAhead | undefined;
     try {
       store = await StagingStore.open(ctx.config.stagingDir, ctx.srcKey, container, ctx.retention);
@@ -94,11 +94,13 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
       const records = command !== "pull" ? new PushRecords(store.rows, ctx.dstKey) : undefined;
       const journaled = misses?.byContainer.get(container);
       const missRepair = journaled && records ? await repairMissesFirst(ctx, container, store, records, journaled) : undefined;
-      // Both listings at once: on a quiet cycle they are nearly all the run costs.
-      spool = command === "run" ? spoolDestination(ctx, container, store) : undefined;
-      spool?.catch(() => undefined);
+      // Both listings at once: on a quiet cycle they are nearly all the run costs. The push's walk runs beside the
+      // pull on the target's listing as it streams; it changes nothing, and is acted on only if the pull moves
+      // nothing (staging is then what it walked), otherwise walked again on a new listing.
+      early = command === "run" && records ? walkPush(ctx, container, store, records, exec, { noteUnrecorded: true }) : undefined;
+      early?.catch(() => undefined);
       // New blobs go to the target while the pull goes on: a first copy keeps both sites busy at once.
-      ahead = spool && records ? new PushAhead(ctx, container, store, records, spool) : undefined;
+      ahead = early && records ? new PushAhead(ctx, container, store, records, early) : undefined;
       let pullMoved = false;
       if (command !== "push") {
         const pulled = await pullContainer(ctx, container, store, exec, ahead && ((name) => ahead!.offer(name)));
@@ -118,12 +120,14 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
       }
       if (records) {
         // A listing as old as a pull that moved data would hide what was written at the target meanwhile: then the
-        // push lists the target again (a spool that failed is listed again too, and fails for itself).
-        const spooled = spool && await spool.catch(() => undefined);
+        // push lists the target again (a walk that failed is walked again too, and fails for itself).
+        const earlyWalk = early && await early.catch(() => undefined);
         const aheadDone: AheadResult | undefined = await ahead?.finish();
         ahead = undefined;
         const markBefore = await readPullMark(store.dir);
-        const pushed = await pushContainer(ctx, container, store, records, exec, markBefore !== undefined, pullMoved ? undefined : spooled, aheadDone);
+        const walk = !pullMoved && earlyWalk && markBefore ? earlyWalk
+          : await walkPush(ctx, container, store, records, exec, { stagingComplete: markBefore !== undefined, ahead: aheadDone });
+        const pushed = await actOnPush(ctx, container, store, records, exec, walk);
         pushStats = pushed.stats;
         hopEnd(ctx, "push", container, pushStats);
         // Blobs that failed are named, not allowed to hold the rest of the container back; a staging the mark no
@@ -151,8 +155,8 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
       if (err instanceof StagingDiskError) runError = err.message;
       if (ctx.signal.aborted) runError = "the run was interrupted";
     } finally {
-      // The spool and the writes ahead use this store's index: they end before the index closes.
-      await spool?.catch(() => undefined);
+      // The walk beside the pull and the writes ahead use this store's index: they end before the index closes.
+      await early?.catch(() => undefined);
       if (ahead) {
         ahead.stop();
         const done = await ahead.finish();
