@@ -103,6 +103,18 @@ if (!CAN_MOUNT) {
     expect(targetChangesOfAStoppedRun(before, await snapshot(drill.sites.target.container("bulk")), versions).problems).toEqual([]);
     expect(stagingProblems(drill.config.stagingDir, versions)).toEqual([]);
 
+    // With the disk full to the last block, what is kept can still be listed: the sort falls back to memory.
+    const rest = join(drill.config.stagingDir, "filler-rest");
+    const left = statfsSync(drill.config.stagingDir);
+    writeFileSync(rest, Buffer.alloc(left.bavail * left.bsize));
+    const kept = await drill.run(["retention", "list", "--json"]);
+    rmSync(rest);
+    expect({ code: kept.code, stderr: kept.code === 0 ? "" : kept.stderr.slice(-1500) }).toEqual({ code: 0, stderr: "" });
+    expect(eventsOf(kept.stderr).find((e) => e.event === "retention.list")?.msg).toMatch(/cannot hold the sort .*sorted in memory/);
+    const listed = JSON.parse(kept.stdout) as { name: string; reason: string }[];
+    expect(listed.length).toBeGreaterThan(0);
+    expect(listed.map((k) => k.name)).toContain("small/2"); // deleted at the source by the first test, kept here
+
     rmSync(filler);
     const after = await drill.run(["run"]);
     expect(after.code).toBe(0);

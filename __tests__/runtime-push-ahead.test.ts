@@ -1,9 +1,9 @@
 import { ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { Drill, expectSitesEqual, seed, startDrill, throughProxy, walk } from "./support/harness";
+import { Drill, expectSitesEqual, seed, snapshot, startDrill, throughProxy, walk } from "./support/harness";
 import { RecordingProxy, SeenRequest, startRecordingProxy } from "./support/recording-proxy";
-import { waitFor } from "./support/faults";
+import { eventsOf, waitFor } from "./support/faults";
 
 /**
  * New blobs go to the target while the pull is still reading the source (runtime/src/sync/push-ahead.ts), so that
@@ -13,7 +13,7 @@ import { waitFor } from "./support/faults";
 describe("pushing new blobs ahead of the push", () => {
   let drill: Drill;
   let proxy: RecordingProxy;
-  const containers = ["first", "written-at-dr"];
+  const containers = ["first", "written-at-dr", "swapped"];
 
   beforeAll(async () => {
     drill = await startDrill(containers, { transferConcurrency: 4 });
@@ -79,5 +79,28 @@ describe("pushing new blobs ahead of the push", () => {
     expect(uploads.filter((b) => b !== "e/5.txt").sort()).toEqual(names.filter((n) => n !== "e/5.txt"));
     expect(uploads.filter((b) => b === "e/5.txt").length).toBe(2);
     expect(status().containers[0].push).toMatchObject({ copied: 10, retainedFromDestination: 1, failed: 0 });
+  });
+
+  test("a source that lost every blob the target holds and gained more new ones, on fresh staging: the guard still stops the deletions", async () => {
+    // A new VM (fresh staging) pointed at a source that was emptied and refilled under other names (ransomware
+    // writing x.locked for every x): the new blobs go ahead while the pull goes on, and must not dilute the push's
+    // delete guard (20 of 50 would pass its 50%; 20 of the 20 the target held must not).
+    const C = "swapped";
+    const old = Array.from({ length: 20 }, (_, i) => `o/${i}.txt`);
+    await seed(drill.sites.source, C, old.map((name) => ({ name, body: `old ${name}` })));
+    drill.writeConfig({ ...throughProxy(proxy.url), containers: [C], transferConcurrency: 4 });
+    expect((await drill.run(["run"])).code).toBe(0);
+    for (const name of old) await drill.sites.source.container(C).deleteBlob(name);
+    const fresh = Array.from({ length: 30 }, (_, i) => `o/${i}.txt.locked`);
+    await seed(drill.sites.source, C, fresh.map((name) => ({ name, body: `encrypted ${name}` })));
+    rmSync(drill.config.stagingDir, { recursive: true, force: true });
+    proxy.seen.length = 0;
+    const res = await drill.run(["run"]);
+    expect({ code: res.code, guard: eventsOf(res.stderr).find((e) => e.event === "guard.stopped")?.msg })
+      .toEqual({ code: 4, guard: expect.stringMatching(/20 deletion\(s\) would remove 100\.0% of the 20 blob\(s\)/) });
+    expect(proxy.seen.filter((r) => r.account === "target" && r.method === "DELETE")).toEqual([]);
+    const target = Object.keys(await snapshot(drill.sites.target.container(C))).sort();
+    // Every old blob is still at the DR site; the new ones went ahead (the case the guard must see through).
+    expect(target).toEqual([...old, ...fresh].sort());
   });
 });

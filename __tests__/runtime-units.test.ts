@@ -19,7 +19,7 @@ import { WORKER_HASH_MIN_BYTES } from "../runtime/src/transfer/hash-worker";
 import { normalizeEtag } from "../runtime/src/model/blob";
 import { forEachLimited, WorkPool } from "../runtime/src/transfer/pool";
 import { encodeBlobName } from "../runtime/src/storage/site-client";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { StagedEntry } from "../runtime/src/model/blob";
@@ -441,7 +441,7 @@ describe("file hashes read through one buffer", () => {
     const ranges: [number, number][] = [[512, 1024], [1048576, WORKER_HASH_MIN_BYTES], [size - 512, 512]];
     expect(await md5OfRanges(path, ranges)).toBe(md5(Buffer.concat(ranges.map(([o, l]) => bytes.subarray(o, o + l)))));
     expect(await md5OfRanges(path, [[size - 10, WORKER_HASH_MIN_BYTES]])).toBe(md5(bytes.subarray(size - 10)));
-    // Several at once share the threads and each gets its own answer.
+    // Several at once: on a free thread or on this one, each gets its own answer.
     const many = await Promise.all([0, 1, 2, 3].map((i) => md5OfBlocks(path, size - i, 1048576)));
     expect(many.map((m) => m.whole)).toEqual([0, 1, 2, 3].map((i) => md5(bytes.subarray(0, size - i))));
     await expect(md5OfBlocks(join(dir, "missing"), size, 1048576)).rejects.toMatchObject({ code: "ENOENT" });
@@ -518,7 +518,10 @@ describe("retention list, sorted on the staging disk", () => {
       now = t;
       await area.keep(site, container, staged(name), bin, "deleted at source");
     }
-    writeFileSync(join(root, "retention", "2026-11-30", "site-a", "images", "broken.json"), "{ cut short"); // skipped
+    // Skipped: a manifest cut short, and valid JSON of another shape.
+    writeFileSync(join(root, "retention", "2026-11-30", "site-a", "images", "broken.json"), "{ cut short");
+    writeFileSync(join(root, "retention", "2026-11-30", "site-a", "images", "null.json"), "null");
+    writeFileSync(join(root, "retention", "2026-11-30", "site-a", "images", "other.json"), JSON.stringify({ retainedAt: "2026-11-30T10:00:00.000Z", entry: {} }));
     const run = async (filter: { container?: string; blob?: string }, json: boolean) => {
       const chunks: string[] = [];
       const n = await listKept({ stagingDir: root, retention: area, containers: [], ...filter },
@@ -544,6 +547,11 @@ describe("retention list, sorted on the staging disk", () => {
     // restore --blob picks from the same copies, newest first.
     expect((await area.list({ container: "images", name: "a/1" })).map((c) => c.retainedAt)).toEqual(["2026-11-30T09:00:00.000Z", "2026-11-30T08:00:00.000Z"]);
     expect(readdirSync(join(root, ".restore-tmp"))).toEqual([]);
+    // A scratch folder whose process is gone is removed by the next listing; a live process's stays.
+    mkdirSync(join(root, ".restore-tmp", "999999999-dead"), { recursive: true });
+    mkdirSync(join(root, ".restore-tmp", `${process.pid}-alive`), { recursive: true });
+    await run({}, false);
+    expect(readdirSync(join(root, ".restore-tmp"))).toEqual([`${process.pid}-alive`]);
     rmSync(root, { recursive: true, force: true });
   });
 });

@@ -62,6 +62,7 @@ const tools = [
   ["bench/scale-chart.ts", "build/bench-scale-chart.js"],
   ["bench/memory-scale.ts", "build/bench-memory-scale.js"],
   ["bench/kept-list.ts", "build/bench-kept-list.js"],
+  ["bench/list-cost.ts", "build/bench-list-cost.js"],
 ];
 for (const [entry, outfile] of tools) {
   try { readFileSync(entry); } catch { continue; }

@@ -121,7 +121,7 @@ export async function main(io: Io): Promise<number> {
       case "retention": {
         const versions = config.versionsContainer ? new TargetVersions(dst, config.versionsContainer, "list", () => serviceClock.now(), io.signal) : undefined;
         await listKept({ stagingDir: config.stagingDir, retention: ctx.retention, versions, containers: config.containers, container: args.container, blob: args.blob },
-          args.json ? jsonKeptSink(write) : textKeptSink(out));
+          args.json ? jsonKeptSink(write) : textKeptSink(out), (m) => ctx.events.warn("retention.list", m));
         return EXIT_CODES.ok;
       }
       case "restore": {
@@ -223,7 +223,6 @@ async function restoreContainerAsOf(args: CliArgs, ctx: SyncContext, out: (s: st
 if (require.main === module) {
   process.umask(0o077);
   writeThrough(process.stdout);
-  writeThrough(process.stderr);
   const controller = new AbortController();
   // Every request in flight listens on the one run-wide signal; that is by design, not a leak.
   setMaxListeners(0, controller.signal);

@@ -34,6 +34,11 @@ export class SortSpool<T> {
     if (++this.pending >= this.batchRows) this.commit();
   }
 
+  /** Commits what was added: after this, a full disk has had its say. */
+  flush(): void {
+    this.commit();
+  }
+
   /** Every item in key order. */
   *sorted(): Generator<T> {
     this.commit();

@@ -80,7 +80,7 @@ export class StagingIndex {
   private closed = false;
   /** Commits a batch whose writes come slowly (one per transfer), so a kill never loses more than batchMs of them. */
   private batchTimer?: ReturnType<typeof setTimeout>;
-  /** A commit the timer could not make, thrown at the next write or flush instead of from a timer. */
+  /** A commit the timer could not make, thrown at every later write and flush instead of from a timer. */
   private timerError?: unknown;
 
   private constructor(readonly file: string, db: DatabaseSync, opts: Required<IndexOptions>) {
@@ -332,9 +332,9 @@ export class StagingIndex {
 
   /** Commits the open batch: after this returns, every write so far survives the process being killed. */
   flush(): void {
-    this.throwTimerError();
     if (this.batchTimer) clearTimeout(this.batchTimer);
     this.batchTimer = undefined;
+    this.throwTimerError();
     if (this.db.isTransaction) this.db.exec("COMMIT");
     this.pendingRows = 0;
     const actions = this.committed;
@@ -342,11 +342,15 @@ export class StagingIndex {
     for (const a of actions) a();
   }
 
+  /** Commits and closes; the file is closed even when the commit fails (which is then thrown). */
   close(): void {
     if (this.closed) return;
-    this.flush();
-    this.db.close();
     this.closed = true;
+    try {
+      this.flush();
+    } finally {
+      this.db.close();
+    }
   }
 
   private write(stmt: StatementSync, ...params: SqlValue[]): void {
@@ -373,10 +377,9 @@ export class StagingIndex {
   }
 
   private throwTimerError(): void {
-    const err = this.timerError;
-    if (err === undefined) return;
-    this.timerError = undefined;
-    throw err;
+    // Sticky: the batch that failed to commit may have been rolled back, so every later write and flush of this
+    // index fails with it, whoever makes it (a caller that swallows one must not let the next carry on).
+    if (this.timerError !== undefined) throw this.timerError;
   }
 
   private checkName(name: string): string {

@@ -10,10 +10,10 @@ export function textKeptSink(write: (line: string) => void): KeptSink {
 
 /** `--json`: one array of kept copies, newest first, written a copy at a time (one per line). */
 export function jsonKeptSink(write: (text: string) => void): KeptSink {
+  // Nothing is written before the first copy: a listing that fails before it leaves no half document.
   let n = 0;
-  write("[");
   return {
-    add: (c: KeptCopy) => write(`${n++ ? "," : ""}\n  ${JSON.stringify(c)}`),
-    close: () => write(`${n ? "\n" : ""}]\n`),
+    add: (c: KeptCopy) => write(`${n++ ? "," : "["}\n  ${JSON.stringify(c)}`),
+    close: () => write(n ? "\n]\n" : "[]\n"),
   };
 }

@@ -140,6 +140,8 @@ async function readManifest(manifestPath: string): Promise<Omit<RetainedCopy, "d
   } catch {
     return undefined;
   }
+  // Valid JSON of another shape (not ours, or damaged into it) is passed over like a manifest cut short.
+  if (typeof m?.retainedAt !== "string" || typeof m.entry?.name !== "string") return undefined;
   return {
     name: m.entry.name, reason: m.reason, retainedAt: m.retainedAt, size: m.entry.size, srcEtag: m.entry.srcEtag,
     dataPath: manifestPath.replace(/\.json$/, ".bin"), manifestPath, entry: m.entry,

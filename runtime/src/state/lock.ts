@@ -73,7 +73,8 @@ async function readLock(path: string): Promise<LockInfo | undefined> {
   }
 }
 
-function isAlive(pid: number): boolean {
+/** True when a process of that id exists (it may be another user's: EPERM still means it runs). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -25,19 +25,28 @@ export interface AheadResult {
  * push after the pull, which lists the target again (the pull moved data) and finds these done by their records:
  * an offer made while the queue is full, a blob written at the target meanwhile (the condition fails), any
  * failure. Nothing here is retried or counted as failed; a failure of a fatal kind (credentials, the staging
- * disk) stops pushing ahead, and the push meets it again and reports it.
+ * disk) stops pushing ahead, and the push meets it again and reports it. The push's guards count only what the
+ * target held before (push.ts): blobs written ahead never dilute a mass deletion.
  */
 export class PushAhead {
   private container: Promise<void> | undefined;
   private stopped = false;
   private copied = 0;
   private bytes = 0;
+  /** An index write that failed after an upload landed: the run must hear of it (`finish` throws it). */
+  private failure: unknown;
   private readonly pool: WorkPool<string>;
+  /** Aborted by `stop` (and by the run's own signal): the writes in flight end at once. */
+  private readonly abort = new AbortController();
+  private readonly unlink: () => void;
 
   constructor(private readonly ctx: SyncContext, private readonly name: string, private readonly store: StagingStore,
     private readonly records: PushRecords, private readonly walked: Promise<PushWalk>) {
     store.rows.clearQueue(AHEAD);
     this.pool = new WorkPool(ctx.config.transferConcurrency, (blob) => this.push(blob));
+    const onAbort = () => this.abort.abort();
+    ctx.signal.addEventListener("abort", onAbort, { once: true });
+    this.unlink = () => ctx.signal.removeEventListener("abort", onAbort);
   }
 
   /** Told of each blob the pull staged under a name it had not staged before; never waits. */
@@ -45,49 +54,62 @@ export class PushAhead {
     if (!this.stopped) this.pool.tryAdd(blobName);
   }
 
-  /** Drops what is still queued: the pull failed, and the push decides everything. */
+  /** Drops what is still queued and aborts what is in flight: the container stopped, and the push decides nothing. */
   stop(): void {
     this.stopped = true;
+    this.abort.abort();
   }
 
-  /** Waits for the writes in flight. */
+  /** Waits for the writes in flight; throws an index write that failed after its upload landed. */
   async finish(): Promise<AheadResult> {
     await this.pool.drain();
+    this.unlink();
+    if (this.failure !== undefined) throw this.failure;
     return { copied: this.copied, bytes: this.bytes };
   }
 
   private async push(blobName: string): Promise<void> {
     const { ctx, name: container } = this;
+    const signal = this.abort.signal;
     // The destination's listing decides what is new there: nothing goes ahead before the walk has read all of it.
     const walk = await this.walked.catch(() => undefined);
     if (!walk) this.stopped = true;
-    if (!walk || this.stopped || ctx.signal.aborted) return;
+    if (!walk || this.stopped || signal.aborted) return;
     if (this.store.rows.queuedItem(UNRECORDED, blobName) !== undefined || this.records.get(blobName)) return;
     const entry = this.store.get(blobName);
     if (!entry || entry.kind !== "BlockBlob") return;
+    let etag: string;
     try {
       if (!walk.destination.exists()) {
         // Created once, on the first write; a failed create is tried again by the next.
-        this.container ??= ctx.dst.ensureContainer(container, ctx.signal).catch((err) => {
+        this.container ??= ctx.dst.ensureContainer(container, signal).catch((err) => {
           this.container = undefined;
           throw err;
         });
         await this.container;
       }
-      const etag = await uploadEntry(ctx.dst, container, entry, this.store.dataPath(entry), {
+      etag = await uploadEntry(ctx.dst, container, entry, this.store.dataPath(entry), {
         singleShotMax: ctx.config.singleShotMaxMiB * MiB, blockSize: ctx.config.blockSizeMiB * MiB,
-        blockConcurrency: ctx.config.blockConcurrency, signal: ctx.signal, conditions: { ifNoneMatch: "*" },
+        blockConcurrency: ctx.config.blockConcurrency, signal, conditions: { ifNoneMatch: "*" },
         scratchPrefix: scratchPrefixFor(ctx.shard),
       });
-      killPoint("push.ahead.after-upload");
-      this.records.set(entry.name, { srcEtag: entry.srcEtag, dstEtag: etag, md5: entry.stagedMd5 ?? entry.props.contentMD5 });
-      this.store.rows.enqueue(AHEAD, entry.name, entry.size);
-      this.copied++;
-      this.bytes += entry.size;
-      ctx.events.debug("blob.pushed", `pushed "${entry.name}" ahead of the push`, { container, blob: entry.name, size: entry.size });
     } catch (err) {
       if (kindOf(err) === "fatal") this.stopped = true;
       ctx.events.debug("push.ahead.left", `"${entry.name}" in ${container} is left to the push: ${describeError(err)}`, { container, blob: entry.name });
+      return;
     }
+    killPoint("push.ahead.after-upload");
+    try {
+      this.records.set(entry.name, { srcEtag: entry.srcEtag, dstEtag: etag, md5: entry.stagedMd5 ?? entry.props.contentMD5 });
+      // The name is the item too: the push's walk reads the queue in name order beside its own (no lookups).
+      this.store.rows.enqueue(AHEAD, entry.name, entry.name);
+    } catch (err) {
+      this.failure ??= err;
+      this.stop();
+      return;
+    }
+    this.copied++;
+    this.bytes += entry.size;
+    ctx.events.debug("blob.pushed", `pushed "${entry.name}" ahead of the push`, { container, blob: entry.name, size: entry.size });
   }
 }

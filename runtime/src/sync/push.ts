@@ -15,6 +15,7 @@ import { march } from "./march";
 import { retainRemote } from "./retain-remote";
 import { containerPart, scratchPrefixFor } from "../shard/part";
 import { adoptSameBytes } from "./adopt-same-bytes";
+import { SortedNameCursor } from "./sorted-name-cursor";
 import type { AheadResult } from "./push-ahead";
 
 export interface PushResult {
@@ -80,6 +81,8 @@ export interface PushWalk {
   readonly destination: DestinationListing;
   /** Deletions were decided (deleteDestination on and a complete pull staged). */
   readonly deleting: boolean;
+  /** Destination blobs this run wrote ahead of the push (push-ahead.ts): listed, but not what the target held. */
+  aheadListed: number;
   empties: number;
   overwrites: number;
   totalBytes: number;
@@ -105,15 +108,19 @@ export async function walkPush(ctx: SyncContext, container: string, store: Stagi
   opts: WalkOptions = {}): Promise<PushWalk> {
   const stats = newHopStats();
   stats.bytes = opts.ahead?.bytes ?? 0;
-  const aheadCopies = (opts.ahead?.copied ?? 0) > 0;
   const rows = store.rows;
+  // The names written ahead, read in name order beside the walk's own.
+  const aheadNames = opts.ahead?.copied ? new SortedNameCursor(rows.queued<string>(AHEAD)) : undefined;
   for (const q of [COPIES, DELETES, COMPARES, ADOPTS, UNRECORDED]) rows.clearQueue(q);
   const deleting = ctx.config.deleteDestination && (opts.stagingComplete ?? true);
-  const walk: PushWalk = { stats, deleting, destination: opts.destination ?? listDestination(ctx, container), empties: 0, overwrites: 0, totalBytes: 0 };
-  const consider = (staged: StagedEntryWithRecord, dst: RemoteBlob | undefined): void => {
+  const walk: PushWalk = {
+    stats, deleting, destination: opts.destination ?? listDestination(ctx, container),
+    aheadListed: 0, empties: 0, overwrites: 0, totalBytes: opts.ahead?.bytes ?? 0,
+  };
+  const consider = (staged: StagedEntryWithRecord, dst: RemoteBlob | undefined, pushedAhead = false): void => {
     const d = decidePush(staged, staged.record, dst);
     if (d.action === "skip") {
-      if (aheadCopies && rows.queuedItem(AHEAD, staged.name) !== undefined) stats.copied++;
+      if (pushedAhead) stats.copied++;
       else stats.skipped++;
       return;
     }
@@ -140,8 +147,10 @@ export async function walkPush(ctx: SyncContext, container: string, store: Stagi
     srcOnly: (entry) => consider(entry, undefined),
     match: (entry, dst) => {
       stats.listed++;
+      const pushedAhead = aheadNames?.has(dst.name) ?? false;
+      if (pushedAhead) walk.aheadListed++;
       if (opts.noteUnrecorded && !entry.record) rows.enqueue(UNRECORDED, dst.name, 1);
-      consider(entry, dst);
+      consider(entry, dst, pushedAhead);
     },
     dstOnly: (dst) => {
       stats.listed++;
@@ -185,7 +194,10 @@ export async function actOnPush(ctx: SyncContext, container: string, store: Stag
     ctx.events.warn("deletes.held", `no complete pull of "${container}" is staged yet; the push copies but deletes nothing at the target`, { container, hop: "push" });
   }
   const deletes = rows.countQueued(DELETES);
-  const guardStop = exec.guard({ hop: "push", container, where: ctx.dst.label, existing: stats.listed, deletes, empties: walk.empties, overwrites: walk.overwrites });
+  // The share of what the target held before this run: blobs written ahead during it must not dilute a mass deletion
+  // (a source that lost its old blobs and gained as many new ones would otherwise pass at 50%).
+  const existing = stats.listed - walk.aheadListed;
+  const guardStop = exec.guard({ hop: "push", container, where: ctx.dst.label, existing, deletes, empties: walk.empties, overwrites: walk.overwrites });
   if (guardStop) return { stats, guardStop };
 
   await exec.prepareDestination(container, destination.exists(), destination.scratch);

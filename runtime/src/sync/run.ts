@@ -85,6 +85,10 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
     let store: StagingStore | undefined;
     let early: Promise<PushWalk> | undefined;
     let ahead: PushAhead | undefined;
+    // What runs beside the pull ends with the container: a pull that fails fast does not wait for the walk.
+    const besidePull = new AbortController();
+    const abortBeside = () => besidePull.abort();
+    ctx.signal.addEventListener("abort", abortBeside, { once: true });
     try {
       store = await StagingStore.open(ctx.config.stagingDir, ctx.srcKey, container, ctx.retention);
       // A part that changed (N changed) vouches for nothing its old recovery point covered.
@@ -97,7 +101,7 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
       // Both listings at once: on a quiet cycle they are nearly all the run costs. The push's walk runs beside the
       // pull on the target's listing as it streams; it changes nothing, and is acted on only if the pull moves
       // nothing (staging is then what it walked), otherwise walked again on a new listing.
-      early = command === "run" && records ? walkPush(ctx, container, store, records, exec, { noteUnrecorded: true }) : undefined;
+      early = command === "run" && records ? walkPush({ ...ctx, signal: besidePull.signal }, container, store, records, exec, { noteUnrecorded: true }) : undefined;
       early?.catch(() => undefined);
       // New blobs go to the target while the pull goes on: a first copy keeps both sites busy at once.
       ahead = early && records ? new PushAhead(ctx, container, store, records, early) : undefined;
@@ -123,7 +127,6 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
         // push lists the target again (a walk that failed is walked again too, and fails for itself).
         const earlyWalk = early && await early.catch(() => undefined);
         const aheadDone: AheadResult | undefined = await ahead?.finish();
-        ahead = undefined;
         const markBefore = await readPullMark(store.dir);
         const walk = !pullMoved && earlyWalk && markBefore ? earlyWalk
           : await walkPush(ctx, container, store, records, exec, { stagingComplete: markBefore !== undefined, ahead: aheadDone });
@@ -155,12 +158,15 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
       if (err instanceof StagingDiskError) runError = err.message;
       if (ctx.signal.aborted) runError = "the run was interrupted";
     } finally {
-      // The walk beside the pull and the writes ahead use this store's index: they end before the index closes.
+      // The walk beside the pull and the writes ahead use this store's index: they end before the index closes. The
+      // writes ahead are stopped first (they wait on the walk, and must not start once the container stopped).
+      ahead?.stop();
+      besidePull.abort();
+      ctx.signal.removeEventListener("abort", abortBeside);
       await early?.catch(() => undefined);
-      if (ahead) {
-        ahead.stop();
-        const done = await ahead.finish();
-        if (done.copied) ctx.events.info("push.ahead", `${container}: ${done.copied} new blob(s) were pushed ahead before the run stopped this container`, { container, copied: done.copied });
+      if (ahead && !pushStats) {
+        const done = await ahead.finish().catch(() => undefined);
+        if (done?.copied) ctx.events.info("push.ahead", `${container}: ${done.copied} new blob(s) were pushed ahead before the run stopped this container`, { container, copied: done.copied });
       }
       await store?.close().catch((e) => ctx.events.warn("staging.close", `staging index of "${container}": ${describeError(e)}`, { container }));
     }

@@ -1,6 +1,6 @@
 import { createHash, Hash } from "node:crypto";
 import { promises as fs } from "node:fs";
-import { hashOnWorker, WORKER_HASH_MIN_BYTES } from "./hash-worker";
+import { tryHashOnWorker, WORKER_HASH_MIN_BYTES } from "./hash-worker";
 
 /**
  * MD5s of staged files, read through one buffer per call. A read stream allocates a new buffer per chunk, and
@@ -33,7 +33,8 @@ async function withFile<T>(path: string, size: number, use: (fh: fs.FileHandle, 
 
 /** Base64 MD5 of the given ranges of a file, in order (a page blob's written ranges; the holes are not read). */
 export async function md5OfRanges(path: string, ranges: readonly (readonly [number, number])[]): Promise<string> {
-  if (ranges.reduce((a, [, len]) => a + len, 0) >= WORKER_HASH_MIN_BYTES) return (await hashOnWorker({ path, ranges })).whole;
+  const onWorker = ranges.reduce((a, [, len]) => a + len, 0) >= WORKER_HASH_MIN_BYTES ? tryHashOnWorker({ path, ranges }) : undefined;
+  if (onWorker) return (await onWorker).whole;
   const h = createHash("md5");
   const largest = ranges.reduce((a, [, len]) => Math.max(a, len), 0);
   if (largest > 0) await withFile(path, largest, async (fh, buf) => { for (const [off, len] of ranges) if (len > 0) await feed(fh, buf, off, len, [h]); });
@@ -52,7 +53,8 @@ export async function md5OfRange(path: string, start: number, len: number): Prom
 
 /** In one read of the file: the MD5 of its first `size` bytes and of each `blockSize` block (a block list's own). */
 export async function md5OfBlocks(path: string, size: number, blockSize: number): Promise<{ whole: string; blocks: string[] }> {
-  if (size >= WORKER_HASH_MIN_BYTES) return hashOnWorker({ path, ranges: [[0, size]], blockSize });
+  const onWorker = size >= WORKER_HASH_MIN_BYTES ? tryHashOnWorker({ path, ranges: [[0, size]], blockSize }) : undefined;
+  if (onWorker) return onWorker;
   const whole = createHash("md5");
   const blocks: string[] = [];
   await withFile(path, Math.min(size, blockSize), async (fh, buf) => {

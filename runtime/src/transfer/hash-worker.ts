@@ -62,65 +62,59 @@ parentPort.on("message", ({ path, ranges, blockSize }) => {
 });
 `;
 
-interface Pending {
-  readonly job: HashJob;
-  resolve(r: HashResult): void;
-  reject(e: unknown): void;
-}
-
 /**
  * A small pool of hashing threads, started on first use and let go when idle (an idle worker does not keep the
- * process alive). At most one less than the machine's cores, and at most 2: the transfers need the rest.
+ * process alive). At most one less than the machine's cores, and at most 2: the transfers need the rest. A job
+ * never waits for a busy worker: when none is free (or none can start) the caller hashes on its own thread, as
+ * before, so a huge blob's hash never holds the others back.
  */
 class HashPool {
   private readonly idle: Worker[] = [];
-  private readonly queue: Pending[] = [];
   private started = 0;
+  private broken = false;
   private readonly max = Math.max(1, Math.min(2, availableParallelism() - 1));
 
-  run(job: HashJob): Promise<HashResult> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ job, resolve, reject });
-      this.pump();
-    });
-  }
-
-  private pump(): void {
-    while (this.queue.length > 0) {
-      const worker = this.idle.pop() ?? (this.started < this.max ? this.start() : undefined);
-      if (!worker) return;
-      const task = this.queue.shift()!;
+  /** Runs `job` on a free worker, or returns undefined when there is none. */
+  tryRun(job: HashJob): Promise<HashResult> | undefined {
+    const worker = this.idle.pop() ?? this.start();
+    if (!worker) return undefined;
+    return new Promise<HashResult>((resolve, reject) => {
       worker.ref();
-      const done = (fn: () => void) => {
+      const settle = (fn: () => void, keep: boolean) => {
         worker.off("message", onMessage);
-        worker.off("error", onError);
+        worker.off("error", onGone);
+        worker.off("exit", onGone);
+        if (keep) {
+          worker.unref();
+          this.idle.push(worker);
+        } else {
+          this.started--;
+        }
         fn();
       };
       const onMessage = (m: { whole: string; blocks: string[] } | { error: { message: string; code?: string; syscall?: string; path?: string } }) => {
-        done(() => {
-          worker.unref();
-          this.idle.push(worker);
-          if ("error" in m) task.reject(Object.assign(new Error(m.error.message), { code: m.error.code, syscall: m.error.syscall, path: m.error.path }));
-          else task.resolve({ whole: m.whole, blocks: m.blocks });
-          this.pump();
-        });
+        if ("error" in m) settle(() => reject(Object.assign(new Error(m.error.message), { code: m.error.code, syscall: m.error.syscall, path: m.error.path })), true);
+        else settle(() => resolve({ whole: m.whole, blocks: m.blocks }), true);
       };
-      const onError = (err: Error) => {
-        // A worker that died takes its job with it; the next job starts another.
-        done(() => {
-          this.started--;
-          task.reject(err);
-          this.pump();
-        });
-      };
+      // A worker that died (or exited) takes its job with it; the next job starts another.
+      const onGone = (err?: unknown) => settle(() => reject(err instanceof Error ? err : new Error("the hashing thread exited")), false);
       worker.on("message", onMessage);
-      worker.on("error", onError);
-      worker.postMessage(task.job);
-    }
+      worker.on("error", onGone);
+      worker.on("exit", onGone);
+      worker.postMessage(job);
+    });
   }
 
-  private start(): Worker {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, stdout: false, stderr: false });
+  private start(): Worker | undefined {
+    if (this.broken || this.started >= this.max) return undefined;
+    let worker: Worker;
+    try {
+      worker = new Worker(WORKER_SOURCE, { eval: true, stdout: false, stderr: false });
+    } catch {
+      // Threads cannot start here (resource limits): hash on the caller's thread from now on.
+      this.broken = true;
+      return undefined;
+    }
     worker.unref();
     this.started++;
     return worker;
@@ -129,10 +123,13 @@ class HashPool {
 
 let pool: HashPool | undefined;
 
-/** Runs `job` on a hashing thread. Rejects with the file system's error (its `code` kept) as the in-thread read would. */
-export function hashOnWorker(job: HashJob): Promise<HashResult> {
+/**
+ * Runs `job` on a hashing thread if one is free, or returns undefined (hash on this thread then). Rejects with the
+ * file system's error (its `code` kept) as the in-thread read would.
+ */
+export function tryHashOnWorker(job: HashJob): Promise<HashResult> | undefined {
   pool ??= new HashPool();
-  return pool.run(job);
+  return pool.tryRun(job);
 }
 
 /** Files at least this large are hashed on a worker thread; below it the hand-off costs more than it frees. */
