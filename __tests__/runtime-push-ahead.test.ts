@@ -1,7 +1,7 @@
 import { ChildProcess } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { Drill, expectSitesEqual, seed, snapshot, startDrill, throughProxy, walk } from "./support/harness";
+import { Drill, expectSitesEqual, seed, SeedBlob, snapshot, startDrill, throughProxy, walk } from "./support/harness";
 import { RecordingProxy, SeenRequest, startRecordingProxy } from "./support/recording-proxy";
 import { eventsOf, waitFor } from "./support/faults";
 
@@ -32,21 +32,27 @@ describe("pushing new blobs ahead of the push", () => {
   const sourceRead = (container: string, blob: string) => (r: SeenRequest) => r.account === "source" && r.method === "GET" && r.container === container && r.blob === blob;
   const targetUploads = (container: string) => proxy.seen.filter((r) => r.account === "target" && r.container === container && r.upload);
   const status = () => JSON.parse(readFileSync(join(drill.config.stateDir, "status.json"), "utf8"));
+  /** Container C alone, through the proxy, its names seeded; a `run` started with the source's read of `held` held. */
+  const runHolding = async (C: string, names: string[], blob: (name: string) => SeedBlob, held: string) => {
+    await seed(drill.sites.source, C, names.map(blob));
+    drill.writeConfig({ ...throughProxy(proxy.url), containers: [C], transferConcurrency: 4 });
+    proxy.seen.length = 0;
+    proxy.hold(sourceRead(C, held));
+    // Wrapped: an async function would wait for a returned promise, and the run cannot end while the read is held.
+    return { run: exited(drill.spawn(["run"])) };
+  };
+  const expectExitedOk = (res: { code: number | null; stderr: string }) =>
+    expect({ code: res.code, stderr: res.code === 0 ? "" : res.stderr.slice(-2000) }).toEqual({ code: 0, stderr: "" });
 
   test("a first copy writes new blobs at the target while the pull is still reading the source, each once", async () => {
     const C = "first";
     const names = Array.from({ length: 30 }, (_, i) => `d/${String(i).padStart(2, "0")}.txt`);
-    await seed(drill.sites.source, C, names.map((name) => ({ name, body: `content of ${name}`, metadata: { name: "x" } })));
-    drill.writeConfig({ ...throughProxy(proxy.url), containers: [C], transferConcurrency: 4 });
-    proxy.seen.length = 0;
-    proxy.hold(sourceRead(C, names[29]));
-    const run = exited(drill.spawn(["run"]));
+    const { run } = await runHolding(C, names, (name) => ({ name, body: `content of ${name}`, metadata: { name: "x" } }), names[29]);
     // The last source blob's read is held: the pull cannot end, and yet the other 29 reach the target.
     await waitFor("29 blobs at the target while the pull holds the last read", () => targetUploads(C).length >= 29);
     expect(proxy.seen.some(sourceRead(C, names[29]))).toBe(true);
     proxy.release();
-    const res = await run;
-    expect({ code: res.code, stderr: res.code === 0 ? "" : res.stderr.slice(-2000) }).toEqual({ code: 0, stderr: "" });
+    expectExitedOk(await run);
     await expectSitesEqual(drill, [C]);
     // Nothing is written twice: the push after the pull finds the 29 done by their records, and writes the last.
     expect(targetUploads(C).map((r) => r.blob).sort()).toEqual(names);
@@ -56,19 +62,14 @@ describe("pushing new blobs ahead of the push", () => {
   test("a blob written at the DR site after the target was listed is not replaced unseen: kept, then replaced by the push", async () => {
     const C = "written-at-dr";
     const names = Array.from({ length: 10 }, (_, i) => `e/${i}.txt`);
-    await seed(drill.sites.source, C, names.map((name) => ({ name, body: `source ${name}` })));
-    drill.writeConfig({ ...throughProxy(proxy.url), containers: [C], transferConcurrency: 4 });
-    proxy.seen.length = 0;
-    proxy.hold(sourceRead(C, "e/5.txt"));
-    const run = exited(drill.spawn(["run"]));
+    const { run } = await runHolding(C, names, (name) => ({ name, body: `source ${name}` }), "e/5.txt");
     await waitFor("the pull's read of e/5.txt", () => proxy.seen.some(sourceRead(C, "e/5.txt")));
     // The target was listed (empty) before anything went ahead; now someone writes e/5.txt there.
     await drill.sites.target.container(C).createIfNotExists();
     const dr = "written at the DR site";
     await drill.sites.target.container(C).getBlockBlobClient("e/5.txt").upload(dr, dr.length);
     proxy.release();
-    const res = await run;
-    expect({ code: res.code, stderr: res.code === 0 ? "" : res.stderr.slice(-2000) }).toEqual({ code: 0, stderr: "" });
+    expectExitedOk(await run);
     await expectSitesEqual(drill, [C]);
     // The DR site's version was kept in the retention area before the source's replaced it (the proxy turns the
     // target's versions off: see throughProxy).
