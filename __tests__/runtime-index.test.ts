@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { buildSync } from "esbuild";
+import { openDatabase } from "../runtime/src/index/sqlite";
 import { StagedEntry } from "../runtime/src/model/blob";
 import { compareNames } from "../runtime/src/index/blob-name";
 import { INDEX_SCHEMA_VERSION, IndexError, StagingIndex } from "../runtime/src/index/staging-index";
@@ -116,6 +117,34 @@ describe("staging index on disk", () => {
     expect([...idx.queued("two")]).toEqual([{ n: "x" }]);
     expect(() => idx.enqueue("one", "lone\uD800", {})).toThrow(IndexError);
     idx.close();
+  });
+
+  test("range MD5s are kept per name for one data file only, go with the entry, and an index from before their table still opens", () => {
+    const file = join(dir, "c.db");
+    const idx = StagingIndex.open(file);
+    idx.putEntry(entry("big", { dataFile: "v1.bin" }));
+    idx.putRangeMd5s("big", "v1.bin", { rangeSize: 4, md5s: ["a==", "b==", "c=="] });
+    expect(idx.getRangeMd5s("big", "v1.bin")).toEqual({ rangeSize: 4, md5s: ["a==", "b==", "c=="] });
+    // Another version's file (an older dr-sync replaced the entry and left the row): never misread as this one's.
+    expect(idx.getRangeMd5s("big", "v2.bin")).toBeUndefined();
+    expect(idx.getRangeMd5s("other", "v1.bin")).toBeUndefined();
+    idx.deleteEntry("big");
+    expect(idx.getRangeMd5s("big", "v1.bin")).toBeUndefined();
+    idx.putEntry(entry("kept"));
+    idx.close();
+
+    // The table dropped, as an index written before it has none: a reader opens it and finds no MD5s; a writer adds it.
+    const old = openDatabase(file, 1000);
+    old.exec("DROP TABLE range_md5s");
+    old.close();
+    const reader = StagingIndex.open(file, { reader: true });
+    expect(reader.getRangeMd5s("kept", "f-4")).toBeUndefined();
+    expect([...reader.entries()].map((e) => e.name)).toEqual(["kept"]);
+    reader.close();
+    const writer = StagingIndex.open(file);
+    writer.putRangeMd5s("kept", "f-4", { rangeSize: 1, md5s: ["x=="] });
+    expect(writer.getRangeMd5s("kept", "f-4")?.md5s).toEqual(["x=="]);
+    writer.close();
   });
 
   test("unreferencedDataFiles names the files no entry points to, and nothing else", () => {

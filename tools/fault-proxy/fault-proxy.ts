@@ -7,9 +7,11 @@ import { AddressInfo, Socket } from "node:net";
  * - `reset`: drops the connection with a TCP reset before answering;
  * - `stall`: sends nothing back until `stallMs` has passed (or the client gives up), then drops the connection;
  * - `stall-body`: forwards, sends the headers and half the body, then goes quiet like `stall`;
- * - `truncate`: forwards, sends the headers (with the full Content-Length) and half the body, then drops the connection.
+ * - `truncate`: forwards, sends the headers (with the full Content-Length) and half the body, then drops the connection;
+ * - `corrupt-request`: forwards a request with a body (a PUT) with the byte in the middle of its body flipped, the
+ *   length kept: the service receives damaged bytes, as from a faulty network card.
  */
-export type FaultKind = "status" | "reset" | "stall" | "stall-body" | "truncate";
+export type FaultKind = "status" | "reset" | "stall" | "stall-body" | "truncate" | "corrupt-request";
 
 /** One fault and the requests it applies to. Rules are tried in order; the first that picks a request wins. */
 export interface FaultRule {
@@ -18,6 +20,8 @@ export interface FaultRule {
   readonly method?: string;
   /** Only paths (without the query, which holds the SAS) matching this. @default every path */
   readonly path?: RegExp;
+  /** Only requests whose query's `comp` parameter is this (e.g. "block"); nothing else of the query is read. @default any */
+  readonly comp?: string;
   /** Only requests that carry (`true`) or lack (`false`) a Range header. @default either */
   readonly ranged?: boolean;
   /** Status of a `status` fault. @default 503 */
@@ -62,7 +66,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
   let rules: { rule: FaultRule; left: number }[] = [];
   const setRules = (r: readonly FaultRule[]) => { rules = r.map((rule) => ({ rule, left: rule.times ?? Infinity })); };
   setRules(opts.rules ?? []);
-  const injected: Record<FaultKind, number> = { status: 0, reset: 0, stall: 0, "stall-body": 0, truncate: 0 };
+  const injected: Record<FaultKind, number> = { status: 0, reset: 0, stall: 0, "stall-body": 0, truncate: 0, "corrupt-request": 0 };
   const random = mulberry32(opts.seed ?? 1);
   const sockets = new Set<Socket>();
   let requests = 0;
@@ -75,7 +79,10 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
       if (rule.method && rule.method !== req.method) continue;
       // Body faults need a body to cut: only downloads have one.
       if ((rule.fault === "truncate" || rule.fault === "stall-body") && req.method !== "GET") continue;
+      // ... and a request fault a body to damage.
+      if (rule.fault === "corrupt-request" && !(Number(req.headers["content-length"] ?? 0) > 0)) continue;
       if (rule.path && !rule.path.test(path)) continue;
+      if (rule.comp !== undefined && new URLSearchParams((req.url ?? "").split("?")[1] ?? "").get("comp") !== rule.comp) continue;
       if (rule.ranged !== undefined && rule.ranged !== (req.headers["x-ms-range"] !== undefined || req.headers.range !== undefined)) continue;
       if (rule.probability !== undefined && random() >= rule.probability) continue;
       r.left--;
@@ -87,7 +94,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
   const server: Server = createServer((req, res) => {
     requests++;
     const rule = pick(req);
-    if (rule && rule.fault !== "truncate" && rule.fault !== "stall-body") injected[rule.fault]++;
+    if (rule && rule.fault !== "truncate" && rule.fault !== "stall-body" && rule.fault !== "corrupt-request") injected[rule.fault]++;
     switch (rule?.fault) {
       case "status": {
         req.resume();
@@ -128,13 +135,13 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
   };
 }
 
-/** Passes a request to the service; with a body fault, cuts or stalls the answer halfway. */
+/** Passes a request to the service; with a body fault, cuts or stalls the answer halfway, or damages the request's. */
 function forward(req: IncomingMessage, res: ServerResponse, upstreamPort: number, rule: FaultRule | undefined, onFault: () => void): void {
   const headers = { ...req.headers, host: `127.0.0.1:${upstreamPort}` };
   const up = httpRequest({ host: "127.0.0.1", port: upstreamPort, method: req.method, path: req.url, headers }, (upRes) => {
     res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, upRes.headers);
     const length = Number(upRes.headers["content-length"] ?? 0);
-    if (!rule || length < 2) {
+    if (!rule || rule.fault === "corrupt-request" || length < 2) {
       upRes.pipe(res);
       return;
     }
@@ -158,7 +165,22 @@ function forward(req: IncomingMessage, res: ServerResponse, upstreamPort: number
     // The service is down or went away: the client sees the connection drop, as it would without the proxy.
     req.socket.destroy();
   });
-  req.pipe(up);
+  if (rule?.fault !== "corrupt-request") {
+    req.pipe(up);
+    return;
+  }
+  onFault();
+  const middle = Math.floor(Number(req.headers["content-length"]) / 2);
+  let seen = 0;
+  req.on("data", (chunk: Buffer) => {
+    if (middle >= seen && middle < seen + chunk.length) {
+      chunk = Buffer.from(chunk);
+      chunk[middle - seen] ^= 0xff;
+    }
+    seen += chunk.length;
+    up.write(chunk);
+  });
+  req.on("end", () => up.end());
 }
 
 /** A small seeded generator (mulberry32): the same seed gives the same faults. */

@@ -1,5 +1,5 @@
 import { FatalError } from "../storage/errors";
-import { BlobKind, PushRecord, StagedEntry } from "../model/blob";
+import { BlobKind, PushRecord, RangeMd5s, StagedEntry } from "../model/blob";
 import { isStorableName } from "./blob-name";
 import { DatabaseSync, openDatabase, SqlValue, StatementSync } from "./sqlite";
 
@@ -59,7 +59,10 @@ CREATE TABLE IF NOT EXISTS push_records (
 CREATE TABLE IF NOT EXISTS seen (name TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS pending_deletes (name TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS queue (queue TEXT NOT NULL, name TEXT NOT NULL, item TEXT NOT NULL, PRIMARY KEY (queue, name)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS range_md5s (name TEXT PRIMARY KEY, data_file TEXT NOT NULL, range_size INTEGER NOT NULL, md5s TEXT NOT NULL) WITHOUT ROWID;
 `;
+// range_md5s came after schema 1 without a version change: a table only added, which an older dr-sync ignores (its
+// rows are trusted only for the data file they name, so one an older version left behind is never misread).
 
 const ENTRY_COLUMNS = "name, src_etag, size, last_modified, kind, props, metadata, data_file, page_ranges, staged_md5";
 const ENTRY_COLUMNS_E = ENTRY_COLUMNS.split(", ").map((c) => `e.${c}`).join(", ");
@@ -74,6 +77,7 @@ export class StagingIndex {
   private readonly db: DatabaseSync;
   private readonly opts: Required<IndexOptions>;
   private readonly st: Record<string, StatementSync>;
+  private readonly rangeMd5sReadable: boolean;
   private pendingRows = 0;
   private committed: (() => void)[] = [];
   private batchStarted = 0;
@@ -125,6 +129,15 @@ export class StagingIndex {
       getMeta: p("SELECT value FROM meta WHERE key = ?"),
       putMeta: p("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"),
     };
+    // A writer has created the table; an index opened only to read may have been written by a version before it.
+    this.rangeMd5sReadable = !opts.reader || db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'range_md5s'").get() !== undefined;
+    if (this.rangeMd5sReadable) {
+      Object.assign(this.st, {
+        putRangeMd5s: p("INSERT OR REPLACE INTO range_md5s (name, data_file, range_size, md5s) VALUES (?, ?, ?, ?)"),
+        deleteRangeMd5s: p("DELETE FROM range_md5s WHERE name = ?"),
+        getRangeMd5s: rows("SELECT data_file, range_size, md5s FROM range_md5s WHERE name = ?"),
+      });
+    }
   }
 
   /** Opens (or creates) the index in `file`. A file of another schema version is refused, untouched. */
@@ -179,6 +192,20 @@ export class StagingIndex {
 
   deleteEntry(name: string): void {
     this.write(this.st.deleteEntry, name);
+    this.write(this.st.deleteRangeMd5s, name);
+  }
+
+  /** Records the MD5 of each range a staged data file was received in (`RangeMd5s`). */
+  putRangeMd5s(name: string, dataFile: string, r: RangeMd5s): void {
+    this.write(this.st.putRangeMd5s, this.checkName(name), dataFile, r.rangeSize, r.md5s.join(","));
+  }
+
+  /** The ranges' MD5s recorded for exactly this data file of `name`, if any (an index opened to read may predate the table). */
+  getRangeMd5s(name: string, dataFile: string): RangeMd5s | undefined {
+    if (!this.rangeMd5sReadable) return undefined;
+    const row = this.st.getRangeMd5s.get(name) as unknown as SqlValue[] | undefined;
+    if (!row || row[0] !== dataFile) return undefined;
+    return { rangeSize: Number(row[1]), md5s: (row[2] as string).split(",") };
   }
 
   countEntries(): number {

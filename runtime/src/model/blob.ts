@@ -45,6 +45,18 @@ export interface StagedEntry {
   readonly stagedMd5?: string;
 }
 
+/**
+ * The MD5 of each fixed-size range a block blob's staged bytes were received in, in order: the push sends those
+ * ranges as its blocks with these MD5s, which the target service checks, so a large blob is not hashed again
+ * before it is pushed and a file damaged on disk since is still refused.
+ */
+export interface RangeMd5s {
+  /** Bytes per range; the last range may be shorter. */
+  readonly rangeSize: number;
+  /** Base64 MD5 of each range. */
+  readonly md5s: readonly string[];
+}
+
 /** What the last successful push wrote for one blob: which staged version, and the ETag the target gave it. */
 export interface PushRecord {
   readonly srcEtag: string;

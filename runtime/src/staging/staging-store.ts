@@ -1,7 +1,7 @@
 import { promises as fs, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { StagedEntry } from "../model/blob";
+import { RangeMd5s, StagedEntry } from "../model/blob";
 import { IndexOptions, StagedEntryWithRecord, StagingIndex } from "../index/staging-index";
 import { killPoint } from "../index/kill-point";
 import { ensurePrivateDir, exists } from "./atomic-file";
@@ -86,6 +86,11 @@ export class StagingStore {
     return this.index.countEntries();
   }
 
+  /** The MD5s of the ranges an entry's data file was received in, if they were recorded with it. */
+  rangeMd5s(entry: StagedEntry): RangeMd5s | undefined {
+    return this.index.getRangeMd5s(entry.name, entry.dataFile);
+  }
+
   /** Absolute path of an entry's bytes. */
   dataPath(entry: StagedEntry): string {
     return join(this.dir, objectStem(entry.name).replace(/[^/]+$/, ""), entry.dataFile);
@@ -103,9 +108,11 @@ export class StagingStore {
 
   /**
    * Makes the bytes in `tmpPath` the staged version described by `entry`. The version it replaces is linked into
-   * the retention area first, and its data file removed only after the new row is committed.
+   * the retention area first, and its data file removed only after the new row is committed. `rangeMd5s`, when the
+   * bytes came in ranges, are recorded after the row (a kill between the two leaves the entry without them,
+   * and its push then hashes the file as before).
    */
-  async commit(entry: Omit<StagedEntry, "dataFile">, tmpPath: string): Promise<StagedEntry> {
+  async commit(entry: Omit<StagedEntry, "dataFile">, tmpPath: string, rangeMd5s?: RangeMd5s): Promise<StagedEntry> {
     await this.markDirty();
     const full: StagedEntry = { ...entry, dataFile: dataFileName(entry.name, entry.srcEtag) };
     await this.ensureShard(full.name);
@@ -116,6 +123,7 @@ export class StagingStore {
     await fs.rename(tmpPath, this.dataPath(full));
     killPoint("staging.after-data-rename");
     this.index.putEntry(full);
+    if (rangeMd5s) this.index.putRangeMd5s(full.name, full.dataFile, rangeMd5s);
     if (old && old.dataFile !== full.dataFile) this.removeDataAfterCommit(old);
     return full;
   }

@@ -218,7 +218,7 @@ export async function fetchOne(ctx: SyncContext, container: string, store: Stagi
         signal: ctx.signal,
         onBytes: (n) => { counted += n; stats.bytes += n; onProgress(); },
       }, blob.kind === "PageBlob" ? ctx.src.pageBlob(container, blob.name) : undefined);
-      await store.commit({ ...stagedFrom(blob), ...(got.pageRanges ? { pageRanges: got.pageRanges } : {}), stagedMd5: got.md5 }, tmp);
+      await store.commit({ ...stagedFrom(blob), ...(got.pageRanges ? { pageRanges: got.pageRanges } : {}), stagedMd5: got.md5 }, tmp, got.rangeMd5s);
       if (got.staleStoredMd5) {
         stats.staleMd5++;
         ctx.events.warn("source.md5-stale", `"${blob.name}" in ${container}: its stored Content-MD5 ${blob.props.contentMD5} is not the MD5 of its bytes (${got.md5}; ` +

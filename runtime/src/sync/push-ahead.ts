@@ -89,7 +89,7 @@ export class PushAhead {
         await this.container;
       }
       etag = await uploadEntry(ctx.dst, container, entry, this.store.dataPath(entry), {
-        singleShotMax: ctx.config.singleShotMaxMiB * MiB, blockSize: ctx.config.blockSizeMiB * MiB,
+        rangeMd5s: this.store.rangeMd5s(entry), singleShotMax: ctx.config.singleShotMaxMiB * MiB, blockSize: ctx.config.blockSizeMiB * MiB,
         blockConcurrency: ctx.config.blockConcurrency, signal, conditions: { ifNoneMatch: "*" },
         scratchPrefix: scratchPrefixFor(ctx.shard),
       });

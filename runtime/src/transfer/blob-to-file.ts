@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { promises as fs } from "node:fs";
 import { BlobDownloadResponseParsed, BlockBlobClient, PageBlobClient } from "@azure/storage-blob";
-import { RemoteBlob } from "../model/blob";
+import { RangeMd5s, RemoteBlob } from "../model/blob";
 import { md5OfFile, md5OfRanges } from "./file-hash";
 import { forEachLimited } from "./pool";
 
@@ -12,6 +12,8 @@ export interface DownloadResult {
   readonly md5: string;
   /** The blob's stored Content-MD5 does not match its bytes, and two reads gave the same bytes: the property is stale. */
   readonly staleStoredMd5: boolean;
+  /** Block blobs received in ranges: each range's MD5, for the push to send as its blocks' (file-to-blob.ts). */
+  readonly rangeMd5s?: RangeMd5s;
 }
 
 export interface DownloadOptions {
@@ -48,8 +50,9 @@ export const RANGE_MD5_MAX = 4 * 1024 * 1024;
 export async function downloadToFile(client: BlockBlobClient, blob: RemoteBlob, path: string, opts: DownloadOptions,
   pageClient?: PageBlobClient): Promise<DownloadResult> {
   const first = await readOnce(client, blob, path, opts, pageClient);
+  const rangeMd5s = first.rangeMd5s;
   if (!blob.props.contentMD5 || first.storedMd5Candidate === blob.props.contentMD5) {
-    return { pageRanges: first.pageRanges, md5: first.md5, staleStoredMd5: false };
+    return { pageRanges: first.pageRanges, md5: first.md5, staleStoredMd5: false, rangeMd5s };
   }
   const confirmPath = `${path}.confirm`;
   try {
@@ -60,7 +63,7 @@ export async function downloadToFile(client: BlockBlobClient, blob: RemoteBlob, 
   } finally {
     await fs.rm(confirmPath, { force: true });
   }
-  return { pageRanges: first.pageRanges, md5: first.md5, staleStoredMd5: true };
+  return { pageRanges: first.pageRanges, md5: first.md5, staleStoredMd5: true, rangeMd5s };
 }
 
 interface OneRead {
@@ -68,6 +71,7 @@ interface OneRead {
   readonly md5: string;
   /** What to compare with the stored Content-MD5: the MD5 of the blob's whole content, holes included. */
   readonly storedMd5Candidate: string;
+  readonly rangeMd5s?: RangeMd5s;
 }
 
 async function readOnce(client: BlockBlobClient, blob: RemoteBlob, path: string, opts: DownloadOptions, pageClient?: PageBlobClient): Promise<OneRead> {
@@ -81,6 +85,8 @@ async function readOnce(client: BlockBlobClient, blob: RemoteBlob, path: string,
   const rangeSize = Math.min(opts.rangeSize, RANGE_MD5_MAX);
   const fh = await fs.open(path, "w", 0o600);
   let pageRanges: [number, number][] | undefined;
+  // A block blob's ranges are all of rangeSize but the last: their MD5s are the push's blocks' (file-to-blob.ts).
+  const md5s: string[] | undefined = blob.kind === "BlockBlob" ? [] : undefined;
   try {
     const fetchRange = async (offset: number, count: number): Promise<void> => {
       const partial = offset > 0 || count < blob.size;
@@ -97,7 +103,9 @@ async function readOnce(client: BlockBlobClient, blob: RemoteBlob, path: string,
         opts.onBytes?.(chunk.length);
       }
       if (pos - offset !== count) throw new IntegrityError(`body truncated: got ${pos - offset} of ${count} bytes at offset ${offset}`);
-      checkRangeMd5(res, h.digest("base64"), offset);
+      const md5 = h.digest("base64");
+      checkRangeMd5(res, md5, offset);
+      if (md5s) md5s[offset / rangeSize] = md5;
     };
     if (blob.kind === "PageBlob" && pageClient && blob.size > 0) {
       // A page blob (a VM disk) is mostly holes: fetch only the written pages into a sparse file.
@@ -118,7 +126,7 @@ async function readOnce(client: BlockBlobClient, blob: RemoteBlob, path: string,
   }
   const md5 = await md5OfStaged(path, pageRanges);
   const storedMd5Candidate = pageRanges && blob.props.contentMD5 ? await md5OfFile(path) : md5;
-  return { pageRanges, md5, storedMd5Candidate };
+  return { pageRanges, md5, storedMd5Candidate, ...(md5s && md5s.length > 0 ? { rangeMd5s: { rangeSize, md5s } } : {}) };
 }
 
 /** Blobs up to this size are received into memory and written with one call: most blobs are small, and per-chunk

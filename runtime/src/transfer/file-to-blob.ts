@@ -2,10 +2,11 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { BlockBlobClient, BlobHTTPHeaders } from "@azure/storage-blob";
-import { normalizeEtag, StagedEntry } from "../model/blob";
+import { normalizeEtag, RangeMd5s, StagedEntry } from "../model/blob";
 import { SiteClient } from "../storage/site-client";
-import { md5OfStaged } from "./blob-to-file";
-import { md5OfBlocks } from "./file-hash";
+import { IntegrityError, md5OfStaged } from "./blob-to-file";
+import { md5OfBlocks, md5OfRange } from "./file-hash";
+import { errorCodeOf, statusOf } from "../storage/errors";
 import { uploadViaScratch } from "./file-to-page-or-append";
 import { forEachLimited } from "./pool";
 
@@ -32,6 +33,9 @@ export interface UploadOptions {
   /** Where page and append blobs are written before they are copied into place; a shard's own prefix.
    *  @default ".dr-sync-tmp/" */
   readonly scratchPrefix?: string;
+  /** The MD5s of the ranges the staged bytes were received in: a block blob then goes in blocks of those ranges
+   *  with those MD5s, and is not hashed again (`blocksOf`). @default none: the file is hashed as it is read */
+  readonly rangeMd5s?: RangeMd5s;
 }
 
 /** Writes a staged blob of any type to `container` at `site`; returns the new ETag. */
@@ -133,21 +137,54 @@ export async function uploadFromFile(client: BlockBlobClient, entry: StagedEntry
     opts.onBytes?.(entry.size);
     return normalizeEtag(res.etag);
   }
-  // One read gives the check of the whole copy and every block's own MD5 (the page cache then serves the upload's read).
   checkSize(entry, (await stat(path)).size);
-  const { whole, blocks } = await md5OfBlocks(path, entry.size, opts.blockSize);
-  checkMd5(entry, whole);
-  const count = Math.ceil(entry.size / opts.blockSize);
+  const { blockSize, blocks, received } = await blocksOf(entry, path, opts);
+  const count = blocks.length;
   // Block IDs must all have the same length; a fixed-width counter gives that, and a retry reuses them harmlessly.
   const ids = Array.from({ length: count }, (_, i) => Buffer.from(`drsync-${String(i).padStart(6, "0")}`).toString("base64"));
   await forEachLimited(ids, opts.blockConcurrency, async (id, i) => {
-    const start = i * opts.blockSize;
-    const len = Math.min(opts.blockSize, entry.size - start);
-    await client.stageBlock(id, () => createReadStream(path, { start, end: start + len - 1 }), len, {
-      abortSignal: opts.signal, transactionalContentMD5: Buffer.from(blocks[i], "base64"),
-    });
+    const start = i * blockSize;
+    const len = Math.min(blockSize, entry.size - start);
+    try {
+      await client.stageBlock(id, () => createReadStream(path, { start, end: start + len - 1 }), len, {
+        abortSignal: opts.signal, transactionalContentMD5: Buffer.from(blocks[i], "base64"),
+      });
+    } catch (err) {
+      // The service refused the block's MD5: with MD5s taken when the bytes were received, either the bytes were
+      // damaged on the way (tried again) or the staged file since (refused, as a whole-file check would have).
+      if (!isMd5Refusal(err)) throw err;
+      if (received && (await md5OfRange(path, start, len)) !== blocks[i]) {
+        throw new StagedCopyDamagedError(`staged copy is damaged: its bytes at offset ${start} no longer have the MD5 they were received with; it was dropped from staging and the next pull re-fetches it`);
+      }
+      throw new IntegrityError(`block at offset ${start} arrived damaged at the target (${errorCodeOf(err) ?? "400"}: its MD5 did not match)`);
+    }
     opts.onBytes?.(len);
   });
   const res = await client.commitBlockList(ids, common);
   return normalizeEtag(res.etag);
+}
+
+/** The service refused a block because its bytes did not have the MD5 sent with them (Azurite says it in words). */
+function isMd5Refusal(err: unknown): boolean {
+  return statusOf(err) === 400 && (errorCodeOf(err) === "Md5Mismatch" || /md5/i.test((err as Error)?.message ?? ""));
+}
+
+/** The most blocks one block blob can have. */
+const MAX_BLOCKS = 50_000;
+
+/**
+ * A block list's blocks and their MD5s. The ranges the bytes were received in, with the MD5s taken then, when
+ * they were recorded for this very file and fit in a block list: the service checks each block against its MD5, so
+ * every byte is still checked against what was received, without reading the file twice (a 64 MiB blob was four
+ * MD5 passes, two of them here). Otherwise one read gives the check of the whole copy and every block's own MD5
+ * (the page cache then serves the upload's read).
+ */
+async function blocksOf(entry: StagedEntry, path: string, opts: UploadOptions): Promise<{ blockSize: number; blocks: readonly string[]; received: boolean }> {
+  const r = opts.rangeMd5s;
+  if (r && r.rangeSize > 0 && r.md5s.length === Math.ceil(entry.size / r.rangeSize) && r.md5s.length <= MAX_BLOCKS) {
+    return { blockSize: r.rangeSize, blocks: r.md5s, received: true };
+  }
+  const { whole, blocks } = await md5OfBlocks(path, entry.size, opts.blockSize);
+  checkMd5(entry, whole);
+  return { blockSize: opts.blockSize, blocks, received: false };
 }
