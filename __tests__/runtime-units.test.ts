@@ -13,6 +13,7 @@ import type { Difference, VerifySummary } from "../runtime/src/verify/verify";
 import { ItemAction } from "../runtime/src/sync/context";
 import { ServiceClock } from "../runtime/src/sync/service-clock";
 import { pieces } from "../runtime/src/transfer/blob-to-file";
+import { OrderedFileMd5 } from "../runtime/src/transfer/ordered-file-md5";
 import { takeBatch } from "../runtime/src/versions/target-versions";
 import { md5OfBlocks, md5OfFile, md5OfRange, md5OfRanges } from "../runtime/src/transfer/file-hash";
 import { WORKER_HASH_MIN_BYTES } from "../runtime/src/transfer/hash-worker";
@@ -447,6 +448,57 @@ describe("file hashes read through one buffer", () => {
     await expect(md5OfBlocks(join(dir, "missing"), size, 1048576)).rejects.toMatchObject({ code: "ENOENT" });
     // And the pool still answers after a failure.
     expect((await md5OfBlocks(path, size, 4 * 1048576)).whole).toBe(md5(bytes));
+  });
+});
+
+describe("a file written in ranges that land out of order, hashed in file order as they land", () => {
+  const { createHash, randomBytes } = require("node:crypto") as typeof import("node:crypto");
+  const { open } = require("node:fs/promises") as typeof import("node:fs/promises");
+  const md5 = (b: Buffer) => createHash("md5").update(b).digest("base64");
+  let dir: string;
+  beforeAll(() => { dir = mkdtempSync(join(tmpdir(), "ordered-md5-")); });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  test.each([
+    // size, range size, the order the ranges land in (each written just before it lands)
+    [10 * 1024 + 3, 1024, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]],
+    [10 * 1024 + 3, 1024, [10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0]],
+    [10 * 1024, 1024, [3, 1, 0, 2, 9, 4, 8, 5, 7, 6]],
+    [3 * 1048576 + 1, 1048576, [1, 3, 0, 2]],
+    [5, 1048576, [0]],
+  ])("%i bytes in ranges of %i landing as %j: the MD5 of the whole file", async (size, rangeSize, order) => {
+    const bytes = randomBytes(size);
+    const fh = await open(join(dir, `f-${size}-${order.join("")}`), "w+");
+    try {
+      const hasher = new OrderedFileMd5(fh, size, rangeSize, order.length);
+      const landing: Promise<void>[] = [];
+      for (const i of order) {
+        const part = bytes.subarray(i * rangeSize, Math.min(size, (i + 1) * rangeSize));
+        await fh.write(part, 0, part.length, i * rangeSize);
+        // Not awaited, as the download does: ranges land while earlier ones are being read back.
+        landing.push(hasher.landedRange(i));
+      }
+      await Promise.all(landing);
+      expect(await hasher.digest()).toBe(md5(bytes));
+    } finally {
+      await fh.close();
+    }
+  });
+
+  test("a range that never landed, or is short on disk, is an error, not a wrong MD5", async () => {
+    const fh = await open(join(dir, "short"), "w+");
+    try {
+      await fh.write(Buffer.alloc(1024, 1), 0, 1024, 0);
+      const missing = new OrderedFileMd5(fh, 3072, 1024, 3);
+      await missing.landedRange(0);
+      await missing.landedRange(2);
+      await expect(missing.digest()).rejects.toThrow(/only 1 of 3 ranges were hashed/);
+      const short = new OrderedFileMd5(fh, 3072, 1024, 3);
+      await expect(Promise.all([0, 1, 2].map((i) => short.landedRange(i)))).rejects.toThrow(/range at offset 1024 is short on disk/);
+      await expect(short.digest()).rejects.toThrow(/short on disk/);
+    } finally {
+      await fh.close();
+    }
   });
 });
 

@@ -4,6 +4,7 @@ import { BlobDownloadResponseParsed, BlockBlobClient, PageBlobClient } from "@az
 import { RangeMd5s, RemoteBlob } from "../model/blob";
 import { md5OfFile, md5OfRanges } from "./file-hash";
 import { forEachLimited } from "./pool";
+import { OrderedFileMd5 } from "./ordered-file-md5";
 
 export interface DownloadResult {
   /** Page blobs: the written ranges, which are all that was fetched. */
@@ -83,10 +84,13 @@ async function readOnce(client: BlockBlobClient, blob: RemoteBlob, path: string,
     return { md5, storedMd5Candidate: md5 };
   }
   const rangeSize = Math.min(opts.rangeSize, RANGE_MD5_MAX);
-  const fh = await fs.open(path, "w", 0o600);
+  const fh = await fs.open(path, "w+", 0o600);
   let pageRanges: [number, number][] | undefined;
   // A block blob's ranges are all of rangeSize but the last: their MD5s are the push's blocks' (file-to-blob.ts).
   const md5s: string[] | undefined = blob.kind === "BlockBlob" ? [] : undefined;
+  // A block or append blob is one run of ranges: hashed whole in order as they land (a page blob's holes are not).
+  let wholeMd5: string | undefined;
+  const whole = blob.kind !== "PageBlob" && blob.size > 0 ? new OrderedFileMd5(fh, blob.size, rangeSize, Math.ceil(blob.size / rangeSize)) : undefined;
   try {
     const fetchRange = async (offset: number, count: number): Promise<void> => {
       const partial = offset > 0 || count < blob.size;
@@ -106,6 +110,8 @@ async function readOnce(client: BlockBlobClient, blob: RemoteBlob, path: string,
       const md5 = h.digest("base64");
       checkRangeMd5(res, md5, offset);
       if (md5s) md5s[offset / rangeSize] = md5;
+      // Not waited for: the range's slot goes to the next range; a failed read-back is thrown by digest().
+      whole?.landedRange(offset / rangeSize).catch(() => undefined);
     };
     if (blob.kind === "PageBlob" && pageClient && blob.size > 0) {
       // A page blob (a VM disk) is mostly holes: fetch only the written pages into a sparse file.
@@ -121,10 +127,11 @@ async function readOnce(client: BlockBlobClient, blob: RemoteBlob, path: string,
     } else {
       await forEachLimited(pieces([[0, blob.size]], rangeSize), opts.rangeConcurrency, ([off, len]) => fetchRange(off, len));
     }
+    if (whole) wholeMd5 = await whole.digest();
   } finally {
     await fh.close();
   }
-  const md5 = await md5OfStaged(path, pageRanges);
+  const md5 = wholeMd5 ?? await md5OfStaged(path, pageRanges);
   const storedMd5Candidate = pageRanges && blob.props.contentMD5 ? await md5OfFile(path) : md5;
   return { pageRanges, md5, storedMd5Candidate, ...(md5s && md5s.length > 0 ? { rangeMd5s: { rangeSize, md5s } } : {}) };
 }
