@@ -7,7 +7,7 @@ const MiB = 1024 * 1024;
 
 /**
  * Storage restarts and network faults between the runtime and both sites: a fault proxy on loopback injects
- * 500/503 with Retry-After, connection resets, stalls and truncated bodies. Each run either retries through
+ * 500/503 with Retry-After, connection resets, stalls, truncated and damaged bodies. Each run either retries through
  * or fails the affected blobs and says so, deletes nothing after a failure, and the next clean run converges.
  */
 describe("network faults and storage restarts", () => {
@@ -131,6 +131,24 @@ describe("network faults and storage restarts", () => {
     const faults = injectedSoFar();
     const res = await faultedRun([{ fault: "truncate", method: "GET", ranged: true, times: 4 }, { fault: "truncate", method: "GET", path: /small/, times: 4 }]);
     expect(proxy.injected.truncate).toBeGreaterThan(0);
+    await expectRetriedThrough(res, faults);
+  });
+
+  test("download bodies damaged on the way (same length) are caught by the range's MD5 or the whole blob's and fetched again", async () => {
+    const faults = injectedSoFar();
+    // A large blob with a stored Content-MD5 (one Put Blob) is checked whole and by range; the one without (blocks)
+    // by range only: a range other than the first, whose damage only its own MD5 shows.
+    await seed(drill.sites.source, "net", [{ name: "big/with-md5.bin", body: randomBytes(3 * MiB + 5) }]);
+    const res = await faultedRun([
+      { fault: "corrupt-response", method: "GET", ranged: true, rangeStart: 2 * MiB, path: /with-md5\.bin$/, times: 2 },
+      { fault: "corrupt-response", method: "GET", ranged: true, rangeStart: 2 * MiB, path: /ranged\.bin$/, times: 2 },
+    ]);
+    expect(proxy.faulted.slice(-4).sort()).toEqual([
+      "corrupt-response GET /source/net/big%2Franged.bin", "corrupt-response GET /source/net/big%2Franged.bin",
+      "corrupt-response GET /source/net/big%2Fwith-md5.bin", "corrupt-response GET /source/net/big%2Fwith-md5.bin",
+    ]);
+    // A damaged read is not a stale stored MD5: nothing is reported as one, and the bytes at the target are the source's.
+    expect(eventsOf(res.stderr).filter((e) => e.event === "source.md5-stale")).toEqual([]);
     await expectRetriedThrough(res, faults);
   });
 

@@ -9,9 +9,10 @@ import { AddressInfo, Socket } from "node:net";
  * - `stall-body`: forwards, sends the headers and half the body, then goes quiet like `stall`;
  * - `truncate`: forwards, sends the headers (with the full Content-Length) and half the body, then drops the connection;
  * - `corrupt-request`: forwards a request with a body (a PUT) with the byte in the middle of its body flipped, the
- *   length kept: the service receives damaged bytes, as from a faulty network card.
+ *   length kept: the service receives damaged bytes, as from a faulty network card;
+ * - `corrupt-response`: forwards, and flips the byte in the middle of the answer's body (a download), length kept.
  */
-export type FaultKind = "status" | "reset" | "stall" | "stall-body" | "truncate" | "corrupt-request";
+export type FaultKind = "status" | "reset" | "stall" | "stall-body" | "truncate" | "corrupt-request" | "corrupt-response";
 
 /** One fault and the requests it applies to. Rules are tried in order; the first that picks a request wins. */
 export interface FaultRule {
@@ -24,6 +25,8 @@ export interface FaultRule {
   readonly comp?: string;
   /** Only requests that carry (`true`) or lack (`false`) a Range header. @default either */
   readonly ranged?: boolean;
+  /** Only ranged requests whose range starts at this byte. @default any */
+  readonly rangeStart?: number;
   /** Status of a `status` fault. @default 503 */
   readonly status?: number;
   /** `Retry-After` seconds sent with a `status` fault. @default 1 */
@@ -44,6 +47,8 @@ export interface FaultProxy {
   setRules(rules: readonly FaultRule[]): void;
   /** Faults injected so far, by kind. */
   readonly injected: Readonly<Record<FaultKind, number>>;
+  /** Each fault injected so far, in order: its kind, method and path (never the query, where a SAS lives). */
+  readonly faulted: readonly string[];
   /** Requests seen so far (faulted or not). */
   readonly requests: number;
   stop(): Promise<void>;
@@ -66,7 +71,8 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
   let rules: { rule: FaultRule; left: number }[] = [];
   const setRules = (r: readonly FaultRule[]) => { rules = r.map((rule) => ({ rule, left: rule.times ?? Infinity })); };
   setRules(opts.rules ?? []);
-  const injected: Record<FaultKind, number> = { status: 0, reset: 0, stall: 0, "stall-body": 0, truncate: 0, "corrupt-request": 0 };
+  const injected: Record<FaultKind, number> = { status: 0, reset: 0, stall: 0, "stall-body": 0, truncate: 0, "corrupt-request": 0, "corrupt-response": 0 };
+  const faulted: string[] = [];
   const random = mulberry32(opts.seed ?? 1);
   const sockets = new Set<Socket>();
   let requests = 0;
@@ -78,12 +84,13 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
       if (r.left <= 0) continue;
       if (rule.method && rule.method !== req.method) continue;
       // Body faults need a body to cut: only downloads have one.
-      if ((rule.fault === "truncate" || rule.fault === "stall-body") && req.method !== "GET") continue;
+      if ((rule.fault === "truncate" || rule.fault === "stall-body" || rule.fault === "corrupt-response") && req.method !== "GET") continue;
       // ... and a request fault a body to damage.
       if (rule.fault === "corrupt-request" && !(Number(req.headers["content-length"] ?? 0) > 0)) continue;
       if (rule.path && !rule.path.test(path)) continue;
       if (rule.comp !== undefined && new URLSearchParams((req.url ?? "").split("?")[1] ?? "").get("comp") !== rule.comp) continue;
       if (rule.ranged !== undefined && rule.ranged !== (req.headers["x-ms-range"] !== undefined || req.headers.range !== undefined)) continue;
+      if (rule.rangeStart !== undefined && rangeStartOf(req) !== rule.rangeStart) continue;
       if (rule.probability !== undefined && random() >= rule.probability) continue;
       r.left--;
       return rule;
@@ -94,7 +101,9 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
   const server: Server = createServer((req, res) => {
     requests++;
     const rule = pick(req);
-    if (rule && rule.fault !== "truncate" && rule.fault !== "stall-body" && rule.fault !== "corrupt-request") injected[rule.fault]++;
+    const path = (req.url ?? "/").split("?")[0];
+    const note = (kind: FaultKind) => { injected[kind]++; faulted.push(`${kind} ${req.method} ${path}`); };
+    if (rule && !["truncate", "stall-body", "corrupt-request", "corrupt-response"].includes(rule.fault)) note(rule.fault);
     switch (rule?.fault) {
       case "status": {
         req.resume();
@@ -112,7 +121,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
         setTimeout(() => req.socket.destroy(), rule.stallMs ?? 60000).unref();
         return;
       default:
-        forward(req, res, opts.upstreamPort(), rule, () => { if (rule) injected[rule.fault]++; });
+        forward(req, res, opts.upstreamPort(), rule, () => { if (rule) note(rule.fault); });
     }
   });
   server.keepAliveTimeout = 5000;
@@ -127,6 +136,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
     url: `http://127.0.0.1:${port}`,
     setRules,
     injected,
+    faulted,
     get requests() { return requests; },
     async stop() {
       for (const s of sockets) s.destroy();
@@ -143,6 +153,11 @@ function forward(req: IncomingMessage, res: ServerResponse, upstreamPort: number
     const length = Number(upRes.headers["content-length"] ?? 0);
     if (!rule || rule.fault === "corrupt-request" || length < 2) {
       upRes.pipe(res);
+      return;
+    }
+    if (rule.fault === "corrupt-response") {
+      onFault();
+      flipMiddleByte(upRes, length, (chunk) => res.write(chunk), () => res.end());
       return;
     }
     // A body fault: let half the bytes through, then cut (truncate) or go quiet (stall-body).
@@ -170,17 +185,28 @@ function forward(req: IncomingMessage, res: ServerResponse, upstreamPort: number
     return;
   }
   onFault();
-  const middle = Math.floor(Number(req.headers["content-length"]) / 2);
+  flipMiddleByte(req, Number(req.headers["content-length"]), (chunk) => up.write(chunk), () => up.end());
+}
+
+/** Where a request's range begins (`bytes=N-…` in x-ms-range or Range), if it has one. */
+function rangeStartOf(req: IncomingMessage): number | undefined {
+  const m = /^bytes=(\d+)-/.exec(String(req.headers["x-ms-range"] ?? req.headers.range ?? ""));
+  return m ? Number(m[1]) : undefined;
+}
+
+/** Passes a body of `length` bytes on with the byte in its middle flipped. */
+function flipMiddleByte(from: IncomingMessage, length: number, write: (chunk: Buffer) => void, end: () => void): void {
+  const middle = Math.floor(length / 2);
   let seen = 0;
-  req.on("data", (chunk: Buffer) => {
+  from.on("data", (chunk: Buffer) => {
     if (middle >= seen && middle < seen + chunk.length) {
       chunk = Buffer.from(chunk);
       chunk[middle - seen] ^= 0xff;
     }
     seen += chunk.length;
-    up.write(chunk);
+    write(chunk);
   });
-  req.on("end", () => up.end());
+  from.on("end", end);
 }
 
 /** A small seeded generator (mulberry32): the same seed gives the same faults. */
