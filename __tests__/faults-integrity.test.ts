@@ -121,6 +121,25 @@ describe("a large staged copy damaged on disk (pushed in the ranges it was recei
   });
 });
 
+describe("a target name that holds only uncommitted blocks (an upload in blocks cut off by a kill or a failed run)", () => {
+  test("does not stop the create-only write of a small blob there (a blob written there for real: runtime-push-ahead.test.ts)", async () => {
+    const drill = await startDrill(["cut"]);
+    try {
+      await seed(drill.sites.source, "cut", [{ name: "a.txt", body: "source a" }, { name: "b.txt", body: "source b" }]);
+      const t = drill.sites.target.container("cut");
+      await t.createIfNotExists();
+      // What a cut-off upload leaves: blocks, no block list. Azurite then refuses a create-only Put Blob (409).
+      for (const name of ["a.txt", "b.txt"]) await t.getBlockBlobClient(name).stageBlock(Buffer.from("drsync-000000").toString("base64"), "stale block", 11);
+      const r = await drill.run(["run", "--json"]);
+      expect({ code: r.code, failures: container(json(r), "cut").push.failures ?? [] }).toEqual({ code: 0, failures: [] });
+      await expectSitesEqual(drill);
+      figures.add("scenarios");
+    } finally {
+      await drill.stop();
+    }
+  });
+});
+
 describe("writes at the target while a run is pulling", () => {
   let drill: Drill;
   let proxy: FaultProxy;

@@ -231,3 +231,24 @@ describe("kill at the staging index's commit points", () => {
     figures.add("blobsLost", 0);
   }, 120000);
 });
+
+describe("kill while a large new blob's blocks go ahead of its download", () => {
+  test("killed after the 2nd block reached the target: nothing visible there, and the next run converges", async () => {
+    const drill = await startDrill(["large"], { blockSizeMiB: 1, singleShotMaxMiB: 1 });
+    try {
+      const blobs = [{ name: "big.bin", body: randomBytes(4 * 1024 * 1024 + 5), blocks: true }, { name: "small.txt", body: Buffer.from("small") }];
+      const versions = new Map(blobs.map((b) => [b.name, new Set([sha256(b.body)])]));
+      await seed(drill.sites.source, "large", blobs);
+      const killed = await drill.run(["run"], { env: { ...drill.env, DR_SYNC_KILL_AT: "push.ahead.after-block:2" } });
+      expect({ signal: killed.signal, stderr: killed.signal ? "" : killed.stderr.slice(-2000) }).toEqual({ signal: "SIGKILL", stderr: "" });
+      // Blocks alone make no blob: a reader of the target sees no big.bin, not a part of one.
+      expect(Object.keys(await snapshot(drill.sites.target.container("large")))).not.toContain("big.bin");
+      expect(stagingProblems(drill.config.stagingDir, versions)).toEqual([]);
+      const next = await drill.run(["run"]);
+      expect({ code: next.code, stderr: next.code ? next.stderr.slice(-2000) : "" }).toEqual({ code: 0, stderr: "" });
+      await expectSitesEqual(drill);
+    } finally {
+      await drill.stop();
+    }
+  }, 120000);
+});

@@ -1,4 +1,5 @@
 import { ChildProcess } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { Drill, expectSitesEqual, seed, SeedBlob, snapshot, startDrill, throughProxy, walk } from "./support/harness";
@@ -13,7 +14,7 @@ import { eventsOf, waitFor } from "./support/faults";
 describe("pushing new blobs ahead of the push", () => {
   let drill: Drill;
   let proxy: RecordingProxy;
-  const containers = ["first", "written-at-dr", "swapped"];
+  const containers = ["first", "written-at-dr", "swapped", "large", "changed-mid-read"];
 
   beforeAll(async () => {
     drill = await startDrill(containers, { transferConcurrency: 4 });
@@ -80,6 +81,51 @@ describe("pushing new blobs ahead of the push", () => {
     expect(uploads.filter((b) => b !== "e/5.txt").sort()).toEqual(names.filter((n) => n !== "e/5.txt"));
     expect(uploads.filter((b) => b === "e/5.txt").length).toBe(2);
     expect(status().containers[0].push).toMatchObject({ copied: 10, retainedFromDestination: 1, failed: 0 });
+  });
+
+  const MiB = 1024 * 1024;
+  /** A large new blob in ranges of 1 MiB, its last range's read held: what reaches the target meanwhile. */
+  const holdLastRange = async (C: string, size: number) => {
+    await seed(drill.sites.source, C, [{ name: "big.bin", body: randomBytes(size), blocks: true }]);
+    drill.writeConfig({ ...throughProxy(proxy.url), containers: [C], transferConcurrency: 4, blockSizeMiB: 1, singleShotMaxMiB: 1 });
+    proxy.seen.length = 0;
+    const last = Math.floor(size / MiB) * MiB;
+    proxy.hold((r) => sourceRead(C, "big.bin")(r) && r.rangeStart === last);
+    return { run: exited(drill.spawn(["run"])) };
+  };
+  const putBlocks = (C: string) => proxy.seen.filter((r) => r.account === "target" && r.container === C && r.blob === "big.bin" && r.method === "PUT" && r.comp === "block");
+
+  test("a large new blob's blocks go to the target while its last range is still being read, and are committed from there", async () => {
+    const C = "large";
+    const { run } = await holdLastRange(C, 5 * MiB + 3);
+    await waitFor("5 of 6 blocks at the target while the last range's read is held", () => putBlocks(C).length >= 5);
+    // Uncommitted: nothing is visible at the target before the whole blob is staged and checked.
+    expect(await drill.sites.target.container(C).getBlockBlobClient("big.bin").exists()).toBe(false);
+    proxy.release();
+    expectExitedOk(await run);
+    await expectSitesEqual(drill, [C]);
+    // Each range went once, as a block sent ahead (the upload sent none again), and one Put Block List made the blob.
+    expect(putBlocks(C).length).toBe(6);
+    expect(targetUploads(C).map((r) => r.blob)).toEqual(["big.bin"]);
+    const committed = await drill.sites.target.container(C).getBlockBlobClient("big.bin").getBlockList("committed");
+    expect(committed.committedBlocks?.map((b) => b.size)).toEqual([MiB, MiB, MiB, MiB, MiB, 3]);
+  });
+
+  test("a large blob rewritten at the source while it downloads: the blocks sent for the old version are never committed", async () => {
+    const C = "changed-mid-read";
+    const size = 5 * MiB + 3;
+    const { run } = await holdLastRange(C, size);
+    await waitFor("5 blocks of the first version at the target", () => putBlocks(C).length >= 5);
+    const v2 = randomBytes(size);
+    await seed(drill.sites.source, C, [{ name: "big.bin", body: v2, blocks: true }]);
+    // The held read now meets the new version's ETag (412): the download starts over on the new version.
+    proxy.release();
+    expectExitedOk(await run);
+    await expectSitesEqual(drill, [C]);
+    expect(createHash("sha256").update(await drill.sites.target.container(C).getBlockBlobClient("big.bin").downloadToBuffer()).digest("hex"))
+      .toBe(createHash("sha256").update(v2).digest("hex"));
+    // The second version's blocks were sent by the upload itself: more Put Blocks than ranges.
+    expect(putBlocks(C).length).toBeGreaterThan(6);
   });
 
   test("a source that lost every blob the target holds and gained more new ones, on fresh staging: the guard still stops the deletions", async () => {

@@ -17,6 +17,10 @@ export interface SeenRequest {
   readonly upload: boolean;
   /** The SAS's expiry (`se`), which tests make distinct per process to tell them apart; the rest of the SAS is never kept. */
   readonly sasExpiry?: string;
+  /** The query's `comp` (`block`: a Put Block), if any. */
+  readonly comp?: string;
+  /** Where a ranged read begins (x-ms-range or Range). */
+  readonly rangeStart?: number;
 }
 
 export interface RecordingProxy {
@@ -46,11 +50,15 @@ export async function startRecordingProxy(upstreamPort: () => number): Promise<R
     const method = req.method ?? "GET";
     const blob = decodeURIComponent(parts.slice(3).join("/"));
     const list = method === "GET" && q.get("comp") === "list" && q.get("restype") === "container";
+    const range = /^bytes=(\d+)-/.exec(String(req.headers["x-ms-range"] ?? req.headers.range ?? ""));
+    const rangeStart = range ? Number(range[1]) : undefined;
     const r: SeenRequest = {
       method, path: decodeURIComponent(url.pathname), account: parts[1] ?? "", container: parts[2] ?? "", blob, list,
       ...(q.has("prefix") ? { prefix: q.get("prefix")! } : {}), ...(q.has("delimiter") ? { delimiter: q.get("delimiter")! } : {}),
       upload: method === "PUT" && !!blob && (!q.has("comp") || q.get("comp") === "blocklist"),
       ...(q.has("se") ? { sasExpiry: q.get("se")! } : {}),
+      ...(q.has("comp") ? { comp: q.get("comp")! } : {}),
+      ...(rangeStart !== undefined ? { rangeStart } : {}),
     };
     seen.push(r);
     const forward = () => {

@@ -8,7 +8,8 @@ export type KillPointName =
   | "staging.after-commit-before-removal"
   | "migration.after-tmp-commit"
   | "migration.after-rename"
-  | "push.ahead.after-upload";
+  | "push.ahead.after-upload"
+  | "push.ahead.after-block";
 
 const wanted = parse(process.env.DR_SYNC_KILL_AT);
 let passes = 0;

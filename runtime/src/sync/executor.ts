@@ -7,6 +7,7 @@ import { describeError, FatalError, fatalOf, isNotFound } from "../storage/error
 import { HopStats, ItemAction, SyncContext } from "./context";
 import { applyGuards, HopChanges } from "./guards";
 import { withItemRetry } from "./item-retry";
+import type { RangeSink } from "../transfer/blocks-ahead";
 import { fetchOne, stagedFrom } from "./pull";
 import { Job, pushOne, retainDestination } from "./push";
 
@@ -23,8 +24,9 @@ export interface Executor {
   /** One action a hop takes on one blob, for the plan to show (a run keeps nothing per blob). */
   report(hop: "pull" | "push", action: ItemAction): void;
 
-  /** Stages one source blob, new or over an older version; "vanished" when the source deleted it since the listing. */
-  stage(blob: RemoteBlob, stats: HopStats, onProgress: () => void): Promise<"staged" | "vanished">;
+  /** Stages one source blob, new or over an older version; "vanished" when the source deleted it since the listing.
+   *  `early` may take its ranges as they land (a plan ignores it). */
+  stage(blob: RemoteBlob, stats: HopStats, onProgress: () => void, early?: (blob: RemoteBlob) => RangeSink | undefined): Promise<"staged" | "vanished">;
   /** Removes a staged blob, its last version kept in the retention area. */
   unstage(name: string, reason: RetentionReason): Promise<void>;
 
@@ -45,7 +47,7 @@ export function storageExecutor(ctx: SyncContext, container: string, store: Stag
     stagingFreeBytes: () => freeBytes(ctx.config.stagingDir),
     guard: (changes) => applyGuards(ctx, changes, false),
     report: () => undefined,
-    stage: (blob, stats, onProgress) => fetchOne(ctx, container, store, blob, stats, onProgress),
+    stage: (blob, stats, onProgress, early) => fetchOne(ctx, container, store, blob, stats, onProgress, early),
     unstage: (name, reason) => store.remove(name, reason),
     adopt: (records, entry, dst) => records.set(entry.name, { srcEtag: entry.srcEtag, dstEtag: dst.etag, md5: entry.stagedMd5 ?? entry.props.contentMD5 }),
 

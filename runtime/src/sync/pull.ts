@@ -14,6 +14,7 @@ import { march } from "./march";
 import { refusalOf } from "./name-rules";
 import { withItemRetry } from "./item-retry";
 import { containerPart } from "../shard/part";
+import type { RangeSink } from "../transfer/blocks-ahead";
 
 export interface PullResult {
   readonly stats: HopStats;
@@ -37,10 +38,11 @@ const DEFERRED = "pull.deferred";
  * name decided by `decidePull`, every change made by `exec` (the storage, or in plan mode a recorder). Transfers
  * start while the listing streams; deletions, and overwrites that would empty or replace a blob, wait on disk
  * until the listing is complete and the guards have agreed, and deletions are skipped altogether when any
- * transfer failed. `onNewStaged` is told of each blob staged under a name staging did not hold (push-ahead.ts).
+ * transfer failed. `onNewStaged` is told of each blob staged under a name staging did not hold, and `earlyBlocks`
+ * may take such a blob's ranges as they land (push-ahead.ts).
  */
 export async function pullContainer(ctx: SyncContext, container: string, store: StagingStore, exec: Executor,
-  onNewStaged?: (name: string) => void): Promise<PullResult> {
+  onNewStaged?: (name: string) => void, earlyBlocks?: (blob: RemoteBlob) => RangeSink | undefined): Promise<PullResult> {
   const stats = newHopStats();
   const rows = store.rows;
   rows.beginRun();
@@ -75,7 +77,7 @@ export async function pullContainer(ctx: SyncContext, container: string, store: 
   const pool = new WorkPool<Staging>(ctx.config.transferConcurrency, async ({ blob, isNew }) => {
     try {
       if (fatal) return;
-      const outcome = await exec.stage(blob, stats, progress);
+      const outcome = await exec.stage(blob, stats, progress, isNew ? earlyBlocks : undefined);
       if (outcome === "staged" && isNew) onNewStaged?.(blob.name);
       if (outcome === "vanished") {
         // Deleted at the source after the listing: the staged version is stale, and the guard counts it as a deletion.
@@ -195,10 +197,13 @@ export async function pullContainer(ctx: SyncContext, container: string, store: 
  * Stages one source blob. "vanished": it was deleted at the source after the listing (a 404, or gone when listed
  * again after a 412), so nothing was staged and any staged version is stale.
  */
-export async function fetchOne(ctx: SyncContext, container: string, store: StagingStore, listed: RemoteBlob, stats: HopStats, onProgress: () => void): Promise<"staged" | "vanished"> {
+export async function fetchOne(ctx: SyncContext, container: string, store: StagingStore, listed: RemoteBlob, stats: HopStats, onProgress: () => void,
+  early?: (blob: RemoteBlob) => RangeSink | undefined): Promise<"staged" | "vanished"> {
   let blob = listed;
   let outcome: "staged" | "vanished" = "staged";
   await withItemRetry(3, ctx.config.retry.retryDelayMs, ctx.signal, async (attempt) => {
+    // Only the first attempt's ranges go ahead: a later one may read another version (its blocks go with the upload).
+    const sink = attempt === 1 && blob.kind === "BlockBlob" && blob.size > ctx.config.singleShotMaxMiB * MiB ? early?.(blob) : undefined;
     if (attempt > 1) {
       // The blob may have changed since it was listed (412): take its current version, as a listing shows it.
       const fresh = await listOne(ctx.src.container(container), container, blob.name, { side: ctx.src.label, sasEnv: ctx.config.source.sasEnv, missing: "error", signal: ctx.signal });
@@ -216,7 +221,7 @@ export async function fetchOne(ctx: SyncContext, container: string, store: Stagi
         rangeSize: ctx.config.blockSizeMiB * MiB,
         rangeConcurrency: ctx.config.blockConcurrency,
         signal: ctx.signal,
-        onBytes: (n) => { counted += n; stats.bytes += n; onProgress(); },
+        onBytes: (n) => { counted += n; stats.bytes += n; onProgress(); }, onRange: sink,
       }, blob.kind === "PageBlob" ? ctx.src.pageBlob(container, blob.name) : undefined);
       await store.commit({ ...stagedFrom(blob), ...(got.pageRanges ? { pageRanges: got.pageRanges } : {}), stagedMd5: got.md5 }, tmp, got.rangeMd5s);
       if (got.staleStoredMd5) {
@@ -225,6 +230,7 @@ export async function fetchOne(ctx: SyncContext, container: string, store: Stagi
           "read twice, the same both times); replicated as served, with the stored value as it is", { container, blob: blob.name });
       }
     } catch (err) {
+      sink?.abandon();
       stats.bytes -= counted;
       await fs.rm(tmp, { force: true });
       if (isNotFound(err)) {

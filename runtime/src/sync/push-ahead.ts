@@ -2,7 +2,10 @@ import { StagingStore } from "../staging/staging-store";
 import { PushRecords } from "../state/push-records";
 import { describeError, kindOf } from "../storage/errors";
 import { killPoint } from "../index/kill-point";
-import { uploadEntry } from "../transfer/file-to-blob";
+import { sendsInBlocks, uploadEntry } from "../transfer/file-to-blob";
+import { BlocksAhead, MAX_BLOCKS, RangeSink } from "../transfer/blocks-ahead";
+import { RANGE_MD5_MAX } from "../transfer/blob-to-file";
+import { RemoteBlob } from "../model/blob";
 import { WorkPool } from "../transfer/pool";
 import { scratchPrefixFor } from "../shard/part";
 import { MiB, SyncContext } from "./context";
@@ -39,6 +42,12 @@ export class PushAhead {
   /** Aborted by `stop` (and by the run's own signal): the writes in flight end at once. */
   private readonly abort = new AbortController();
   private readonly unlink: () => void;
+  /** The walk beside the pull, once it has ended well: until then no blob's blocks go ahead of its download. */
+  private walk?: PushWalk;
+  /** Large blobs whose blocks go to the target while they download, by name (as many as downloads at once). */
+  private readonly early = new Map<string, BlocksAhead>();
+  /** Blocks let go of, until nothing of theirs is in flight. */
+  private readonly settling = new Set<BlocksAhead>();
 
   constructor(private readonly ctx: SyncContext, private readonly name: string, private readonly store: StagingStore,
     private readonly records: PushRecords, private readonly walked: Promise<PushWalk>) {
@@ -47,11 +56,41 @@ export class PushAhead {
     const onAbort = () => this.abort.abort();
     ctx.signal.addEventListener("abort", onAbort, { once: true });
     this.unlink = () => ctx.signal.removeEventListener("abort", onAbort);
+    walked.then((w) => { this.walk = w; }, () => undefined);
+  }
+
+  /**
+   * For a large block blob about to be downloaded under a new name: a sink that sends its ranges to the target as
+   * uncommitted blocks while the download goes on, when its write could go ahead now (the same tests as `push`,
+   * with the walk already ended); otherwise none, and the blob goes ahead whole once staged, or with the push.
+   */
+  blocksFor(blob: RemoteBlob): RangeSink | undefined {
+    const { ctx, walk } = this;
+    if (!walk || this.stopped || this.abort.signal.aborted || blob.kind !== "BlockBlob" || this.early.has(blob.name)) return undefined;
+    // A blob that goes in one Put Blob has no blocks to send ahead (and blocks would leave the name a blob).
+    if (!sendsInBlocks(blob.size, blob.props.contentMD5, ctx.config.singleShotMaxMiB * MiB)) return undefined;
+    const rangeSize = Math.min(ctx.config.blockSizeMiB * MiB, RANGE_MD5_MAX);
+    if (Math.ceil(blob.size / rangeSize) > MAX_BLOCKS) return undefined;
+    if (this.store.rows.queuedItem(UNRECORDED, blob.name) !== undefined || this.records.get(blob.name) || this.store.get(blob.name)) return undefined;
+    const blocks = new BlocksAhead(ctx.dst.blob(this.name, blob.name), Math.ceil(blob.size / rangeSize), ctx.config.blockConcurrency,
+      () => this.ensureContainer(walk), this.abort.signal);
+    this.early.set(blob.name, blocks);
+    return blocks;
   }
 
   /** Told of each blob the pull staged under a name it had not staged before; never waits. */
   offer(blobName: string): void {
-    if (!this.stopped) this.pool.tryAdd(blobName);
+    if (this.stopped || !this.pool.tryAdd(blobName)) this.dropBlocks(blobName);
+  }
+
+  /** A blob that will not go ahead: its blocks sent meanwhile are let go of (the push sends its own). */
+  private dropBlocks(blobName: string): void {
+    const blocks = this.early.get(blobName);
+    if (!blocks) return;
+    this.early.delete(blobName);
+    blocks.abandon();
+    this.settling.add(blocks);
+    void blocks.settled().finally(() => this.settling.delete(blocks));
   }
 
   /** Drops what is still queued and aborts what is in flight: the container stopped, and the push decides nothing. */
@@ -63,9 +102,22 @@ export class PushAhead {
   /** Waits for the writes in flight; throws an index write that failed after its upload landed. */
   async finish(): Promise<AheadResult> {
     await this.pool.drain();
+    // Blocks of blobs that never went ahead (a download that failed, a full queue): nothing may still be sending.
+    for (const name of [...this.early.keys()]) this.dropBlocks(name);
+    await Promise.all([...this.settling].map((b) => b.settled()));
     this.unlink();
     if (this.failure !== undefined) throw this.failure;
     return { copied: this.copied, bytes: this.bytes };
+  }
+
+  /** Creates the container once, on the first write, if the walk found none; a failed create is tried again by the next. */
+  private async ensureContainer(walk: PushWalk): Promise<void> {
+    if (walk.destination.exists()) return;
+    this.container ??= this.ctx.dst.ensureContainer(this.name, this.abort.signal).catch((err) => {
+      this.container = undefined;
+      throw err;
+    });
+    await this.container;
   }
 
   private async push(blobName: string): Promise<void> {
@@ -74,22 +126,19 @@ export class PushAhead {
     // The destination's listing decides what is new there: nothing goes ahead before the walk has read all of it.
     const walk = await this.walked.catch(() => undefined);
     if (!walk) this.stopped = true;
+    // Blocks sent while it downloaded: settled before anything else is sent for this name.
+    const blocks = this.early.get(blobName);
+    this.early.delete(blobName);
+    await blocks?.settled();
     if (!walk || this.stopped || signal.aborted) return;
     if (this.store.rows.queuedItem(UNRECORDED, blobName) !== undefined || this.records.get(blobName)) return;
     const entry = this.store.get(blobName);
     if (!entry || entry.kind !== "BlockBlob") return;
     let etag: string;
     try {
-      if (!walk.destination.exists()) {
-        // Created once, on the first write; a failed create is tried again by the next.
-        this.container ??= ctx.dst.ensureContainer(container, signal).catch((err) => {
-          this.container = undefined;
-          throw err;
-        });
-        await this.container;
-      }
+      await this.ensureContainer(walk);
       etag = await uploadEntry(ctx.dst, container, entry, this.store.dataPath(entry), {
-        rangeMd5s: this.store.rangeMd5s(entry), singleShotMax: ctx.config.singleShotMaxMiB * MiB, blockSize: ctx.config.blockSizeMiB * MiB,
+        blocksAhead: blocks, rangeMd5s: this.store.rangeMd5s(entry), singleShotMax: ctx.config.singleShotMaxMiB * MiB, blockSize: ctx.config.blockSizeMiB * MiB,
         blockConcurrency: ctx.config.blockConcurrency, signal, conditions: { ifNoneMatch: "*" },
         scratchPrefix: scratchPrefixFor(ctx.shard),
       });

@@ -107,7 +107,7 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
       ahead = early && records ? new PushAhead(ctx, container, store, records, early) : undefined;
       let pullMoved = false;
       if (command !== "push") {
-        const pulled = await pullContainer(ctx, container, store, exec, ahead && ((name) => ahead!.offer(name)));
+        const pulled = await pullContainer(ctx, container, store, exec, ahead && ((name) => ahead!.offer(name)), ahead && ((blob) => ahead!.blocksFor(blob)));
         pullStats = pulled.stats;
         if (pulled.listingStart) {
           if (pulled.stats.copied + pulled.stats.deleted > 0) {

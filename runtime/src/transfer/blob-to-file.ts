@@ -5,6 +5,7 @@ import { RangeMd5s, RemoteBlob } from "../model/blob";
 import { md5OfFile, md5OfRanges } from "./file-hash";
 import { forEachLimited } from "./pool";
 import { OrderedFileMd5 } from "./ordered-file-md5";
+import type { RangeSink } from "./blocks-ahead";
 
 export interface DownloadResult {
   /** Page blobs: the written ranges, which are all that was fetched. */
@@ -24,6 +25,8 @@ export interface DownloadOptions {
   readonly rangeConcurrency: number;
   readonly signal?: AbortSignal;
   readonly onBytes?: (n: number) => void;
+  /** A block blob's ranges, each once it is on disk and verified (blocks-ahead.ts). @default none */
+  readonly onRange?: RangeSink;
 }
 
 /** The bytes received do not match what the service promised; worth another attempt. */
@@ -57,7 +60,7 @@ export async function downloadToFile(client: BlockBlobClient, blob: RemoteBlob, 
   }
   const confirmPath = `${path}.confirm`;
   try {
-    const second = await readOnce(client, blob, confirmPath, { ...opts, onBytes: undefined }, pageClient);
+    const second = await readOnce(client, blob, confirmPath, { ...opts, onBytes: undefined, onRange: undefined }, pageClient);
     if (second.storedMd5Candidate !== first.storedMd5Candidate) {
       throw new IntegrityError(`Content-MD5 mismatch: the service says ${blob.props.contentMD5}, two reads of the bytes hash to ${first.storedMd5Candidate} and ${second.storedMd5Candidate}`);
     }
@@ -109,7 +112,10 @@ async function readOnce(client: BlockBlobClient, blob: RemoteBlob, path: string,
       if (pos - offset !== count) throw new IntegrityError(`body truncated: got ${pos - offset} of ${count} bytes at offset ${offset}`);
       const md5 = h.digest("base64");
       checkRangeMd5(res, md5, offset);
-      if (md5s) md5s[offset / rangeSize] = md5;
+      if (md5s) {
+        md5s[offset / rangeSize] = md5;
+        opts.onRange?.landed(path, offset / rangeSize, offset, count, md5);
+      }
       // Not waited for: the range's slot goes to the next range; a failed read-back is thrown by digest().
       whole?.landedRange(offset / rangeSize).catch(() => undefined);
     };

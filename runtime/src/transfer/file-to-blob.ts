@@ -9,6 +9,7 @@ import { md5OfBlocks, md5OfRange } from "./file-hash";
 import { errorCodeOf, statusOf } from "../storage/errors";
 import { uploadViaScratch } from "./file-to-page-or-append";
 import { forEachLimited } from "./pool";
+import { BlocksAhead, blockId, MAX_BLOCKS } from "./blocks-ahead";
 
 /** What the destination must still be for the write to land: the version our listing saw, or nothing. */
 export interface WriteConditions {
@@ -36,6 +37,9 @@ export interface UploadOptions {
   /** The MD5s of the ranges the staged bytes were received in: a block blob then goes in blocks of those ranges
    *  with those MD5s, and is not hashed again (`blocksOf`). @default none: the file is hashed as it is read */
   readonly rangeMd5s?: RangeMd5s;
+  /** Blocks already at the destination, sent while the blob downloaded (blocks-ahead.ts): committed, not sent again.
+   *  @default none */
+  readonly blocksAhead?: Pick<BlocksAhead, "stagedId">;
 }
 
 /** Writes a staged blob of any type to `container` at `site`; returns the new ETag. */
@@ -56,6 +60,14 @@ export async function uploadEntry(site: SiteClient, container: string, entry: St
 
 /** Blobs up to this size are uploaded from memory. */
 const BUFFERED_MAX = 4 * 1024 * 1024;
+
+/**
+ * Whether a block blob of this size and stored Content-MD5 goes to the destination as blocks and a block list (as
+ * `uploadFromFile` writes it) rather than one Put Blob, taking its stored MD5 to be current.
+ */
+export function sendsInBlocks(size: number, contentMD5: string | undefined, singleShotMax: number): boolean {
+  return !contentMD5 || size > Math.max(BUFFERED_MAX, singleShotMax);
+}
 
 /** The staged bytes no longer match the source version they were copied from (disk damage, tampering). */
 export class StagedCopyDamagedError extends Error {
@@ -122,29 +134,42 @@ export async function uploadFromFile(client: BlockBlobClient, entry: StagedEntry
   // Put Blob makes the service compute a Content-MD5, and checks one we send; a source blob without one, or with a
   // stale one, must arrive as it is, so it goes as blocks (a block list gets no computed or checked MD5).
   const singleShot = !!entry.props.contentMD5 && !storedMd5IsStale(entry);
-  if (singleShot && entry.size <= BUFFERED_MAX) {
-    // Small blobs are read once into memory: one read serves both the integrity check and the upload.
-    const body = entry.size === 0 ? Buffer.alloc(0) : await readFile(path);
-    checkSize(entry, body.length);
-    checkMd5(entry, createHash("md5").update(body).digest("base64"));
-    const res = await client.upload(body, entry.size, common);
-    opts.onBytes?.(entry.size);
-    return normalizeEtag(res.etag);
-  }
-  if (singleShot && entry.size <= opts.singleShotMax) {
-    await verifyStaged(entry, path);
-    const res = await client.upload(() => createReadStream(path), entry.size, common);
-    opts.onBytes?.(entry.size);
-    return normalizeEtag(res.etag);
+  try {
+    if (singleShot && entry.size <= BUFFERED_MAX) {
+      // Small blobs are read once into memory: one read serves both the integrity check and the upload.
+      const body = entry.size === 0 ? Buffer.alloc(0) : await readFile(path);
+      checkSize(entry, body.length);
+      checkMd5(entry, createHash("md5").update(body).digest("base64"));
+      const res = await client.upload(body, entry.size, common);
+      opts.onBytes?.(entry.size);
+      return normalizeEtag(res.etag);
+    }
+    if (singleShot && entry.size <= opts.singleShotMax) {
+      await verifyStaged(entry, path);
+      const res = await client.upload(() => createReadStream(path), entry.size, common);
+      opts.onBytes?.(entry.size);
+      return normalizeEtag(res.etag);
+    }
+  } catch (err) {
+    // A name that holds only uncommitted blocks (an upload in blocks cut off, by a kill or a failed run) is a blob
+    // to Azurite's create-only Put Blob, not to a block list: when no blob can be read there, the write goes in
+    // blocks instead, whose create-only commit still refuses a blob that really appeared.
+    if (!(opts.conditions?.ifNoneMatch === "*" && errorCodeOf(err) === "BlobAlreadyExists") || await client.exists({ abortSignal: opts.signal })) throw err;
   }
   checkSize(entry, (await stat(path)).size);
   const { blockSize, blocks, received } = await blocksOf(entry, path, opts);
   const count = blocks.length;
   // Block IDs must all have the same length; a fixed-width counter gives that, and a retry reuses them harmlessly.
-  const ids = Array.from({ length: count }, (_, i) => Buffer.from(`drsync-${String(i).padStart(6, "0")}`).toString("base64"));
+  // A block sent ahead keeps its own ID (only ranges the blocks were made of: received MD5s).
+  const ahead = received ? opts.blocksAhead : undefined;
+  const ids = Array.from({ length: count }, (_, i) => ahead?.stagedId(i, blocks[i]) ?? blockId("drsync-", i));
   await forEachLimited(ids, opts.blockConcurrency, async (id, i) => {
     const start = i * blockSize;
     const len = Math.min(blockSize, entry.size - start);
+    if (ahead?.stagedId(i, blocks[i]) === id) {
+      opts.onBytes?.(len);
+      return;
+    }
     try {
       await client.stageBlock(id, () => createReadStream(path, { start, end: start + len - 1 }), len, {
         abortSignal: opts.signal, transactionalContentMD5: Buffer.from(blocks[i], "base64"),
@@ -168,9 +193,6 @@ export async function uploadFromFile(client: BlockBlobClient, entry: StagedEntry
 function isMd5Refusal(err: unknown): boolean {
   return statusOf(err) === 400 && (errorCodeOf(err) === "Md5Mismatch" || /md5/i.test((err as Error)?.message ?? ""));
 }
-
-/** The most blocks one block blob can have. */
-const MAX_BLOCKS = 50_000;
 
 /**
  * A block list's blocks and their MD5s. The ranges the bytes were received in, with the MD5s taken then, when

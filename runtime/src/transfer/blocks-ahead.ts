@@ -1,0 +1,113 @@
+import { randomBytes } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { open, FileHandle } from "node:fs/promises";
+import { BlockBlobClient } from "@azure/storage-blob";
+import { WorkPool } from "./pool";
+import { killPoint } from "../index/kill-point";
+
+/**
+ * Where a download's ranges go once each is on disk and verified, while the rest are still arriving; never waits.
+ * `abandon` is called when the download attempt fails: what it gave is not the blob's.
+ */
+export interface RangeSink {
+  landed(path: string, index: number, offset: number, length: number, md5: string): void;
+  abandon(): void;
+}
+
+/** The most blocks one block blob can have. */
+export const MAX_BLOCKS = 50_000;
+
+/** The block IDs of one writer: all of one length (the service requires it per blob), this many characters. */
+export const BLOCK_ID_CHARS = 13;
+
+/** A block ID of `n`: `prefix` (7 characters) and a 6-digit counter, base64 as the service takes it. */
+export function blockId(prefix: string, n: number): string {
+  return Buffer.from(`${prefix}${String(n).padStart(BLOCK_ID_CHARS - prefix.length, "0")}`).toString("base64");
+}
+
+/**
+ * The blocks of one large new block blob, written to the target while the blob is still downloading: each range
+ * the download has on disk and verified is sent as an uncommitted block (Put Block, with the range's MD5), so the
+ * blob's write to the target runs beside its read from the source instead of after it. Nothing becomes visible:
+ * only a Put Block List makes a blob, and that stays with the upload (file-to-blob.ts), which takes the blocks sent
+ * here (`stagedId`) and sends any other itself. The IDs carry a prefix of their own, so blocks of an abandoned
+ * attempt (a download that failed, a blob that changed) can never be listed by a commit. Reads go through a
+ * descriptor opened while the temp file is still in place, so the file's move into staging does not matter.
+ */
+export class BlocksAhead implements RangeSink {
+  /** Per range: the block ID it was sent under and the MD5 sent with it, once the service took it. */
+  private readonly sent = new Map<number, { id: string; md5: string }>();
+  private readonly prefix = `e${randomBytes(3).toString("hex")}`;
+  private readonly abort = new AbortController();
+  private readonly pool: WorkPool<{ index: number; offset: number; length: number; md5: string }>;
+  private fh?: Promise<FileHandle>;
+  private abandoned = false;
+  private done = 0;
+  private readonly unlink: () => void;
+
+  /** `count`: the blob's ranges; once each was tried (or the attempt abandoned) the file is let go of. */
+  constructor(private readonly client: BlockBlobClient, private readonly count: number, concurrency: number,
+    private readonly ready: () => Promise<void>, signal: AbortSignal) {
+    this.pool = new WorkPool(concurrency, (r) => this.send(r), Number.MAX_SAFE_INTEGER);
+    const onAbort = () => this.abandon();
+    signal.addEventListener("abort", onAbort, { once: true });
+    this.unlink = () => signal.removeEventListener("abort", onAbort);
+  }
+
+  landed(path: string, index: number, offset: number, length: number, md5: string): void {
+    if (this.abandoned) return;
+    this.fh ??= open(path, "r");
+    // Only indexes: the bytes stay on disk (page cache) until a worker sends them.
+    this.pool.tryAdd({ index, offset, length, md5 });
+  }
+
+  abandon(): void {
+    if (this.abandoned) return;
+    this.abandoned = true;
+    this.abort.abort();
+    this.closeWhenIdle();
+  }
+
+  /** Resolves once nothing is in flight any more (blocks sent, failed or aborted), the file closed. */
+  async settled(): Promise<void> {
+    await this.pool.drain();
+    this.unlink();
+    await this.closeFile();
+  }
+
+  /** The ID range `index` was sent under, if the service took it with exactly this MD5 and the attempt stood. */
+  stagedId(index: number, md5: string): string | undefined {
+    if (this.abandoned) return undefined;
+    const s = this.sent.get(index);
+    return s && s.md5 === md5 ? s.id : undefined;
+  }
+
+  private async send(r: { index: number; offset: number; length: number; md5: string }): Promise<void> {
+    if (this.abandoned) return;
+    try {
+      await this.ready();
+      const fd = (await this.fh!).fd;
+      const id = blockId(this.prefix, r.index);
+      await this.client.stageBlock(id, () => createReadStream("", { fd, start: r.offset, end: r.offset + r.length - 1, autoClose: false }), r.length, {
+        abortSignal: this.abort.signal, transactionalContentMD5: Buffer.from(r.md5, "base64"),
+      });
+      this.sent.set(r.index, { id, md5: r.md5 });
+      killPoint("push.ahead.after-block");
+    } catch {
+      // Left to the upload, which sends what is missing itself and meets any error that matters there.
+    } finally {
+      // A descriptor per blob waiting for its upload would add up over a run of many large blobs.
+      if (++this.done === this.count) this.closeWhenIdle();
+    }
+  }
+
+  private closeWhenIdle(): void {
+    void this.pool.drain().then(() => this.closeFile());
+  }
+
+  private async closeFile(): Promise<void> {
+    const fh = this.fh;
+    this.fh = undefined;
+    await fh?.then((f) => f.close()).catch(() => undefined);
+  }
+}
