@@ -4,6 +4,8 @@ import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { buildSync } from "esbuild";
 import { openDatabase } from "../runtime/src/index/sqlite";
+import { StagingStore } from "../runtime/src/staging/staging-store";
+import { RetentionArea } from "../runtime/src/staging/retention";
 import { StagedEntry } from "../runtime/src/model/blob";
 import { compareNames } from "../runtime/src/index/blob-name";
 import { INDEX_SCHEMA_VERSION, IndexError, StagingIndex } from "../runtime/src/index/staging-index";
@@ -145,6 +147,23 @@ describe("staging index on disk", () => {
     writer.putRangeMd5s("kept", "f-4", { rangeSize: 1, md5s: ["x=="] });
     expect(writer.getRangeMd5s("kept", "f-4")?.md5s).toEqual(["x=="]);
     writer.close();
+  });
+
+  test("a version staged without range MD5s over one with them takes theirs away; one with them records them", async () => {
+    const staging = join(dir, "staging");
+    const store = await StagingStore.open(staging, "site", "c", new RetentionArea(staging));
+    const stage = async (etag: string, ranges?: { rangeSize: number; md5s: string[] }) => {
+      const tmp = store.tmpPath();
+      writeFileSync(tmp, `bytes of ${etag}`);
+      const { dataFile: _d, ...e } = entry("big", { srcEtag: etag, size: `bytes of ${etag}`.length });
+      return store.commit(e, tmp, ranges);
+    };
+    const v1 = await stage("0x1", { rangeSize: 4, md5s: ["a==", "b=="] });
+    expect(store.rangeMd5s(v1)).toEqual({ rangeSize: 4, md5s: ["a==", "b=="] });
+    const v2 = await stage("0x2");
+    expect(store.rangeMd5s(v2)).toBeUndefined();
+    expect(store.rows.getRangeMd5s("big", v1.dataFile)).toBeUndefined();
+    await store.close();
   });
 
   test("unreferencedDataFiles names the files no entry points to, and nothing else", () => {

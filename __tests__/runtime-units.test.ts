@@ -14,6 +14,7 @@ import { ItemAction } from "../runtime/src/sync/context";
 import { ServiceClock } from "../runtime/src/sync/service-clock";
 import { pieces } from "../runtime/src/transfer/blob-to-file";
 import { OrderedFileMd5 } from "../runtime/src/transfer/ordered-file-md5";
+import { aheadBlockPrefix, BLOCK_ID_CHARS, blockId } from "../runtime/src/transfer/blocks-ahead";
 import { takeBatch } from "../runtime/src/versions/target-versions";
 import { md5OfBlocks, md5OfFile, md5OfRange, md5OfRanges } from "../runtime/src/transfer/file-hash";
 import { WORKER_HASH_MIN_BYTES } from "../runtime/src/transfer/hash-worker";
@@ -499,6 +500,19 @@ describe("a file written in ranges that land out of order, hashed in file order 
     } finally {
       await fh.close();
     }
+  });
+});
+
+describe("block IDs", () => {
+  test("all 13 characters before base64; blocks sent ahead get a prefix per source version, never the upload's", () => {
+    const lengths = new Set([blockId("drsync-", 0), blockId("drsync-", 49_999), blockId(aheadBlockPrefix("a", "0x1"), 7)].map((id) => Buffer.from(id, "base64").length));
+    expect([...lengths]).toEqual([BLOCK_ID_CHARS]);
+    expect(Buffer.from(blockId("drsync-", 42), "base64").toString()).toBe("drsync-000042");
+    const p = aheadBlockPrefix("big.bin", "0x8D1");
+    expect(p).toHaveLength(7);
+    expect(p).toBe(aheadBlockPrefix("big.bin", "0x8D1"));
+    expect(new Set([p, aheadBlockPrefix("big.bin", "0x8D2"), aheadBlockPrefix("big.bin2", "0x8D1")]).size).toBe(3);
+    expect(p.startsWith("d")).toBe(false);
   });
 });
 

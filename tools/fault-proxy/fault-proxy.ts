@@ -186,6 +186,8 @@ function forward(req: IncomingMessage, res: ServerResponse, upstreamPort: number
   }
   onFault();
   flipMiddleByte(req, Number(req.headers["content-length"]), (chunk) => up.write(chunk), () => up.end());
+  // A client that gave up mid-body: the service's request goes too, instead of waiting for the rest.
+  req.on("close", () => { if (!req.complete) up.destroy(); });
 }
 
 /** Where a request's range begins (`bytes=N-…` in x-ms-range or Range), if it has one. */

@@ -105,7 +105,9 @@ export interface DrSyncConfig {
   /** Ranges or blocks of one large blob transferred at once.
    *  @default 4 */
   readonly blockConcurrency?: number;
-  /** Size of the ranges downloaded and the blocks uploaded for large blobs, in MiB (the 2017-11-09 block limit is 100).
+  /** Size of the blocks uploaded for large blobs, in MiB (the 2017-11-09 block limit is 100). Ranges are downloaded in
+   *  this size up to 4 MiB (the largest range the service sends an MD5 of), and a blob received in ranges is sent in
+   *  blocks of those ranges with their MD5s (unless that would take more than 50,000 blocks, over 195 GiB).
    *  @default 8 */
   readonly blockSizeMiB?: number;
   /** Blobs up to this size move in one request (Put Blob / one GET); larger ones in ranges and blocks.

@@ -192,6 +192,10 @@ export class StagingIndex {
 
   deleteEntry(name: string): void {
     this.write(this.st.deleteEntry, name);
+    this.deleteRangeMd5s(name);
+  }
+
+  deleteRangeMd5s(name: string): void {
     this.write(this.st.deleteRangeMd5s, name);
   }
 

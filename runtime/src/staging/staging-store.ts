@@ -109,8 +109,7 @@ export class StagingStore {
   /**
    * Makes the bytes in `tmpPath` the staged version described by `entry`. The version it replaces is linked into
    * the retention area first, and its data file removed only after the new row is committed. `rangeMd5s`, when the
-   * bytes came in ranges, are recorded after the row (a kill between the two leaves the entry without them,
-   * and its push then hashes the file as before).
+   * bytes came in ranges, are recorded with the row.
    */
   async commit(entry: Omit<StagedEntry, "dataFile">, tmpPath: string, rangeMd5s?: RangeMd5s): Promise<StagedEntry> {
     await this.markDirty();
@@ -124,6 +123,8 @@ export class StagingStore {
     killPoint("staging.after-data-rename");
     this.index.putEntry(full);
     if (rangeMd5s) this.index.putRangeMd5s(full.name, full.dataFile, rangeMd5s);
+    // Those of the version replaced would never be read again (they name its data file): gone with it.
+    else if (old) this.index.deleteRangeMd5s(full.name);
     if (old && old.dataFile !== full.dataFile) this.removeDataAfterCommit(old);
     return full;
   }

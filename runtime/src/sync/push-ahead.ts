@@ -72,7 +72,7 @@ export class PushAhead {
     const rangeSize = Math.min(ctx.config.blockSizeMiB * MiB, RANGE_MD5_MAX);
     if (Math.ceil(blob.size / rangeSize) > MAX_BLOCKS) return undefined;
     if (this.store.rows.queuedItem(UNRECORDED, blob.name) !== undefined || this.records.get(blob.name) || this.store.get(blob.name)) return undefined;
-    const blocks = new BlocksAhead(ctx.dst.blob(this.name, blob.name), Math.ceil(blob.size / rangeSize), ctx.config.blockConcurrency,
+    const blocks = new BlocksAhead(ctx.dst.blob(this.name, blob.name), blob, Math.ceil(blob.size / rangeSize), ctx.config.blockConcurrency,
       () => this.ensureContainer(walk), this.abort.signal);
     this.early.set(blob.name, blocks);
     return blocks;

@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { open, FileHandle } from "node:fs/promises";
 import { BlockBlobClient } from "@azure/storage-blob";
@@ -25,19 +25,27 @@ export function blockId(prefix: string, n: number): string {
   return Buffer.from(`${prefix}${String(n).padStart(BLOCK_ID_CHARS - prefix.length, "0")}`).toString("base64");
 }
 
+/** The 7-character block ID prefix of blocks sent ahead for one source version: never `drsync-` (the upload's own). */
+export function aheadBlockPrefix(name: string, etag: string): string {
+  return `e${createHash("sha256").update(`${name}\n${etag}`).digest("base64url").slice(0, 6)}`;
+}
+
 /**
  * The blocks of one large new block blob, written to the target while the blob is still downloading: each range
  * the download has on disk and verified is sent as an uncommitted block (Put Block, with the range's MD5), so the
  * blob's write to the target runs beside its read from the source instead of after it. Nothing becomes visible:
  * only a Put Block List makes a blob, and that stays with the upload (file-to-blob.ts), which takes the blocks sent
- * here (`stagedId`) and sends any other itself. The IDs carry a prefix of their own, so blocks of an abandoned
- * attempt (a download that failed, a blob that changed) can never be listed by a commit. Reads go through a
+ * here (`stagedId`) and sends any other itself. The IDs carry a prefix of their own per source version (its name
+ * and ETag), and a commit takes only blocks this very attempt sent and the service took, with the MD5 the staged
+ * copy was received with: blocks of an attempt that failed, or of a version that changed, are never listed. Reads go through a
  * descriptor opened while the temp file is still in place, so the file's move into staging does not matter.
  */
 export class BlocksAhead implements RangeSink {
   /** Per range: the block ID it was sent under and the MD5 sent with it, once the service took it. */
   private readonly sent = new Map<number, { id: string; md5: string }>();
-  private readonly prefix = `e${randomBytes(3).toString("hex")}`;
+  /** One per source version (name and ETag): attempts at the same version reuse their IDs for the same bytes, so
+   *  uncommitted blocks left behind stay one set per version (the service allows 100,000 per blob). */
+  private readonly prefix: string;
   private readonly abort = new AbortController();
   private readonly pool: WorkPool<{ index: number; offset: number; length: number; md5: string }>;
   private fh?: Promise<FileHandle>;
@@ -46,8 +54,9 @@ export class BlocksAhead implements RangeSink {
   private readonly unlink: () => void;
 
   /** `count`: the blob's ranges; once each was tried (or the attempt abandoned) the file is let go of. */
-  constructor(private readonly client: BlockBlobClient, private readonly count: number, concurrency: number,
-    private readonly ready: () => Promise<void>, signal: AbortSignal) {
+  constructor(private readonly client: BlockBlobClient, version: { readonly name: string; readonly etag: string }, private readonly count: number,
+    concurrency: number, private readonly ready: () => Promise<void>, signal: AbortSignal) {
+    this.prefix = aheadBlockPrefix(version.name, version.etag);
     this.pool = new WorkPool(concurrency, (r) => this.send(r), Number.MAX_SAFE_INTEGER);
     const onAbort = () => this.abandon();
     signal.addEventListener("abort", onAbort, { once: true });
@@ -56,7 +65,11 @@ export class BlocksAhead implements RangeSink {
 
   landed(path: string, index: number, offset: number, length: number, md5: string): void {
     if (this.abandoned) return;
-    this.fh ??= open(path, "r");
+    if (!this.fh) {
+      this.fh = open(path, "r");
+      // Awaited by each send; a failed open (EMFILE) just sends nothing, and must not go unhandled meanwhile.
+      this.fh.catch(() => undefined);
+    }
     // Only indexes: the bytes stay on disk (page cache) until a worker sends them.
     this.pool.tryAdd({ index, offset, length, md5 });
   }

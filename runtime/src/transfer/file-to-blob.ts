@@ -191,7 +191,7 @@ export async function uploadFromFile(client: BlockBlobClient, entry: StagedEntry
 
 /** The service refused a block because its bytes did not have the MD5 sent with them (Azurite says it in words). */
 function isMd5Refusal(err: unknown): boolean {
-  return statusOf(err) === 400 && (errorCodeOf(err) === "Md5Mismatch" || /md5/i.test((err as Error)?.message ?? ""));
+  return statusOf(err) === 400 && (errorCodeOf(err) === "Md5Mismatch" || /md5 (doesn't|does not) match/i.test((err as Error)?.message ?? ""));
 }
 
 /**
