@@ -4,7 +4,7 @@ import { describeError, kindOf } from "../storage/errors";
 import { killPoint } from "../index/kill-point";
 import { sendsInBlocks, uploadEntry } from "../transfer/file-to-blob";
 import { BlocksAhead, MAX_BLOCKS, RangeSink } from "../transfer/blocks-ahead";
-import { RANGE_MD5_MAX } from "../transfer/blob-to-file";
+import { downloadRangeSize } from "../transfer/blob-to-file";
 import { RemoteBlob } from "../model/blob";
 import { WorkPool } from "../transfer/pool";
 import { scratchPrefixFor } from "../shard/part";
@@ -69,9 +69,10 @@ export class PushAhead {
     if (!walk || this.stopped || this.abort.signal.aborted || blob.kind !== "BlockBlob" || this.early.has(blob.name)) return undefined;
     // A blob that goes in one Put Blob has no blocks to send ahead (and blocks would leave the name a blob).
     if (!sendsInBlocks(blob.size, blob.props.contentMD5, ctx.config.singleShotMaxMiB * MiB)) return undefined;
-    const rangeSize = Math.min(ctx.config.blockSizeMiB * MiB, RANGE_MD5_MAX);
+    // The ranges the pull will read it in (it passes blockSizeMiB as the range size).
+    const rangeSize = downloadRangeSize(ctx.config.blockSizeMiB * MiB);
     if (Math.ceil(blob.size / rangeSize) > MAX_BLOCKS) return undefined;
-    if (this.store.rows.queuedItem(UNRECORDED, blob.name) !== undefined || this.records.get(blob.name) || this.store.get(blob.name)) return undefined;
+    if (this.seenAtTarget(blob.name) || this.store.get(blob.name)) return undefined;
     const blocks = new BlocksAhead(ctx.dst.blob(this.name, blob.name), blob, Math.ceil(blob.size / rangeSize), ctx.config.blockConcurrency,
       () => this.ensureContainer(walk), this.abort.signal);
     this.early.set(blob.name, blocks);
@@ -110,6 +111,11 @@ export class PushAhead {
     return { copied: this.copied, bytes: this.bytes };
   }
 
+  /** The target has (or had) a blob of this name: the walk listed one without a record, or we wrote one. */
+  private seenAtTarget(blobName: string): boolean {
+    return this.store.rows.queuedItem(UNRECORDED, blobName) !== undefined || this.records.get(blobName) !== undefined;
+  }
+
   /** Creates the container once, on the first write, if the walk found none; a failed create is tried again by the next. */
   private async ensureContainer(walk: PushWalk): Promise<void> {
     if (walk.destination.exists()) return;
@@ -131,7 +137,7 @@ export class PushAhead {
     this.early.delete(blobName);
     await blocks?.settled();
     if (!walk || this.stopped || signal.aborted) return;
-    if (this.store.rows.queuedItem(UNRECORDED, blobName) !== undefined || this.records.get(blobName)) return;
+    if (this.seenAtTarget(blobName)) return;
     const entry = this.store.get(blobName);
     if (!entry || entry.kind !== "BlockBlob") return;
     let etag: string;

@@ -40,6 +40,11 @@ export class IntegrityError extends Error {
 /** The largest range for which the service returns a transactional MD5 (x-ms-range-get-content-md5, 2017-11-09). */
 export const RANGE_MD5_MAX = 4 * 1024 * 1024;
 
+/** The size of the ranges a large blob is downloaded in, for a configured range (block) size: at most RANGE_MD5_MAX. */
+export function downloadRangeSize(configured: number): number {
+  return Math.min(configured, RANGE_MD5_MAX);
+}
+
 /**
  * Streams one blob version into `path` (a temp file). Block and page blobs are read conditional on the listed
  * ETag, so a blob rewritten mid-download fails with 412 instead of producing a file that mixes two versions. An
@@ -86,7 +91,7 @@ async function readOnce(client: BlockBlobClient, blob: RemoteBlob, path: string,
     const md5 = createHash("md5").update(body).digest("base64");
     return { md5, storedMd5Candidate: md5 };
   }
-  const rangeSize = Math.min(opts.rangeSize, RANGE_MD5_MAX);
+  const rangeSize = downloadRangeSize(opts.rangeSize);
   const fh = await fs.open(path, "w+", 0o600);
   let pageRanges: [number, number][] | undefined;
   // A block blob's ranges are all of rangeSize but the last: their MD5s are the push's blocks' (file-to-blob.ts).
