@@ -144,7 +144,7 @@ export class PushAhead {
     try {
       await this.ensureContainer(walk);
       etag = await uploadEntry(ctx.dst, container, entry, this.store.dataPath(entry), {
-        blocksAhead: blocks, rangeMd5s: this.store.rangeMd5s(entry), singleShotMax: ctx.config.singleShotMaxMiB * MiB, blockSize: ctx.config.blockSizeMiB * MiB,
+        blocksAhead: blocks, rangeMd5s: () => this.store.rangeMd5s(entry), singleShotMax: ctx.config.singleShotMaxMiB * MiB, blockSize: ctx.config.blockSizeMiB * MiB,
         blockConcurrency: ctx.config.blockConcurrency, signal, conditions: { ifNoneMatch: "*" },
         scratchPrefix: scratchPrefixFor(ctx.shard),
       });

@@ -300,7 +300,7 @@ export async function pushOne(ctx: SyncContext, container: string, staged: Stagi
         let counted = 0;
         try {
           const etag = await uploadEntry(ctx.dst, container, entry, staged.dataPath(entry), {
-            rangeMd5s: staged.rangeMd5s(entry), singleShotMax: ctx.config.singleShotMaxMiB * MiB, blockSize: ctx.config.blockSizeMiB * MiB,
+            rangeMd5s: () => staged.rangeMd5s(entry), singleShotMax: ctx.config.singleShotMaxMiB * MiB, blockSize: ctx.config.blockSizeMiB * MiB,
             blockConcurrency: ctx.config.blockConcurrency, signal: ctx.signal, conditions,
             onBytes: (n) => { counted += n; stats.bytes += n; progress(); },
             onWarning: (m) => ctx.events.warn("scratch.left", m, { container }), scratchPrefix: scratchPrefixFor(ctx.shard),

@@ -1,16 +1,18 @@
 import { createHash, Hash } from "node:crypto";
 import { promises as fs } from "node:fs";
-import { tryHashOnWorker, WORKER_HASH_MIN_BYTES } from "./hash-worker";
+import { HASH_READ_SIZE, tryHashOnWorker, WORKER_HASH_MIN_BYTES } from "./hash-worker";
 
-/**
+/*
  * MD5s of staged files, read through one buffer per call. A read stream allocates a new buffer per chunk, and
  * those are off V8's heap: a quiet heap is not collected until about 64 MiB of them pile up, so hashing one
  * 64 MiB blob held ~64 MiB of dead buffers (peak RSS of a 2 × 64 MiB pull: 155 MiB, 71 MiB of it ArrayBuffers).
  */
-const READ_SIZE = 1 << 20;
 
-/** Feeds `len` bytes of an open file from `start` to every hash, in order. */
-async function feed(fh: fs.FileHandle, buf: Buffer, start: number, len: number, hashes: readonly Hash[]): Promise<void> {
+/**
+ * Feeds `len` bytes of an open file from `start` to every hash, in order, through `buf`; returns how many it fed,
+ * fewer when the file ends first (callers that compare the digest with a known MD5 need not check).
+ */
+export async function feedHashes(fh: fs.FileHandle, buf: Buffer, start: number, len: number, hashes: readonly Hash[]): Promise<number> {
   let pos = start;
   const end = start + len;
   while (pos < end) {
@@ -20,12 +22,13 @@ async function feed(fh: fs.FileHandle, buf: Buffer, start: number, len: number, 
     for (const h of hashes) h.update(buf.subarray(0, bytesRead));
     pos += bytesRead;
   }
+  return pos - start;
 }
 
 async function withFile<T>(path: string, size: number, use: (fh: fs.FileHandle, buf: Buffer) => Promise<T>): Promise<T> {
   const fh = await fs.open(path, "r");
   try {
-    return await use(fh, Buffer.allocUnsafeSlow(Math.max(1, Math.min(READ_SIZE, size))));
+    return await use(fh, Buffer.allocUnsafeSlow(Math.max(1, Math.min(HASH_READ_SIZE, size))));
   } finally {
     await fh.close();
   }
@@ -37,7 +40,7 @@ export async function md5OfRanges(path: string, ranges: readonly (readonly [numb
   if (onWorker) return (await onWorker).whole;
   const h = createHash("md5");
   const largest = ranges.reduce((a, [, len]) => Math.max(a, len), 0);
-  if (largest > 0) await withFile(path, largest, async (fh, buf) => { for (const [off, len] of ranges) if (len > 0) await feed(fh, buf, off, len, [h]); });
+  if (largest > 0) await withFile(path, largest, async (fh, buf) => { for (const [off, len] of ranges) if (len > 0) await feedHashes(fh, buf, off, len, [h]); });
   return h.digest("base64");
 }
 
@@ -60,7 +63,7 @@ export async function md5OfBlocks(path: string, size: number, blockSize: number)
   await withFile(path, Math.min(size, blockSize), async (fh, buf) => {
     for (let start = 0; start < size; start += blockSize) {
       const block = createHash("md5");
-      await feed(fh, buf, start, Math.min(blockSize, size - start), [whole, block]);
+      await feedHashes(fh, buf, start, Math.min(blockSize, size - start), [whole, block]);
       blocks.push(block.digest("base64"));
     }
   });

@@ -35,8 +35,9 @@ export interface UploadOptions {
    *  @default ".dr-sync-tmp/" */
   readonly scratchPrefix?: string;
   /** The MD5s of the ranges the staged bytes were received in: a block blob then goes in blocks of those ranges
-   *  with those MD5s, and is not hashed again (`blocksOf`). @default none: the file is hashed as it is read */
-  readonly rangeMd5s?: RangeMd5s;
+   *  with those MD5s, and is not hashed again (`blocksOf`). Read only when the blob goes in blocks, so most
+   *  uploads (small blobs, one Put Blob) never look them up. @default none: the file is hashed as it is read */
+  readonly rangeMd5s?: () => RangeMd5s | undefined;
   /** Blocks already at the destination, sent while the blob downloaded (blocks-ahead.ts): committed, not sent again.
    *  @default none */
   readonly blocksAhead?: Pick<BlocksAhead, "stagedId">;
@@ -202,7 +203,7 @@ function isMd5Refusal(err: unknown): boolean {
  * (the page cache then serves the upload's read).
  */
 async function blocksOf(entry: StagedEntry, path: string, opts: UploadOptions): Promise<{ blockSize: number; blocks: readonly string[]; received: boolean }> {
-  const r = opts.rangeMd5s;
+  const r = opts.rangeMd5s?.();
   if (r && r.rangeSize > 0 && r.md5s.length === Math.ceil(entry.size / r.rangeSize) && r.md5s.length <= MAX_BLOCKS) {
     return { blockSize: r.rangeSize, blocks: r.md5s, received: true };
   }

@@ -21,12 +21,15 @@ export interface HashResult {
   readonly blocks: string[];
 }
 
+/** Bytes read per call when a staged file is hashed, here or on the caller's thread: one buffer per file, reused. */
+export const HASH_READ_SIZE = 1 << 20;
+
 /** The worker's code: self-contained, so the bundle stays one file. Synchronous reads are fine on its own thread. */
 const WORKER_SOURCE = `
 const { parentPort } = require("node:worker_threads");
 const { createHash } = require("node:crypto");
 const fs = require("node:fs");
-const buf = Buffer.allocUnsafeSlow(${1 << 20});
+const buf = Buffer.allocUnsafeSlow(${HASH_READ_SIZE});
 parentPort.on("message", ({ path, ranges, blockSize }) => {
   let fd;
   try {

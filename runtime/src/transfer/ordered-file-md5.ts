@@ -1,8 +1,7 @@
 import { createHash } from "node:crypto";
 import type { FileHandle } from "node:fs/promises";
-
-/** Bytes read back per call: one buffer per file, reused. */
-const READ_SIZE = 1 << 20;
+import { feedHashes } from "./file-hash";
+import { HASH_READ_SIZE } from "./hash-worker";
 
 /**
  * The MD5 of a file written in fixed-size ranges that land in any order, taken in file order while the rest are
@@ -39,13 +38,9 @@ export class OrderedFileMd5 {
     while (this.landed[this.next]) {
       const start = this.next * this.rangeSize;
       const end = Math.min(start + this.rangeSize, this.size);
-      this.buf ??= Buffer.allocUnsafeSlow(Math.min(READ_SIZE, this.size));
-      for (let pos = start; pos < end;) {
-        const { bytesRead } = await this.fh.read(this.buf, 0, Math.min(this.buf.length, end - pos), pos);
-        if (bytesRead === 0) throw new Error(`range at offset ${start} is short on disk: ${pos - start} of ${end - start} bytes`);
-        this.hash.update(this.buf.subarray(0, bytesRead));
-        pos += bytesRead;
-      }
+      this.buf ??= Buffer.allocUnsafeSlow(Math.min(HASH_READ_SIZE, this.size));
+      const fed = await feedHashes(this.fh, this.buf, start, end - start, [this.hash]);
+      if (fed !== end - start) throw new Error(`range at offset ${start} is short on disk: ${fed} of ${end - start} bytes`);
       this.next++;
     }
     // No await between the loop's last check and this: a range landing now starts a new loop.
