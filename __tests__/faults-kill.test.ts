@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { Drill, expectSitesEqual, seed, SeedBlob, snapshot, startDrill, walk } from "./support/harness";
+import { RunStatus } from "../runtime/src/state/status";
 import { stagedFiles } from "./support/staged-index";
 import { eventsOf, Figures, mulberry32, runKilledAfter, sha256, stagingProblems, targetChangesOfAStoppedRun } from "./support/faults";
 
@@ -229,6 +230,33 @@ describe("kill at the staging index's commit points", () => {
     figures.add("killPoints");
     figures.add("blobsChecked", Object.keys(target).length);
     figures.add("blobsLost", 0);
+  }, 120000);
+
+  // plan applies the pull's changes to the index in a transaction it never commits (StagingStore.planView).
+  test("plan killed after its pull was applied to the index: staging is as it was, and the next run does the whole cycle", async () => {
+    const gen = versions.size;
+    const names = Array.from({ length: 12 }, (_, i) => `plan/${i}`);
+    await put(names.map((n) => body(n, gen)));
+    expect((await drill.run(["run"])).code).toBe(0);
+    await put([...names.slice(0, 3).map((n) => body(n, gen + 1)), body(`plan/new-${gen}`, gen)]);
+    await drill.sites.source.container("points").deleteBlob(names[11]);
+    const staged = () => stagedFiles(drill.config.stagingDir).map((f) => `${f.entry.name} ${f.entry.srcEtag} ${f.entry.dataFile}`).sort();
+    const before = staged();
+    const target = await snapshot(drill.sites.target.container("points"));
+
+    const killed = await drill.run(["plan"], { env: { ...drill.env, DR_SYNC_KILL_AT: "plan.after-pull" } });
+    expect({ signal: killed.signal, stderr: killed.signal ? "" : killed.stderr.slice(-2000) }).toEqual({ signal: "SIGKILL", stderr: "" });
+    expect(staged()).toEqual(before);
+    expect(await snapshot(drill.sites.target.container("points"))).toEqual(target);
+
+    const next = await drill.run(["run", "--json"]);
+    expect({ code: next.code, stderr: next.code ? next.stderr.slice(-2000) : "" }).toEqual({ code: 0, stderr: "" });
+    const pull = (JSON.parse(next.stdout) as RunStatus).containers.find((c) => c.container === "points")!.pull!;
+    // Staged as if no plan had run: the 3 changed and the new one staged, the deleted one unstaged.
+    expect({ copied: pull.copied, deleted: pull.deleted }).toEqual({ copied: 4, deleted: 1 });
+    await expectSitesEqual(drill);
+    expect(stagingProblems(drill.config.stagingDir, versions)).toEqual([]);
+    figures.add("planKills");
   }, 120000);
 });
 

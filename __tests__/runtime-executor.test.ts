@@ -77,7 +77,7 @@ async function runCycle(container: string): Promise<{ calls: string[]; stop?: st
 async function planCycle(container: string): Promise<{ calls: string[]; stop?: string; report: { pull: ItemAction[]; push: ItemAction[] } }> {
   const calls: string[] = [];
   const store = await StagingStore.open(ctx.config.stagingDir, ctx.srcKey, container, ctx.retention);
-  const planned = store.planCopy();
+  const planned = store.planView();
   try {
     const report: { pull: ItemAction[]; push: ItemAction[] } = { pull: [], push: [] };
     const exec = recording(planExecutor(ctx, planned, (hop, a) => report[hop].push(a)), calls);

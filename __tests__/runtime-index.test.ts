@@ -280,6 +280,49 @@ describe("staging index on disk", () => {
     expect(readFileSync(empty).length).toBe(0);
   });
 
+  test("a scratch transaction (plan's) is read back by its own index, seen by no one else, never committed by a batch, flush or close, and undone whole", () => {
+    const file = join(dir, "c.db");
+    // Batches of 2 rows: outside a scratch transaction the writes below would commit at once, several times over.
+    const idx = StagingIndex.open(file, { batchRows: 2, batchMs: 0 });
+    ["a", "b", "c"].forEach((n) => idx.putEntry(entry(n)));
+    idx.beginRun();
+    idx.markSeen("a");
+    let pendingBefore = 0;
+    idx.afterCommit(() => pendingBefore++);
+    idx.beginScratch();
+    expect(pendingBefore).toBe(1); // what was waiting for a commit got it before the scratch began
+    expect(() => idx.beginScratch()).toThrow(/already open/);
+    const ran: string[] = [];
+    idx.deleteEntry("a");
+    idx.putEntry(entry("b", { srcEtag: "planned" }));
+    ["x", "y", "z"].forEach((n) => idx.putEntry(entry(n)));
+    idx.afterCommit(() => ran.push("would remove a data file"));
+    idx.beginRun(); // a run's start inside it is a savepoint, undone with the rest
+    idx.markSeen("x");
+    idx.addPendingDelete("c");
+    idx.flush();
+    expect([...idx.entries()].map((e) => `${e.name}:${e.srcEtag}`)).toEqual(["b:planned", "c:0x1", "x:0x1", "y:0x1", "z:0x1"]);
+    expect([...idx.unseenNames()]).toEqual(["b", "c", "y", "z"]);
+    const reader = StagingIndex.open(file, { reader: true, busyTimeoutMs: 0 });
+    expect([...reader.entries()].map((e) => `${e.name}:${e.srcEtag}`)).toEqual(["a:0x1", "b:0x1", "c:0x1"]);
+    reader.close();
+    idx.endScratch();
+    expect(ran).toEqual([]);
+    expect([...idx.entries()].map((e) => e.name)).toEqual(["a", "b", "c"]);
+    expect([...idx.unseenNames()]).toEqual(["b", "c"]);
+    expect(idx.countPendingDeletes()).toBe(0);
+    // After it, writes batch and commit as before; a scratch left open by a close is undone too.
+    idx.putEntry(entry("d"));
+    idx.putEntry(entry("e"));
+    idx.beginScratch();
+    idx.putEntry(entry("f"));
+    idx.close();
+    expect(ran).toEqual([]);
+    const again = StagingIndex.open(file);
+    expect([...again.entries()].map((e) => e.name)).toEqual(["a", "b", "c", "d", "e"]);
+    again.close();
+  });
+
   test("afterCommit waits for the batch that holds the writes so far, in order, and runs at once when none is open", () => {
     const idx = StagingIndex.open(join(dir, "c.db"), { batchRows: 3, batchMs: 60_000 });
     const ran: string[] = [];

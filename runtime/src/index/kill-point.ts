@@ -9,7 +9,8 @@ export type KillPointName =
   | "migration.after-tmp-commit"
   | "migration.after-rename"
   | "push.ahead.after-upload"
-  | "push.ahead.after-block";
+  | "push.ahead.after-block"
+  | "plan.after-pull";
 
 const wanted = parse(process.env.DR_SYNC_KILL_AT);
 let passes = 0;

@@ -86,6 +86,8 @@ export class StagingIndex {
   private batchTimer?: ReturnType<typeof setTimeout>;
   /** A commit the timer could not make, thrown at every later write and flush instead of from a timer. */
   private timerError?: unknown;
+  /** True between `beginScratch` and `endScratch`: every write stays in one transaction that is never committed. */
+  private scratch = false;
 
   private constructor(readonly file: string, db: DatabaseSync, opts: Required<IndexOptions>) {
     this.db = db;
@@ -292,15 +294,9 @@ export class StagingIndex {
    */
   unreferencedDataFiles(files: Iterable<string>): string[] {
     this.flush();
-    this.db.exec("CREATE TEMP TABLE IF NOT EXISTS disk_files (f TEXT PRIMARY KEY) WITHOUT ROWID; DELETE FROM temp.disk_files; BEGIN;");
-    try {
-      const put = this.db.prepare("INSERT OR IGNORE INTO temp.disk_files (f) VALUES (?)");
-      for (const f of files) put.run(f);
-      this.db.exec("COMMIT");
-    } catch (err) {
-      this.db.exec("ROLLBACK");
-      throw err;
-    }
+    this.db.exec("CREATE TEMP TABLE IF NOT EXISTS disk_files (f TEXT PRIMARY KEY) WITHOUT ROWID; DELETE FROM temp.disk_files;");
+    const put = this.db.prepare("INSERT OR IGNORE INTO temp.disk_files (f) VALUES (?)");
+    this.inTransaction(() => { for (const f of files) put.run(f); });
     // One pass: SQLite builds a transient index on entries.data_file for the NOT EXISTS (automatic indexing).
     const out = this.db.prepare("SELECT f FROM temp.disk_files WHERE NOT EXISTS (SELECT 1 FROM entries WHERE entries.data_file = disk_files.f)")
       .all().map((r) => r.f as string);
@@ -311,7 +307,7 @@ export class StagingIndex {
   /** Starts a run: forgets the previous run's seen names and pending deletions. */
   beginRun(): void {
     this.flush();
-    this.db.exec("BEGIN; DELETE FROM seen; DELETE FROM pending_deletes; COMMIT;");
+    this.inTransaction("DELETE FROM seen; DELETE FROM pending_deletes;");
   }
 
   /** Notes that this run's listing showed `name`. */
@@ -355,10 +351,26 @@ export class StagingIndex {
     else action();
   }
 
-  /** Writes a consistent copy of the whole index (every committed and pending row) to a new file `file`. */
-  copyTo(file: string): void {
+  /**
+   * Starts a scratch transaction, for `plan`: every write from now on (the pull's changes the push is planned on)
+   * is seen by this index's reads and by no one else, is never committed, and is undone by `endScratch`. Nothing
+   * is copied, so planning costs no disk space however large the index; a kill leaves the index as it was (SQLite
+   * discards a transaction that never committed).
+   */
+  beginScratch(): void {
+    if (this.scratch) throw new Error(`${this.file}: a scratch transaction is already open`);
     this.flush();
-    this.db.exec(`VACUUM INTO '${file.replace(/'/g, "''")}'`);
+    this.db.exec("BEGIN");
+    this.scratch = true;
+  }
+
+  /** Undoes every write since `beginScratch`; the actions waiting for a commit of them never run. */
+  endScratch(): void {
+    if (!this.scratch) return;
+    this.scratch = false;
+    this.pendingRows = 0;
+    this.committed = [];
+    if (this.db.isTransaction) this.db.exec("ROLLBACK");
   }
 
   /** Commits the open batch: after this returns, every write so far survives the process being killed. */
@@ -366,6 +378,8 @@ export class StagingIndex {
     if (this.batchTimer) clearTimeout(this.batchTimer);
     this.batchTimer = undefined;
     this.throwTimerError();
+    // A scratch transaction is never committed, and what waits for a commit waits for one that never comes.
+    if (this.scratch) return;
     if (this.db.isTransaction) this.db.exec("COMMIT");
     this.pendingRows = 0;
     const actions = this.committed;
@@ -377,6 +391,7 @@ export class StagingIndex {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.endScratch();
     try {
       this.flush();
     } finally {
@@ -387,6 +402,9 @@ export class StagingIndex {
   private write(stmt: StatementSync, ...params: SqlValue[]): void {
     this.throwTimerError();
     if (!this.db.isTransaction) {
+      // SQLite may end a transaction itself (disk full, I/O error): a scratch write must not then start a batch
+      // that commits, into the real index, what a plan only pretended.
+      if (this.scratch) throw new IndexError(this.file, "the plan's scratch transaction ended early; nothing it planned was committed");
       this.db.exec("BEGIN");
       this.batchStarted = Date.now();
       // Between two statements is a safe moment to commit: no cursor keeps a statement open across pages.
@@ -405,6 +423,22 @@ export class StagingIndex {
     stmt.run(...params);
     // Date.now() only every 256 rows: it costs more than the insert's bookkeeping.
     if (++this.pendingRows >= this.opts.batchRows || ((this.pendingRows & 255) === 0 && Date.now() - this.batchStarted >= this.opts.batchMs)) this.flush();
+  }
+
+  /**
+   * Runs `sql` (or `work`) as one transaction of its own, or, inside a scratch transaction, as a savepoint in it
+   * (so it is undone with the rest). Nothing else may be pending: callers flush first.
+   */
+  private inTransaction(work: string | (() => void)): void {
+    this.db.exec(this.scratch ? "SAVEPOINT one" : "BEGIN");
+    try {
+      if (typeof work === "string") this.db.exec(work);
+      else work();
+    } catch (err) {
+      this.db.exec(this.scratch ? "ROLLBACK TO one; RELEASE one" : "ROLLBACK");
+      throw err;
+    }
+    this.db.exec(this.scratch ? "RELEASE one" : "COMMIT");
   }
 
   private throwTimerError(): void {

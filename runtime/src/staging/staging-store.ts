@@ -32,7 +32,7 @@ export class StagingStore {
   private dirty = false;
 
   private constructor(stagingDir: string, readonly site: string, readonly container: string, private readonly retention: RetentionArea,
-    private readonly index: StagingIndex, private readonly scratchFile?: string) {
+    private readonly index: StagingIndex, private readonly planning = false) {
     this.dir = join(stagingDir, site, container);
     this.tmpDir = join(stagingDir, site, ".tmp", container);
   }
@@ -58,13 +58,14 @@ export class StagingStore {
   }
 
   /**
-   * A scratch copy of this store's index, for `plan` to apply the pull's changes to without touching staging (no
-   * data file is written or removed through it); `close()` deletes it.
+   * This store as `plan` sees it: the same index, in a scratch transaction (`StagingIndex.beginScratch`) that the
+   * view's `close()` undoes, so the pull's planned changes are there for the push to be planned on and never reach
+   * staging. Until then this store itself must not be written: its writes would be undone with the plan's. No data
+   * file is written or removed through the view.
    */
-  planCopy(): StagingStore {
-    const file = join(this.tmpDir, `plan-${randomBytes(6).toString("hex")}.db`);
-    this.index.copyTo(file);
-    return new StagingStore(join(this.dir, "..", ".."), this.site, this.container, this.retention, StagingIndex.open(file), file);
+  planView(): StagingStore {
+    this.index.beginScratch();
+    return new StagingStore(join(this.dir, "..", ".."), this.site, this.container, this.retention, this.index, true);
   }
 
   /** The staged entry of one name, if any. */
@@ -162,11 +163,12 @@ export class StagingStore {
 
   /** Commits, closes the index and clears the dirty marker: nothing is left for the next open to sweep. */
   async close(): Promise<void> {
-    this.index.close();
-    if (this.scratchFile) {
-      for (const f of [this.scratchFile, `${this.scratchFile}-wal`, `${this.scratchFile}-shm`]) await fs.rm(f, { force: true });
+    if (this.planning) {
+      // The index stays open: it is the store's the view was made from, which closes it.
+      this.index.endScratch();
       return;
     }
+    this.index.close();
     if (this.dirty) await fs.rm(join(this.dir, DIRTY_FILE), { force: true });
     this.dirty = false;
   }

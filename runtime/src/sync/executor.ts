@@ -89,9 +89,9 @@ export function storageExecutor(ctx: SyncContext, container: string, store: Stag
 export type PlanReport = (hop: "pull" | "push", action: ItemAction) => void;
 
 /**
- * The executor of `plan`: nothing at either site or in staging changes. The pull's changes go into `planned`, a
- * scratch copy of the container's index (`StagingStore.planCopy`), so the push is planned on staging as the pull
- * would leave it, through the same walk.
+ * The executor of `plan`: nothing at either site or in staging changes. The pull's changes go into `planned`, the
+ * container's index in a transaction that is never committed (`StagingStore.planView`), so the push is planned on
+ * staging as the pull would leave it, through the same walk.
  */
 export function planExecutor(ctx: SyncContext, planned: StagingStore, report: PlanReport): Executor {
   return {

@@ -9,6 +9,7 @@ import { TargetVersions } from "../versions/target-versions";
 import { readMisses, repairMissesFirst } from "./dual-write-misses";
 import { readPullMark, writePullMark } from "../staging/pull-mark";
 import { StagingStore } from "../staging/staging-store";
+import { killPoint } from "../index/kill-point";
 import { describeError, FatalError, GuardError, StagingDiskError } from "../storage/errors";
 import { FENCED_EXIT_CODE, fencedMessage, readFence } from "../state/fence";
 import { HopStats, SyncContext } from "./context";
@@ -227,7 +228,7 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
 
 /**
  * What `run` would copy and delete, changing nothing: the same hops with the plan's executor, the pull's changes
- * applied to a scratch copy of the index and the push planned on it. Each action goes to `sink` as it is found.
+ * applied to the index in a transaction that is never committed (`planView`) and the push planned on it. Each action goes to `sink` as it is found.
  * Returns false when a container could not be planned.
  */
 export async function planSync(ctx: SyncContext, sink: PlanSink): Promise<boolean> {
@@ -238,9 +239,10 @@ export async function planSync(ctx: SyncContext, sink: PlanSink): Promise<boolea
     sink.begin(container);
     try {
       store = await StagingStore.open(ctx.config.stagingDir, ctx.srcKey, container, ctx.retention);
-      planned = store.planCopy();
+      planned = store.planView();
       const exec = planExecutor(ctx, planned, (hop, action) => sink.action(hop, action));
       const pulled = await pullContainer(ctx, container, planned, exec);
+      killPoint("plan.after-pull");
       if (pulled.guardStop) {
         // The run would stop this container at the pull: there is no push to plan.
         sink.end({ guardStops: [pulled.guardStop] });
