@@ -152,6 +152,16 @@ describe("network faults and storage restarts", () => {
     await expectRetriedThrough(res, faults);
   });
 
+  test("a damaged range that comes without the MD5 asked for is not taken: fetched again, never recorded as received", async () => {
+    const faults = injectedSoFar();
+    // The blob without a stored Content-MD5: only the range's own MD5 could show the damage, and it is left out.
+    const res = await faultedRun([
+      { fault: "corrupt-response", method: "GET", ranged: true, rangeStart: 2 * MiB, path: /ranged\.bin$/, dropHeaders: ["content-md5"], times: 2 },
+    ]);
+    expect(proxy.faulted.slice(-2)).toEqual(["corrupt-response GET /source/net/big%2Franged.bin", "corrupt-response GET /source/net/big%2Franged.bin"]);
+    await expectRetriedThrough(res, faults);
+  });
+
   test("stalled responses are abandoned after retry.tryTimeoutSeconds and retried", async () => {
     const faults = injectedSoFar();
     const res = await faultedRun([{ fault: "stall", method: "GET", path: /^\/source\/net\//, times: 3, stallMs: 30000 }, { fault: "stall", method: "PUT", times: 2, stallMs: 30000 }]);

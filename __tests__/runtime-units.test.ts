@@ -14,7 +14,7 @@ import { ItemAction } from "../runtime/src/sync/context";
 import { ServiceClock } from "../runtime/src/sync/service-clock";
 import { pieces } from "../runtime/src/transfer/blob-to-file";
 import { OrderedFileMd5 } from "../runtime/src/transfer/ordered-file-md5";
-import { aheadBlockPrefix, BLOCK_ID_CHARS, blockId } from "../runtime/src/transfer/blocks-ahead";
+import { aheadBlockPrefix, BLOCK_ID_CHARS, blockId, blockSizeFor, MAX_BLOCKS } from "../runtime/src/transfer/blocks-ahead";
 import { takeBatch } from "../runtime/src/versions/target-versions";
 import { md5OfBlocks, md5OfFile, md5OfRange, md5OfRanges } from "../runtime/src/transfer/file-hash";
 import { WORKER_HASH_MIN_BYTES } from "../runtime/src/transfer/hash-worker";
@@ -513,6 +513,22 @@ describe("block IDs", () => {
     expect(p).toBe(aheadBlockPrefix("big.bin", "0x8D1"));
     expect(new Set([p, aheadBlockPrefix("big.bin", "0x8D2"), aheadBlockPrefix("big.bin2", "0x8D1")]).size).toBe(3);
     expect(p.startsWith("d")).toBe(false);
+  });
+
+  const MiB = 1024 * 1024;
+  test.each([
+    ["fits the configured size", 10 * MiB, 8 * MiB, 8 * MiB],
+    ["exactly 50,000 configured blocks", 50_000 * MiB, MiB, MiB],
+    ["one byte more: the next whole MiB", 50_000 * MiB + 1, MiB, 2 * MiB],
+    ["60 GiB at 1 MiB: 2 MiB blocks (30,720 of them)", 60 * 1024 * MiB, MiB, 2 * MiB],
+    ["the largest blob 2017-11-09 holds: 100 MiB blocks", 50_000 * 100 * MiB, 8 * MiB, 100 * MiB],
+  ])("a block blob's upload block size: %s", (_case, size, configured, expected) => {
+    expect(blockSizeFor(size, configured)).toBe(expected);
+    expect(Math.ceil(size / expected)).toBeLessThanOrEqual(MAX_BLOCKS);
+  });
+
+  test("a block blob no block list can hold is refused before anything is sent, saying why", () => {
+    expect(() => blockSizeFor(50_000 * 100 * MiB + 1, 8 * MiB)).toThrow(/needs more than 50000 blocks of 100 MiB, the most service version 2017-11-09 allows/);
   });
 });
 

@@ -33,6 +33,9 @@ export interface FaultRule {
   readonly retryAfterSeconds?: number;
   /** How long a stall lasts before the connection is dropped. @default 60000 */
   readonly stallMs?: number;
+  /** With `corrupt-response`: these response headers (lower case) are left out of the answer, e.g. the range's
+   *  `content-md5`, as from an endpoint that does not send one. @default none */
+  readonly dropHeaders?: readonly string[];
   /** Matching requests this rule may fault, then it stops. @default unlimited */
   readonly times?: number;
   /** Chance that a matching request is faulted, drawn from the proxy's seeded generator. @default 1 */
@@ -149,7 +152,9 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
 function forward(req: IncomingMessage, res: ServerResponse, upstreamPort: number, rule: FaultRule | undefined, onFault: () => void): void {
   const headers = { ...req.headers, host: `127.0.0.1:${upstreamPort}` };
   const up = httpRequest({ host: "127.0.0.1", port: upstreamPort, method: req.method, path: req.url, headers }, (upRes) => {
-    res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, upRes.headers);
+    const answer = { ...upRes.headers };
+    if (rule?.fault === "corrupt-response") for (const h of rule.dropHeaders ?? []) delete answer[h];
+    res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, answer);
     const length = Number(upRes.headers["content-length"] ?? 0);
     if (!rule || rule.fault === "corrupt-request" || length < 2) {
       upRes.pipe(res);

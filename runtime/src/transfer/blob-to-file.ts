@@ -5,7 +5,7 @@ import { RangeMd5s, RemoteBlob } from "../model/blob";
 import { md5OfFile, md5OfRanges } from "./file-hash";
 import { forEachLimited } from "./pool";
 import { OrderedFileMd5 } from "./ordered-file-md5";
-import type { RangeSink } from "./blocks-ahead";
+import { MAX_BLOCKS, type RangeSink } from "./blocks-ahead";
 
 export interface DownloadResult {
   /** Page blobs: the written ranges, which are all that was fetched. */
@@ -102,14 +102,13 @@ async function readOnce(client: BlockBlobClient, blob: RemoteBlob, path: string,
   try {
     const fetchRange = async (offset: number, count: number): Promise<void> => {
       const partial = offset > 0 || count < blob.size;
-      const res = await client.download(offset, count, {
-        conditions, abortSignal: opts.signal, maxRetryRequests: 3, rangeGetContentMD5: (partial || blob.kind === "AppendBlob") && count <= RANGE_MD5_MAX,
-      });
+      const askedMd5 = (partial || blob.kind === "AppendBlob") && count <= RANGE_MD5_MAX;
+      const res = await client.download(offset, count, { conditions, abortSignal: opts.signal, maxRetryRequests: 3, rangeGetContentMD5: askedMd5 });
       checkKind(blob, res);
       const h = createHash("md5");
       let pos = offset;
       for await (const chunk of (res.readableStreamBody ?? []) as AsyncIterable<Buffer>) {
-        await fh.write(chunk, 0, chunk.length, pos);
+        await writeWhole(fh, chunk, pos);
         h.update(chunk);
         pos += chunk.length;
         opts.onBytes?.(chunk.length);
@@ -117,6 +116,8 @@ async function readOnce(client: BlockBlobClient, blob: RemoteBlob, path: string,
       if (pos - offset !== count) throw new IntegrityError(`body truncated: got ${pos - offset} of ${count} bytes at offset ${offset}`);
       const md5 = h.digest("base64");
       checkRangeMd5(res, md5, offset);
+      // Asked for and missing: the bytes would go unchecked, and their MD5 recorded as the received one.
+      if (askedMd5 && !res.contentMD5 && coversPart(res.contentRange)) throw new IntegrityError(`range at offset ${offset} came without the MD5 asked for; it cannot be checked`);
       if (md5s) {
         md5s[offset / rangeSize] = md5;
         opts.onRange?.landed(path, offset / rangeSize, offset, count, md5);
@@ -145,7 +146,8 @@ async function readOnce(client: BlockBlobClient, blob: RemoteBlob, path: string,
   }
   const md5 = wholeMd5 ?? await md5OfStaged(path, pageRanges);
   const storedMd5Candidate = pageRanges && blob.props.contentMD5 ? await md5OfFile(path) : md5;
-  return { pageRanges, md5, storedMd5Candidate, ...(md5s && md5s.length > 0 ? { rangeMd5s: { rangeSize, md5s } } : {}) };
+  // More ranges than a block list holds: the upload cannot use them (file-to-blob.ts), so no row is kept.
+  return { pageRanges, md5, storedMd5Candidate, ...(md5s && md5s.length > 0 && md5s.length <= MAX_BLOCKS ? { rangeMd5s: { rangeSize, md5s } } : {}) };
 }
 
 /** Blobs up to this size are received into memory and written with one call: most blobs are small, and per-chunk
@@ -174,6 +176,15 @@ async function downloadSmall(client: BlockBlobClient, blob: RemoteBlob, conditio
   const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, got);
   if (partial) checkRangeMd5(res, createHash("md5").update(body).digest("base64"), 0);
   return body;
+}
+
+/** Writes all of `chunk` at `pos`: a write may take fewer bytes than it was given (a nearly full disk). */
+async function writeWhole(fh: fs.FileHandle, chunk: Buffer, pos: number): Promise<void> {
+  for (let done = 0; done < chunk.length;) {
+    const { bytesWritten } = await fh.write(chunk, done, chunk.length - done, pos + done);
+    if (bytesWritten <= 0) throw new Error(`the staging disk took none of ${chunk.length - done} bytes at offset ${pos + done}`);
+    done += bytesWritten;
+  }
 }
 
 /** A range's transactional MD5, when the service sent one for a partial range, must match the bytes received. */

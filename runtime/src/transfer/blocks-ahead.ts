@@ -17,6 +17,23 @@ export interface RangeSink {
 /** The most blocks one block blob can have. */
 export const MAX_BLOCKS = 50_000;
 
+/** The largest block service version 2017-11-09 takes (config's `blockSizeMiB` at most); 50,000 of them, 4.77 TiB,
+ *  is the largest block blob it can hold. */
+export const MAX_BLOCK_BYTES = 100 * 1024 * 1024;
+
+/**
+ * The block size an upload of `size` bytes uses: `configured`, or the smallest whole MiB that fits the blob in
+ * MAX_BLOCKS when `configured` does not (a 60 GiB blob at 1 MiB would be sent whole, then refused at its commit).
+ * Throws, before anything is sent, for a blob that no block list can hold.
+ */
+export function blockSizeFor(size: number, configured: number): number {
+  if (size <= configured * MAX_BLOCKS) return configured;
+  const MiB = 1024 * 1024;
+  const fits = Math.ceil(size / MAX_BLOCKS / MiB) * MiB;
+  if (fits > MAX_BLOCK_BYTES) throw new Error(`a block blob of ${size} bytes needs more than ${MAX_BLOCKS} blocks of ${MAX_BLOCK_BYTES / MiB} MiB, the most service version 2017-11-09 allows; it cannot be written`);
+  return fits;
+}
+
 /** The block IDs of one writer: all of one length (the service requires it per blob), this many characters. */
 export const BLOCK_ID_CHARS = 13;
 

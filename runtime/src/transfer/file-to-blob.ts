@@ -9,7 +9,7 @@ import { md5OfBlocks, md5OfRange } from "./file-hash";
 import { errorCodeOf, statusOf } from "../storage/errors";
 import { uploadViaScratch } from "./file-to-page-or-append";
 import { forEachLimited } from "./pool";
-import { BlocksAhead, blockId, MAX_BLOCKS } from "./blocks-ahead";
+import { BlocksAhead, blockId, blockSizeFor, MAX_BLOCKS } from "./blocks-ahead";
 
 /** What the destination must still be for the write to land: the version our listing saw, or nothing. */
 export interface WriteConditions {
@@ -207,7 +207,8 @@ async function blocksOf(entry: StagedEntry, path: string, opts: UploadOptions): 
   if (r && r.rangeSize > 0 && r.md5s.length === Math.ceil(entry.size / r.rangeSize) && r.md5s.length <= MAX_BLOCKS) {
     return { blockSize: r.rangeSize, blocks: r.md5s, received: true };
   }
-  const { whole, blocks } = await md5OfBlocks(path, entry.size, opts.blockSize);
+  const blockSize = blockSizeFor(entry.size, opts.blockSize);
+  const { whole, blocks } = await md5OfBlocks(path, entry.size, blockSize);
   checkMd5(entry, whole);
-  return { blockSize: opts.blockSize, blocks, received: false };
+  return { blockSize, blocks, received: false };
 }
