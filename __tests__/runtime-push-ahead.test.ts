@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { Drill, expectSitesEqual, seed, SeedBlob, snapshot, startDrill, throughProxy, walk } from "./support/harness";
 import { RecordingProxy, SeenRequest, startRecordingProxy } from "./support/recording-proxy";
 import { eventsOf, waitFor } from "./support/faults";
+import { FaultProxy, startFaultProxy } from "../tools/fault-proxy/fault-proxy";
 
 /**
  * New blobs go to the target while the pull is still reading the source (runtime/src/sync/push-ahead.ts), so that
@@ -149,5 +150,54 @@ describe("pushing new blobs ahead of the push", () => {
     const target = Object.keys(await snapshot(drill.sites.target.container(C))).sort();
     // Every old blob is still at the DR site; the new ones went ahead (the case the guard must see through).
     expect(target).toEqual([...old, ...fresh].sort());
+  });
+});
+
+/**
+ * Blocks sent ahead of a download that then fails wait uncommitted at the target (the service keeps at most
+ * 100,000 per blob, for a week). A blob whose download keeps failing while it keeps being rewritten must not leave
+ * a new set every run.
+ */
+describe("blocks sent ahead of downloads that keep failing", () => {
+  const MiB = 1024 * 1024;
+  const C = "keeps-failing";
+  let drill: Drill;
+  let proxy: FaultProxy;
+
+  beforeAll(async () => {
+    drill = await startDrill([C]);
+    proxy = await startFaultProxy({ upstreamPort: () => drill.sites.port });
+    drill.writeConfig({
+      ...throughProxy(proxy.url), containers: [C], transferConcurrency: 4, blockSizeMiB: 1, singleShotMaxMiB: 1,
+      retry: { maxTries: 2, retryDelayMs: 20, maxRetryDelayMs: 50, tryTimeoutSeconds: 5 },
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await proxy?.stop();
+    await drill?.stop();
+  });
+
+  const uncommittedPrefixes = async () => {
+    const list = await drill.sites.target.container(C).getBlockBlobClient("big.bin").getBlockList("uncommitted").catch(() => undefined);
+    return [...new Set((list?.uncommittedBlocks ?? []).map((b) => Buffer.from(b.name, "base64").toString().slice(0, 7)))];
+  };
+
+  test("one version's set waits at the target; later versions go with the push, and the commit that finally lands clears it", async () => {
+    const size = 5 * MiB + 3;
+    // The last range of big.bin fails every time: the first five land and go ahead, the blob fails each run.
+    proxy.setRules([{ fault: "status", status: 500, method: "GET", path: /\/source\/keeps-failing\/big\.bin$/, rangeStart: 5 * MiB }]);
+    for (let version = 1; version <= 3; version++) {
+      await seed(drill.sites.source, C, [{ name: "big.bin", body: randomBytes(size), blocks: true }]);
+      const res = await drill.run(["run"]);
+      expect(res.code).toBe(1);
+      expect(eventsOf(res.stderr).filter((e) => e.event === "blob.failed").map((e) => [e.hop, e.blob])).toEqual([["pull", "big.bin"]]);
+      // Every run reached the target ahead of the download, or there would be nothing to bound; only the first left a set.
+      expect(await uncommittedPrefixes()).toHaveLength(1);
+    }
+    proxy.setRules([]);
+    const res = await drill.run(["run"]);
+    expect({ code: res.code, stderr: res.code === 0 ? "" : res.stderr.slice(-2000) }).toEqual({ code: 0, stderr: "" });
+    await expectSitesEqual(drill, [C]);
+    expect(await uncommittedPrefixes()).toEqual([]);
   });
 });

@@ -123,6 +123,7 @@ export class StagingIndex {
       enqueue: p("INSERT OR REPLACE INTO queue (queue, name, item) VALUES (?, ?, ?)"),
       countQueued: p("SELECT count(*) AS n FROM queue WHERE queue = ?"),
       clearQueue: p("DELETE FROM queue WHERE queue = ?"),
+      dequeue: p("DELETE FROM queue WHERE queue = ? AND name = ?"),
       getQueued: rows("SELECT item FROM queue WHERE queue = ? AND name = ?"),
       firstQueued: rows("SELECT name, item FROM queue WHERE queue = ?1 ORDER BY name LIMIT ?2"),
       nextQueued: rows("SELECT name, item FROM queue WHERE queue = ?1 AND name > ?3 ORDER BY name LIMIT ?2"),
@@ -285,6 +286,11 @@ export class StagingIndex {
 
   clearQueue(queue: string): void {
     this.write(this.st.clearQueue, queue);
+  }
+
+  /** Takes `name` out of the named queue, if it is there. */
+  dequeue(queue: string, name: string): void {
+    this.write(this.st.dequeue, queue, name);
   }
 
   /**

@@ -40,6 +40,8 @@ export class PushRecords {
 
   set(name: string, rec: PushRecord): void {
     this.index.putPushRecord(this.target, name, rec);
+    // Something of ours is committed under the name: no uncommitted block of an earlier attempt is left there.
+    this.index.dequeue(AHEAD_BLOCKS, name);
   }
 
   delete(name: string): void {
@@ -56,6 +58,15 @@ export class PushRecords {
     this.index.putMeta(UNSTAGED_META, "0");
   }
 }
+
+/**
+ * Names whose blocks were sent ahead of their download (push-ahead.ts) and may still wait uncommitted at the
+ * target, each with the source ETag they were of. Kept across runs, unlike the other queues: a name gets blocks
+ * ahead for one source version only until something of ours is committed under it (`PushRecords.set` drops the
+ * row), so a blob whose download keeps failing on new versions leaves one set of uncommitted blocks, not one a run
+ * (the service holds at most 100,000 per blob, for a week).
+ */
+export const AHEAD_BLOCKS = "push.ahead.blocks";
 
 /** Meta key set to "1" (in the same transaction) whenever an entry leaves staging; see `PushRecords.prune`. */
 export const UNSTAGED_META = "records.prune";

@@ -1,5 +1,5 @@
 import { StagingStore } from "../staging/staging-store";
-import { PushRecords } from "../state/push-records";
+import { AHEAD_BLOCKS, PushRecords } from "../state/push-records";
 import { describeError, kindOf } from "../storage/errors";
 import { killPoint } from "../index/kill-point";
 import { sendsInBlocks, uploadEntry } from "../transfer/file-to-blob";
@@ -73,6 +73,10 @@ export class PushAhead {
     const rangeSize = downloadRangeSize(ctx.config.blockSizeMiB * MiB);
     if (Math.ceil(blob.size / rangeSize) > MAX_BLOCKS) return undefined;
     if (this.seenAtTarget(blob.name) || this.store.get(blob.name)) return undefined;
+    // Blocks of another version sent earlier may still wait there uncommitted: this one goes whole, with the push.
+    const sentFor = this.store.rows.queuedItem<string>(AHEAD_BLOCKS, blob.name);
+    if (sentFor !== undefined && sentFor !== blob.etag) return undefined;
+    if (sentFor === undefined) this.store.rows.enqueue(AHEAD_BLOCKS, blob.name, blob.etag);
     const blocks = new BlocksAhead(ctx.dst.blob(this.name, blob.name), blob, Math.ceil(blob.size / rangeSize), ctx.config.blockConcurrency,
       () => this.ensureContainer(walk), this.abort.signal);
     this.early.set(blob.name, blocks);
