@@ -200,4 +200,22 @@ describe("blocks sent ahead of downloads that keep failing", () => {
     await expectSitesEqual(drill, [C]);
     expect(await uncommittedPrefixes()).toEqual([]);
   });
+
+  test("a block the target refuses ahead of its download leaves the blob's other blocks to the upload, not tried one by one", async () => {
+    const config = {
+      ...throughProxy(proxy.url), containers: [C], transferConcurrency: 4, blockSizeMiB: 1, singleShotMaxMiB: 1, blockConcurrency: 1,
+      retry: { maxTries: 2, retryDelayMs: 20, maxRetryDelayMs: 50, tryTimeoutSeconds: 5 },
+    };
+    drill.writeConfig(config);
+    await seed(drill.sites.source, C, [{ name: "refused.bin", body: randomBytes(6 * MiB + 1), blocks: true }]);
+    // The first Put Block at the target fails both its tries; every later one would succeed.
+    proxy.setRules([{ fault: "status", status: 503, retryAfterSeconds: 0, method: "PUT", comp: "block", path: /\/target\/keeps-failing\/refused\.bin$/, times: 2 }]);
+    const res = await drill.run(["run"]);
+    proxy.setRules([]);
+    expect({ code: res.code, stderr: res.code === 0 ? "" : res.stderr.slice(-2000) }).toEqual({ code: 0, stderr: "" });
+    await expectSitesEqual(drill, [C]);
+    // Every committed block was sent by the upload ("drsync-"): none of the six that landed after the refusal went ahead.
+    const committed = await drill.sites.target.container(C).getBlockBlobClient("refused.bin").getBlockList("committed");
+    expect(committed.committedBlocks?.map((b) => Buffer.from(b.name, "base64").toString().slice(0, 7))).toEqual(Array(7).fill("drsync-"));
+  });
 });

@@ -78,7 +78,10 @@ export class PushAhead {
     if (sentFor !== undefined && sentFor !== blob.etag) return undefined;
     if (sentFor === undefined) this.store.rows.enqueue(AHEAD_BLOCKS, blob.name, blob.etag);
     const blocks = new BlocksAhead(ctx.dst.blob(this.name, blob.name), blob, Math.ceil(blob.size / rangeSize), ctx.config.blockConcurrency,
-      () => this.ensureContainer(walk), this.abort.signal);
+      () => this.ensureContainer(walk), this.abort.signal, (err) => {
+        // As a write ahead that fails so: nothing more goes ahead, and the push meets the error and reports it.
+        if (kindOf(err) === "fatal") this.stopped = true;
+      });
     this.early.set(blob.name, blocks);
     return blocks;
   }

@@ -67,12 +67,15 @@ export class BlocksAhead implements RangeSink {
   private readonly pool: WorkPool<{ index: number; offset: number; length: number; md5: string }>;
   private fh?: Promise<FileHandle>;
   private abandoned = false;
+  /** Set by the first block the service did not take: the rest are left to the upload, not tried one by one. */
+  private refused = false;
   private done = 0;
   private readonly unlink: () => void;
 
   /** `count`: the blob's ranges; once each was tried (or the attempt abandoned) the file is let go of. */
+  /** `onRefused` hears the first error a block met (for the caller to stop going ahead on one of a fatal kind). */
   constructor(private readonly client: BlockBlobClient, version: { readonly name: string; readonly etag: string }, private readonly count: number,
-    concurrency: number, private readonly ready: () => Promise<void>, signal: AbortSignal) {
+    concurrency: number, private readonly ready: () => Promise<void>, signal: AbortSignal, private readonly onRefused: (err: unknown) => void = () => undefined) {
     this.prefix = aheadBlockPrefix(version.name, version.etag);
     this.pool = new WorkPool(concurrency, (r) => this.send(r), Number.MAX_SAFE_INTEGER);
     const onAbort = () => this.abandon();
@@ -113,7 +116,7 @@ export class BlocksAhead implements RangeSink {
   }
 
   private async send(r: { index: number; offset: number; length: number; md5: string }): Promise<void> {
-    if (this.abandoned) return;
+    if (this.abandoned || this.refused) return;
     try {
       await this.ready();
       const fd = (await this.fh!).fd;
@@ -123,8 +126,14 @@ export class BlocksAhead implements RangeSink {
       });
       this.sent.set(r.index, { id, md5: r.md5 });
       killPoint("push.ahead.after-block");
-    } catch {
-      // Left to the upload, which sends what is missing itself and meets any error that matters there.
+    } catch (err) {
+      // Left to the upload, which sends what is missing itself and meets any error that matters there. A target
+      // that refuses one block (credentials, throttling, a full account) would refuse the rest: each would cost
+      // its own tries and then be sent again by the upload, twice the load on a target already struggling.
+      if (!this.refused && !this.abandoned) {
+        this.refused = true;
+        this.onRefused(err);
+      }
     } finally {
       // A descriptor per blob waiting for its upload would add up over a run of many large blobs.
       if (++this.done === this.count) this.closeWhenIdle();
