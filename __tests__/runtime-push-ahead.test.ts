@@ -218,4 +218,20 @@ describe("blocks sent ahead of downloads that keep failing", () => {
     const committed = await drill.sites.target.container(C).getBlockBlobClient("refused.bin").getBlockList("committed");
     expect(committed.committedBlocks?.map((b) => Buffer.from(b.name, "base64").toString().slice(0, 7))).toEqual(Array(7).fill("drsync-"));
   });
+
+  test("blocks refused for their ID length (another writer's uncommitted blocks wait there) fail the blob with the reason, and nothing else", async () => {
+    await seed(drill.sites.source, C, [{ name: "foreign.bin", body: randomBytes(3 * MiB + 1), blocks: true }]);
+    // What the service answers then (Azurite does not keep the rule): 400 InvalidBlobOrBlock to every Put Block there.
+    proxy.setRules([{ fault: "status", status: 400, errorCode: "InvalidBlobOrBlock", method: "PUT", comp: "block", path: /\/target\/keeps-failing\/foreign\.bin$/ }]);
+    const res = await drill.run(["run"]);
+    proxy.setRules([]);
+    expect(res.code).toBe(1);
+    const failed = eventsOf(res.stderr).filter((e) => e.event === "blob.failed");
+    expect(failed.map((e) => [e.hop, e.blob])).toEqual([["push", "foreign.bin"]]);
+    expect(failed[0].msg).toMatch(/uncommitted blocks of another writer, with block IDs of another length, wait under this name; the service refuses ours until they are committed or expire \(up to 7 days\)/);
+    expect(await drill.sites.target.container(C).getBlockBlobClient("foreign.bin").exists()).toBe(false);
+    const next = await drill.run(["run"]);
+    expect({ code: next.code, stderr: next.code === 0 ? "" : next.stderr.slice(-2000) }).toEqual({ code: 0, stderr: "" });
+    await expectSitesEqual(drill, [C]);
+  });
 });

@@ -29,6 +29,8 @@ export interface FaultRule {
   readonly rangeStart?: number;
   /** Status of a `status` fault. @default 503 */
   readonly status?: number;
+  /** The error code (`x-ms-error-code` and the body's `<Code>`) of a `status` fault. @default "ServerBusy" */
+  readonly errorCode?: string;
   /** `Retry-After` seconds sent with a `status` fault. @default 1 */
   readonly retryAfterSeconds?: number;
   /** How long a stall lasts before the connection is dropped. @default 60000 */
@@ -111,8 +113,9 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
       case "status": {
         req.resume();
         const status = rule.status ?? 503;
-        const body = `<?xml version="1.0" encoding="utf-8"?><Error><Code>ServerBusy</Code><Message>injected by fault-proxy</Message></Error>`;
-        res.writeHead(status, { "Retry-After": String(rule.retryAfterSeconds ?? 1), "Content-Type": "application/xml", "Content-Length": Buffer.byteLength(body), "x-ms-error-code": "ServerBusy" });
+        const code = rule.errorCode ?? "ServerBusy";
+        const body = `<?xml version="1.0" encoding="utf-8"?><Error><Code>${code}</Code><Message>injected by fault-proxy</Message></Error>`;
+        res.writeHead(status, { "Retry-After": String(rule.retryAfterSeconds ?? 1), "Content-Type": "application/xml", "Content-Length": Buffer.byteLength(body), "x-ms-error-code": code });
         res.end(body);
         return;
       }

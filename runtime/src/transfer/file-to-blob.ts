@@ -6,7 +6,7 @@ import { normalizeEtag, RangeMd5s, StagedEntry } from "../model/blob";
 import { SiteClient } from "../storage/site-client";
 import { IntegrityError, md5OfStaged } from "./blob-to-file";
 import { md5OfBlocks, md5OfRange } from "./file-hash";
-import { errorCodeOf, statusOf } from "../storage/errors";
+import { describeError, errorCodeOf, statusOf } from "../storage/errors";
 import { uploadViaScratch } from "./file-to-page-or-append";
 import { forEachLimited } from "./pool";
 import { BlocksAhead, blockId, blockSizeFor, MAX_BLOCKS } from "./blocks-ahead";
@@ -178,6 +178,12 @@ export async function uploadFromFile(client: BlockBlobClient, entry: StagedEntry
     } catch (err) {
       // The service refused the block's MD5: with MD5s taken when the bytes were received, either the bytes were
       // damaged on the way (tried again) or the staged file since (refused, as a whole-file check would have).
+      if (errorCodeOf(err) === "InvalidBlobOrBlock") {
+        // The service's rule that one blob's block IDs are all of one length: another writer's upload in blocks to
+        // this name was cut off, and its blocks wait uncommitted (up to a week). Said plainly: the code alone reads
+        // as damaged bytes. Nothing of theirs is removed here; it may be a DR-site writer's upload still going on.
+        throw new Error(`the target refused block ${i} of "${entry.name}" (${describeError(err)}): most likely uncommitted blocks of another writer, with block IDs of another length, wait under this name; the service refuses ours until they are committed or expire (up to 7 days), or until a Put Blob of the name replaces them`);
+      }
       if (!isMd5Refusal(err)) throw err;
       if (received && (await md5OfRange(path, start, len)) !== blocks[i]) {
         throw new StagedCopyDamagedError(`staged copy is damaged: its bytes at offset ${start} no longer have the MD5 they were received with; it was dropped from staging and the next pull re-fetches it`);
