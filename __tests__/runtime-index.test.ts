@@ -280,7 +280,7 @@ describe("staging index on disk", () => {
     expect(readFileSync(empty).length).toBe(0);
   });
 
-  test("a scratch transaction (plan's) is read back by its own index, seen by no one else, never committed by a batch, flush or close, and undone whole", () => {
+  test("a scratch transaction (plan's) is read back by its own index, seen by no one else, never committed by a batch, flush or close, and undone whole", async () => {
     const file = join(dir, "c.db");
     // Batches of 2 rows: outside a scratch transaction the writes below would commit at once, several times over.
     const idx = StagingIndex.open(file, { batchRows: 2, batchMs: 0 });
@@ -301,6 +301,8 @@ describe("staging index on disk", () => {
     idx.markSeen("x");
     idx.addPendingDelete("c");
     idx.flush();
+    // A batch timer, had one been armed, would fire now (batchMs 0).
+    await new Promise((r) => setTimeout(r, 20));
     expect([...idx.entries()].map((e) => `${e.name}:${e.srcEtag}`)).toEqual(["b:planned", "c:0x1", "x:0x1", "y:0x1", "z:0x1"]);
     expect([...idx.unseenNames()]).toEqual(["b", "c", "y", "z"]);
     const reader = StagingIndex.open(file, { reader: true, busyTimeoutMs: 0 });
@@ -320,6 +322,25 @@ describe("staging index on disk", () => {
     expect(ran).toEqual([]);
     const again = StagingIndex.open(file);
     expect([...again.entries()].map((e) => e.name)).toEqual(["a", "b", "c", "d", "e"]);
+    again.close();
+  });
+
+  test("a scratch transaction that SQLite ended itself (disk full, I/O error) is never continued as one that commits", () => {
+    const file = join(dir, "c.db");
+    const idx = StagingIndex.open(file, { batchRows: 1, batchMs: 60_000 });
+    idx.putEntry(entry("a"));
+    idx.beginScratch();
+    idx.putEntry(entry("planned"));
+    // What SQLite does on SQLITE_FULL and some I/O errors: the whole transaction is rolled back under us.
+    (idx as unknown as { db: { exec(sql: string): void } }).db.exec("ROLLBACK");
+    const ran: string[] = [];
+    idx.afterCommit(() => ran.push("would remove a data file"));
+    expect(ran).toEqual([]);
+    expect(() => idx.putEntry(entry("after"))).toThrow(/scratch transaction ended early; nothing it planned was committed/);
+    expect(() => idx.beginRun()).toThrow(/scratch transaction ended early/);
+    idx.close();
+    const again = StagingIndex.open(file);
+    expect([...again.entries()].map((e) => e.name)).toEqual(["a"]);
     again.close();
   });
 

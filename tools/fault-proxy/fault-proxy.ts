@@ -10,9 +10,10 @@ import { AddressInfo, Socket } from "node:net";
  * - `truncate`: forwards, sends the headers (with the full Content-Length) and half the body, then drops the connection;
  * - `corrupt-request`: forwards a request with a body (a PUT) with the byte in the middle of its body flipped, the
  *   length kept: the service receives damaged bytes, as from a faulty network card;
- * - `corrupt-response`: forwards, and flips the byte in the middle of the answer's body (a download), length kept.
+ * - `corrupt-response`: forwards, and flips the byte in the middle of the answer's body (a download), length kept;
+ * - `delay`: forwards unharmed after `delayMs`, to put one request behind others without a race.
  */
-export type FaultKind = "status" | "reset" | "stall" | "stall-body" | "truncate" | "corrupt-request" | "corrupt-response";
+export type FaultKind = "status" | "reset" | "stall" | "stall-body" | "truncate" | "corrupt-request" | "corrupt-response" | "delay";
 
 /** One fault and the requests it applies to. Rules are tried in order; the first that picks a request wins. */
 export interface FaultRule {
@@ -33,6 +34,8 @@ export interface FaultRule {
   readonly errorCode?: string;
   /** `Retry-After` seconds sent with a `status` fault. @default 1 */
   readonly retryAfterSeconds?: number;
+  /** Waited before the fault strikes (a `delay` then forwards). @default 0, except `delay`: 500 */
+  readonly delayMs?: number;
   /** How long a stall lasts before the connection is dropped. @default 60000 */
   readonly stallMs?: number;
   /** With `corrupt-response`: these response headers (lower case) are left out of the answer, e.g. the range's
@@ -76,7 +79,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
   let rules: { rule: FaultRule; left: number }[] = [];
   const setRules = (r: readonly FaultRule[]) => { rules = r.map((rule) => ({ rule, left: rule.times ?? Infinity })); };
   setRules(opts.rules ?? []);
-  const injected: Record<FaultKind, number> = { status: 0, reset: 0, stall: 0, "stall-body": 0, truncate: 0, "corrupt-request": 0, "corrupt-response": 0 };
+  const injected: Record<FaultKind, number> = { status: 0, reset: 0, stall: 0, "stall-body": 0, truncate: 0, "corrupt-request": 0, "corrupt-response": 0, delay: 0 };
   const faulted: string[] = [];
   const random = mulberry32(opts.seed ?? 1);
   const sockets = new Set<Socket>();
@@ -106,9 +109,17 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
   const server: Server = createServer((req, res) => {
     requests++;
     const rule = pick(req);
+    const wait = rule?.delayMs ?? (rule?.fault === "delay" ? 500 : 0);
+    if (wait > 0) {
+      // The body waits with the request: paused until the fault (or the forwarding) reads it.
+      req.pause();
+      setTimeout(() => act(req, res, rule), wait);
+    } else act(req, res, rule);
+  });
+  const act = (req: IncomingMessage, res: ServerResponse, rule: FaultRule | undefined): void => {
     const path = (req.url ?? "/").split("?")[0];
     const note = (kind: FaultKind) => { injected[kind]++; faulted.push(`${kind} ${req.method} ${path}`); };
-    if (rule && !["truncate", "stall-body", "corrupt-request", "corrupt-response"].includes(rule.fault)) note(rule.fault);
+    if (rule && !["truncate", "stall-body", "corrupt-request", "corrupt-response", "delay"].includes(rule.fault)) note(rule.fault);
     switch (rule?.fault) {
       case "status": {
         req.resume();
@@ -126,10 +137,14 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
         req.resume();
         setTimeout(() => req.socket.destroy(), rule.stallMs ?? 60000).unref();
         return;
+      case "delay":
+        note(rule.fault);
+        forward(req, res, opts.upstreamPort(), undefined, () => undefined);
+        return;
       default:
         forward(req, res, opts.upstreamPort(), rule, () => { if (rule) note(rule.fault); });
     }
-  });
+  };
   server.keepAliveTimeout = 5000;
   server.on("connection", (s: Socket) => {
     sockets.add(s);

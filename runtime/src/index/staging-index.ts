@@ -353,6 +353,8 @@ export class StagingIndex {
    * points at its successor is committed would leave a committed entry pointing at nothing after a kill.
    */
   afterCommit(action: () => void): void {
+    // In a scratch transaction there is no commit to wait for: the action never runs.
+    if (this.scratch) return;
     if (this.db.isTransaction) this.committed.push(action);
     else action();
   }
@@ -360,8 +362,9 @@ export class StagingIndex {
   /**
    * Starts a scratch transaction, for `plan`: every write from now on (the pull's changes the push is planned on)
    * is seen by this index's reads and by no one else, is never committed, and is undone by `endScratch`. Nothing
-   * is copied, so planning costs no disk space however large the index; a kill leaves the index as it was (SQLite
-   * discards a transaction that never committed).
+   * is copied: the disk it takes is SQLite's WAL for the rows it writes (once they outgrow the page cache), freed
+   * when the index closes, so it follows what the plan would change, not the index's size. A kill leaves the index
+   * as it was (SQLite discards a transaction that never committed).
    */
   beginScratch(): void {
     if (this.scratch) throw new Error(`${this.file}: a scratch transaction is already open`);
@@ -373,10 +376,11 @@ export class StagingIndex {
   /** Undoes every write since `beginScratch`; the actions waiting for a commit of them never run. */
   endScratch(): void {
     if (!this.scratch) return;
+    // Cleared only once the rollback succeeded: a flush after a failed one must still not commit the plan.
+    if (this.db.isTransaction) this.db.exec("ROLLBACK");
     this.scratch = false;
     this.pendingRows = 0;
     this.committed = [];
-    if (this.db.isTransaction) this.db.exec("ROLLBACK");
   }
 
   /** Commits the open batch: after this returns, every write so far survives the process being killed. */
@@ -397,8 +401,9 @@ export class StagingIndex {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.endScratch();
     try {
+      // A scratch transaction that cannot be rolled back is not flushed: closing discards it.
+      this.endScratch();
       this.flush();
     } finally {
       this.db.close();
@@ -408,9 +413,7 @@ export class StagingIndex {
   private write(stmt: StatementSync, ...params: SqlValue[]): void {
     this.throwTimerError();
     if (!this.db.isTransaction) {
-      // SQLite may end a transaction itself (disk full, I/O error): a scratch write must not then start a batch
-      // that commits, into the real index, what a plan only pretended.
-      if (this.scratch) throw new IndexError(this.file, "the plan's scratch transaction ended early; nothing it planned was committed");
+      this.checkScratchOpen();
       this.db.exec("BEGIN");
       this.batchStarted = Date.now();
       // Between two statements is a safe moment to commit: no cursor keeps a statement open across pages.
@@ -436,6 +439,8 @@ export class StagingIndex {
    * (so it is undone with the rest). Nothing else may be pending: callers flush first.
    */
   private inTransaction(work: string | (() => void)): void {
+    // Outside a transaction a SAVEPOINT starts one, and its RELEASE commits.
+    this.checkScratchOpen();
     this.db.exec(this.scratch ? "SAVEPOINT one" : "BEGIN");
     try {
       if (typeof work === "string") this.db.exec(work);
@@ -445,6 +450,12 @@ export class StagingIndex {
       throw err;
     }
     this.db.exec(this.scratch ? "RELEASE one" : "COMMIT");
+  }
+
+  /** SQLite may end a transaction itself (disk full, I/O error): a scratch write must not then start one that
+   *  commits, into the real index, what a plan only pretended. */
+  private checkScratchOpen(): void {
+    if (this.scratch && !this.db.isTransaction) throw new IndexError(this.file, "the plan's scratch transaction ended early; nothing it planned was committed");
   }
 
   private throwTimerError(): void {

@@ -113,6 +113,7 @@ export class StagingStore {
    * bytes came in ranges, are recorded with the row.
    */
   async commit(entry: Omit<StagedEntry, "dataFile">, tmpPath: string, rangeMd5s?: RangeMd5s): Promise<StagedEntry> {
+    this.refuseInPlan("commit");
     await this.markDirty();
     const full: StagedEntry = { ...entry, dataFile: dataFileName(entry.name, entry.srcEtag) };
     await this.ensureShard(full.name);
@@ -132,6 +133,7 @@ export class StagingStore {
 
   /** Removes a blob from staging, keeping its last version in the retention area. */
   async remove(name: string, reason: RetentionReason = "deleted at source"): Promise<void> {
+    this.refuseInPlan("remove");
     const old = this.index.getEntry(name);
     if (!old) return;
     await this.markDirty();
@@ -147,6 +149,7 @@ export class StagingStore {
    * would look deleted at the source) or claim a recovery point.
    */
   async forget(name: string): Promise<void> {
+    this.refuseInPlan("forget");
     const old = this.index.getEntry(name);
     if (!old) return;
     await clearPullMark(this.dir);
@@ -171,6 +174,11 @@ export class StagingStore {
     this.index.close();
     if (this.dirty) await fs.rm(join(this.dir, DIRTY_FILE), { force: true });
     this.dirty = false;
+  }
+
+  /** The plan's view changes rows only: data files, the retention area and the markers are the real staging's. */
+  private refuseInPlan(what: string): void {
+    if (this.planning) throw new Error(`staging of ${this.container}: ${what} through plan's view would change staging itself`);
   }
 
   /** Notes, before the first change of this process, that the next open must sweep if this one never closes. */

@@ -11,6 +11,15 @@ import { scratchPrefixFor } from "../shard/part";
 import { MiB, SyncContext } from "./context";
 import { AHEAD, PushWalk, UNRECORDED } from "./push";
 
+/** A row of AHEAD_BLOCKS: the source version whose blocks went ahead, and when (service clock, ms). */
+interface AheadBlocksSent {
+  readonly etag: string;
+  readonly at: number;
+}
+
+/** How long the service keeps uncommitted blocks with no new Put Block on the blob: a row older says nothing. */
+const UNCOMMITTED_KEPT_MS = 7 * 24 * 3600 * 1000;
+
 /** What was pushed ahead of the push. */
 export interface AheadResult {
   readonly copied: number;
@@ -73,10 +82,15 @@ export class PushAhead {
     const rangeSize = downloadRangeSize(ctx.config.blockSizeMiB * MiB);
     if (Math.ceil(blob.size / rangeSize) > MAX_BLOCKS) return undefined;
     if (this.seenAtTarget(blob.name) || this.store.get(blob.name)) return undefined;
-    // Blocks of another version sent earlier may still wait there uncommitted: this one goes whole, with the push.
-    const sentFor = this.store.rows.queuedItem<string>(AHEAD_BLOCKS, blob.name);
-    if (sentFor !== undefined && sentFor !== blob.etag) return undefined;
-    if (sentFor === undefined) this.store.rows.enqueue(AHEAD_BLOCKS, blob.name, blob.etag);
+    // Blocks of another version sent earlier may still wait there uncommitted: this one goes with the push.
+    const now = ctx.serviceClock.now().getTime();
+    const sent = this.store.rows.queuedItem<AheadBlocksSent>(AHEAD_BLOCKS, blob.name);
+    const waiting = sent !== undefined && now - sent.at < UNCOMMITTED_KEPT_MS;
+    if (waiting && sent.etag !== blob.etag) return undefined;
+    // When, too: the service's week starts again with each Put Block. Committed before the first block goes, so a
+    // kill after it cannot forget that this set waits there.
+    this.store.rows.enqueue(AHEAD_BLOCKS, blob.name, { etag: blob.etag, at: now } satisfies AheadBlocksSent);
+    this.store.rows.flush();
     const blocks = new BlocksAhead(ctx.dst.blob(this.name, blob.name), blob, Math.ceil(blob.size / rangeSize), ctx.config.blockConcurrency,
       () => this.ensureContainer(walk), this.abort.signal, (err) => {
         // As a write ahead that fails so: nothing more goes ahead, and the push meets the error and reports it.
