@@ -121,6 +121,21 @@ describe("staging index on disk", () => {
     idx.close();
   });
 
+  test("one item or the items older than a time leave a queue, and nothing of another queue", () => {
+    const idx = StagingIndex.open(join(dir, "c.db"));
+    idx.enqueue("sent", "old", { etag: "1", at: 100 });
+    idx.enqueue("sent", "edge", { etag: "2", at: 200 });
+    idx.enqueue("sent", "new", { etag: "3", at: 300 });
+    idx.enqueue("sent", "gone", { etag: "4", at: 400 });
+    idx.enqueue("other", "old", { at: 1 });
+    idx.dequeue("sent", "gone");
+    idx.dequeue("sent", "never-there");
+    idx.dequeueBefore("sent", 200);
+    expect([...idx.queued<{ etag: string }>("sent")].map((i) => i.etag)).toEqual(["2", "3"]);
+    expect(idx.queuedItem("other", "old")).toEqual({ at: 1 });
+    idx.close();
+  });
+
   test("range MD5s are kept per name for one data file only, go with the entry, and an index from before their table still opens", () => {
     const file = join(dir, "c.db");
     const idx = StagingIndex.open(file);

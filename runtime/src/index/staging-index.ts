@@ -124,6 +124,7 @@ export class StagingIndex {
       countQueued: p("SELECT count(*) AS n FROM queue WHERE queue = ?"),
       clearQueue: p("DELETE FROM queue WHERE queue = ?"),
       dequeue: p("DELETE FROM queue WHERE queue = ? AND name = ?"),
+      dequeueBefore: p("DELETE FROM queue WHERE queue = ? AND json_extract(item, '$.at') < ?"),
       getQueued: rows("SELECT item FROM queue WHERE queue = ? AND name = ?"),
       firstQueued: rows("SELECT name, item FROM queue WHERE queue = ?1 ORDER BY name LIMIT ?2"),
       nextQueued: rows("SELECT name, item FROM queue WHERE queue = ?1 AND name > ?3 ORDER BY name LIMIT ?2"),
@@ -291,6 +292,11 @@ export class StagingIndex {
   /** Takes `name` out of the named queue, if it is there. */
   dequeue(queue: string, name: string): void {
     this.write(this.st.dequeue, queue, name);
+  }
+
+  /** Takes out of the named queue every item whose `at` (a number) is below `before`. */
+  dequeueBefore(queue: string, before: number): void {
+    this.write(this.st.dequeueBefore, queue, before);
   }
 
   /**

@@ -61,6 +61,8 @@ export class PushAhead {
   constructor(private readonly ctx: SyncContext, private readonly name: string, private readonly store: StagingStore,
     private readonly records: PushRecords, private readonly walked: Promise<PushWalk>) {
     store.rows.clearQueue(AHEAD);
+    // Rows of sets the service has discarded by now (names deleted at the source before they were ever staged).
+    store.rows.dequeueBefore(AHEAD_BLOCKS, ctx.serviceClock.now().getTime() - UNCOMMITTED_KEPT_MS);
     this.pool = new WorkPool(ctx.config.transferConcurrency, (blob) => this.push(blob));
     const onAbort = () => this.abort.abort();
     ctx.signal.addEventListener("abort", onAbort, { once: true });
