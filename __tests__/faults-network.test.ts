@@ -162,6 +162,15 @@ describe("network faults and storage restarts", () => {
     await expectRetriedThrough(res, faults);
   });
 
+  test("a blob with no stored Content-MD5, read in one range, damaged on the way: caught by the range's MD5 and fetched again", async () => {
+    const faults = injectedSoFar();
+    // Written in blocks, so the service stores no MD5 for it; small enough for one read.
+    await seed(drill.sites.source, "net", [{ name: "big/one-read.bin", body: randomBytes(600 * 1024), blocks: true }]);
+    const res = await faultedRun([{ fault: "corrupt-response", method: "GET", path: /one-read\.bin$/, times: 2 }]);
+    expect(proxy.faulted.slice(-2)).toEqual(["corrupt-response GET /source/net/big%2Fone-read.bin", "corrupt-response GET /source/net/big%2Fone-read.bin"]);
+    await expectRetriedThrough(res, faults);
+  });
+
   test("stalled responses are abandoned after retry.tryTimeoutSeconds and retried", async () => {
     const faults = injectedSoFar();
     const res = await faultedRun([{ fault: "stall", method: "GET", path: /^\/source\/net\//, times: 3, stallMs: 30000 }, { fault: "stall", method: "PUT", times: 2, stallMs: 30000 }]);

@@ -51,7 +51,8 @@ export function downloadRangeSize(configured: number): number {
  * append blob is read without that condition, up to its listed length: appends only add bytes after it, so that
  * prefix is a consistent copy of the listed version even while a writer keeps appending.
  *
- * Integrity: every partial range comes with the service's MD5 of that range, checked as it arrives. The blob's
+ * Integrity: every partial range comes with the service's MD5 of that range, checked as it arrives (so does a
+ * read of a whole blob that has no stored MD5, when the service sends one). The blob's
  * stored Content-MD5 is checked too, but writers can leave it stale (page writes, appends, a block list committed
  * with a wrong MD5; the service checks none of these): on a mismatch the blob is read a second time, and when both
  * reads agree the bytes as served are the truth and the stale property is reported, not treated as damage.
@@ -102,7 +103,8 @@ async function readOnce(client: BlockBlobClient, blob: RemoteBlob, path: string,
   try {
     const fetchRange = async (offset: number, count: number): Promise<void> => {
       const partial = offset > 0 || count < blob.size;
-      const askedMd5 = (partial || blob.kind === "AppendBlob") && count <= RANGE_MD5_MAX;
+      // A blob without a stored Content-MD5 read in one range: only the range's own MD5 can check it.
+      const askedMd5 = (partial || blob.kind === "AppendBlob" || !blob.props.contentMD5) && count <= RANGE_MD5_MAX;
       const res = await client.download(offset, count, { conditions, abortSignal: opts.signal, maxRetryRequests: 3, rangeGetContentMD5: askedMd5 });
       checkKind(blob, res);
       const h = createHash("md5");
@@ -115,7 +117,7 @@ async function readOnce(client: BlockBlobClient, blob: RemoteBlob, path: string,
       }
       if (pos - offset !== count) throw new IntegrityError(`body truncated: got ${pos - offset} of ${count} bytes at offset ${offset}`);
       const md5 = h.digest("base64");
-      checkRangeMd5(res, md5, offset);
+      checkRangeMd5(res, md5, offset, !blob.props.contentMD5);
       // Asked for and missing: the bytes would go unchecked, and their MD5 recorded as the received one.
       if (askedMd5 && !res.contentMD5 && coversPart(res.contentRange)) throw new IntegrityError(`range at offset ${offset} came without the MD5 asked for; it cannot be checked`);
       if (md5s) {
@@ -162,8 +164,10 @@ async function downloadSmall(client: BlockBlobClient, blob: RemoteBlob, conditio
   }
   // The exact listed length: an append blob may have grown since. Asked as a range, the service answers with
   // the range's own MD5; a range covering the whole blob gets the stored one, which is checked by the caller.
+  // Without a stored one, the MD5 it sends can only be the range's: asked for, and checked when sent.
   const partial = blob.kind === "AppendBlob";
-  const res = await client.download(0, blob.size, { conditions, abortSignal: opts.signal, maxRetryRequests: 3, rangeGetContentMD5: partial });
+  const unstored = !blob.props.contentMD5;
+  const res = await client.download(0, blob.size, { conditions, abortSignal: opts.signal, maxRetryRequests: 3, rangeGetContentMD5: partial || unstored });
   checkKind(blob, res);
   const chunks: Buffer[] = [];
   let got = 0;
@@ -174,7 +178,7 @@ async function downloadSmall(client: BlockBlobClient, blob: RemoteBlob, conditio
   }
   if (got !== blob.size) throw new IntegrityError(`body truncated: got ${got} of ${blob.size} bytes at offset 0`);
   const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, got);
-  if (partial) checkRangeMd5(res, createHash("md5").update(body).digest("base64"), 0);
+  if (partial || unstored) checkRangeMd5(res, createHash("md5").update(body).digest("base64"), 0, unstored);
   return body;
 }
 
@@ -187,10 +191,13 @@ async function writeWhole(fh: fs.FileHandle, chunk: Buffer, pos: number): Promis
   }
 }
 
-/** A range's transactional MD5, when the service sent one for a partial range, must match the bytes received. */
-function checkRangeMd5(res: BlobDownloadResponseParsed, got: string, offset: number): void {
+/**
+ * A range's transactional MD5, when the service sent one for a partial range (or, with `unstored`, for a blob with
+ * no stored Content-MD5, where it can only be the range's), must match the bytes received.
+ */
+function checkRangeMd5(res: BlobDownloadResponseParsed, got: string, offset: number, unstored = false): void {
   // A response covering the whole blob may carry the stored Content-MD5 (possibly stale), not one of the range.
-  if (!res.contentMD5 || !coversPart(res.contentRange)) return;
+  if (!res.contentMD5 || !(unstored || coversPart(res.contentRange))) return;
   const sent = Buffer.from(res.contentMD5).toString("base64");
   if (sent !== got) throw new IntegrityError(`range at offset ${offset} arrived damaged: the service's MD5 of it is ${sent}, the bytes hash to ${got}`);
 }
