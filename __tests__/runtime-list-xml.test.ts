@@ -2,7 +2,7 @@ import { createServer, IncomingHttpHeaders } from "node:http";
 import { AddressInfo } from "node:net";
 import { ContainerClient } from "@azure/storage-blob";
 import { ListingStart, listBlobs } from "../runtime/src/listing/blob-lister";
-import { decodeXml, ListXmlError, parseListBlobsXml } from "../runtime/src/listing/list-xml";
+import { decodeXml, ListXmlError, listXmlBlobs, parseListBlobsXml } from "../runtime/src/listing/list-xml";
 import { normalizeEtag, RemoteBlob } from "../runtime/src/model/blob";
 import { SiteClient } from "../runtime/src/storage/site-client";
 import { LocalSites, startLocalSites } from "../tools/azurite/local-sites";
@@ -197,6 +197,17 @@ describe("parseListBlobsXml", () => {
     expect((caught as ListXmlError).truncated).toBe(truncated);
   });
 
+  test("listXmlBlobs gives each blob as its element closes, and an error later in the page only after them", () => {
+    const bad = ONE.replace("<Content-Length>12</Content-Length>", "<Content-Length>twelve</Content-Length>").replace("a &amp; b", "bad");
+    const it = listXmlBlobs(page(ONE + bad, "<NextMarker>m</NextMarker>"));
+    const first = it.next();
+    expect(first.done ? undefined : first.value.name).toBe("a & b/😀<x>");
+    expect(() => it.next()).toThrow(/blob "bad\/😀<x>" has Content-Length "twelve", expected a whole number/);
+    const whole = listXmlBlobs(page(ONE, "<NextMarker>m</NextMarker>"));
+    expect(whole.next().done).toBe(false);
+    expect(whole.next()).toEqual({ done: true, value: { nextMarker: "m" } });
+  });
+
   test("decodeXml leaves text without references alone and decodes decimal references", () => {
     expect(decodeXml("plain")).toBe("plain");
     expect(decodeXml("&#65;&#x42;&apos;")).toBe("AB'");
@@ -319,6 +330,24 @@ describe("listing through the pipeline", () => {
       const names: string[] = [];
       for await (const b of listBlobs(client.container("c"), "c", { side: "source", sasEnv: "X", missing: "error" })) names.push(b.name);
       expect(names).toEqual(["a & b/😀<x>"]);
+      expect(calls).toBe(2);
+    });
+  });
+
+  test("a page cut short right after a whole blob gives none of its blobs before it is fetched again", async () => {
+    let calls = 0;
+    const two = ONE + ONE.replace("a &amp; b", "second");
+    await withFakeService((_req, res) => {
+      calls++;
+      const whole = page(two);
+      // A clean end (its own Content-Length), cut where the first blob's element closes: only the missing root end shows it.
+      const body = calls === 1 ? whole.slice(0, whole.indexOf("</Blob>") + "</Blob>".length) : whole;
+      res.writeHead(200, { "content-type": "application/xml", "content-length": String(Buffer.byteLength(body)) });
+      res.end(body);
+    }, async (client) => {
+      const names: string[] = [];
+      for await (const b of listBlobs(client.container("c"), "c", { side: "source", sasEnv: "X", missing: "error" })) names.push(b.name);
+      expect(names).toEqual(["a & b/😀<x>", "second/😀<x>"]);
       expect(calls).toBe(2);
     });
   });

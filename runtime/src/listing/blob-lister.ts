@@ -51,22 +51,15 @@ export async function* listBlobs(client: ContainerClient, container: string, opt
     yield* mergeScopedListing(topLevel(client, container, opts), underPrefix, (name) => ownsName(part, name));
     return;
   }
-  for await (const page of listPages(client, container, opts)) {
-    // Each blob is let go of as it is given: the page itself may stay referenced while the next one is fetched,
-    // and two pages of 5,000 blobs (and the listing text their strings are cut from) should not be alive at once.
-    const blobs: (RemoteBlob | undefined)[] = page.blobs;
-    for (let i = 0; i < blobs.length; i++) {
-      const blob = blobs[i]!;
-      blobs[i] = undefined;
-      yield blob;
-    }
-  }
+  // Each blob is read from the page's text as it is taken and let go of as it is given (list-xml.ts, listXmlBlobs).
+  for await (const page of listPages(client, container, opts)) yield* page.blobs;
 }
 
 /** The top level of a container (`delimiter=/`), page by page: its top-level blobs and its prefixes. */
 async function* topLevel(client: ContainerClient, container: string, opts: ListOptions): AsyncGenerator<TopLevelItem[]> {
   for await (const page of listPages(client, container, opts, "/")) {
-    yield [...page.blobs.map((blob) => ({ blob })), ...(page.prefixes ?? []).map((prefix) => ({ prefix }))];
+    const blobs = [...page.blobs].map((blob) => ({ blob }));
+    yield [...blobs, ...(page.end().prefixes ?? []).map((prefix) => ({ prefix }))];
   }
 }
 
@@ -103,7 +96,7 @@ async function* listPages(client: ContainerClient, container: string, opts: List
       opts.onStart?.({ serviceTime: new Date(date.getTime() - (local.getTime() - sentAt)), date, localTime: local });
     }
     yield page;
-    marker = page.nextMarker;
+    marker = page.end().nextMarker;
   } while (marker);
 }
 

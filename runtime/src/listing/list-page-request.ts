@@ -2,7 +2,8 @@ import { StringDecoder } from "node:string_decoder";
 import { ContainerClient } from "@azure/storage-blob";
 import { createPipelineRequest, PipelineRequest, PipelineResponse, RestError } from "@azure/core-rest-pipeline";
 import { isTransient } from "../storage/errors";
-import { ListPage, ListXmlError, parseListBlobsXml } from "./list-xml";
+import { RemoteBlob } from "../model/blob";
+import { ListPageEnd, ListXmlError, listXmlBlobs, parseListBlobsXml } from "./list-xml";
 
 export interface ListPageQuery {
   readonly prefix?: string;
@@ -13,9 +14,14 @@ export interface ListPageQuery {
   readonly signal?: AbortSignal;
 }
 
-export interface FetchedListPage extends ListPage {
+/** A page as it arrived: its blobs are read from the text as they are taken, once (`listXmlBlobs`). */
+export interface FetchedListPage {
   /** The service's Date header: when it answered, by its clock. */
   readonly date?: Date;
+  /** The page's blobs, in its order; one pass. */
+  readonly blobs: Iterable<RemoteBlob>;
+  /** What follows the blobs (reads past any not taken yet). */
+  end(): ListPageEnd;
 }
 
 /** The part of the SDK's service client we use: send one request through the container client's whole pipeline. */
@@ -46,12 +52,17 @@ export async function fetchListPage(client: ContainerClient, query: ListPageQuer
       // A streamed body skips the pipeline's generic XML parse, which is the cost this module exists to avoid.
       streamResponseStatusCodes: new Set([200]),
     });
-    let page: ListPage;
+    let xml: string;
     let response: PipelineResponse;
     try {
       response = await senderOf(client).sendRequest(request);
       if (response.status !== 200) throw serviceError(request, response, response.bodyAsText ?? "");
-      page = parseListBlobsXml(await readText(response.readableStreamBody));
+      xml = await readText(response.readableStreamBody);
+      // Checked before any blob is given: one cut short is fetched again, and must not have given half a page.
+      if (!endsWhole(xml)) {
+        parseListBlobsXml(xml);
+        throw new ListXmlError("the response ends before </EnumerationResults>; it was cut short", true);
+      }
     } catch (err) {
       // The pipeline retried the request; a body that breaks off (reset, stall) or ends early (a service that timed
       // out on its side) is fetched again here, from the same marker.
@@ -61,8 +72,39 @@ export async function fetchListPage(client: ContainerClient, query: ListPageQuer
     }
     const dateHeader = response.headers.get("date");
     const date = dateHeader ? new Date(dateHeader) : undefined;
-    return { ...page, date: date && !Number.isNaN(date.getTime()) ? date : undefined };
+    return lazyPage(xml, date && !Number.isNaN(date.getTime()) ? date : undefined);
   }
+}
+
+/** A page whose blobs are parsed as they are taken. */
+function lazyPage(xml: string, date: Date | undefined): FetchedListPage {
+  const it = listXmlBlobs(xml);
+  let ended: ListPageEnd | undefined;
+  const next = (): IteratorResult<RemoteBlob, ListPageEnd> => {
+    if (ended) return { done: true, value: ended };
+    const r = it.next();
+    if (r.done) ended = r.value;
+    return r;
+  };
+  return {
+    date,
+    blobs: { [Symbol.iterator]: () => ({ next }) },
+    end() {
+      while (!next().done) { /* the rest of the page's blobs, not taken */ }
+      return ended!;
+    },
+  };
+}
+
+/**
+ * True when the body ends with the root's end tag (and white space): what a body cut anywhere cannot, since the tag
+ * is written once, last, and never inside a value (where `<` is escaped).
+ */
+function endsWhole(xml: string): boolean {
+  const END = "</EnumerationResults>";
+  let i = xml.length;
+  while (i > 0 && /\s/.test(xml[i - 1])) i--;
+  return i >= END.length && xml.startsWith(END, i - END.length);
 }
 
 /** Attempts at reading one page's body, after the pipeline's own retries got a response: a page that cannot be read
