@@ -10,6 +10,10 @@ import { exists } from "../staging/atomic-file";
  * (docs/engine.md, "Commit order").
  */
 export class PushRecords {
+  /** Whether AHEAD_BLOCKS may hold a row: read once, then kept, so a push record costs no delete of a row that
+   *  only large blobs sent ahead can have. */
+  private aheadRows?: boolean;
+
   constructor(private readonly index: StagingIndex, readonly target: string) {}
 
   /**
@@ -41,7 +45,25 @@ export class PushRecords {
   set(name: string, rec: PushRecord): void {
     this.index.putPushRecord(this.target, name, rec);
     // Something of ours is committed under the name: no uncommitted block of an earlier attempt is left there.
-    this.index.dequeue(AHEAD_BLOCKS, name);
+    if ((this.aheadRows ??= this.index.countQueued(AHEAD_BLOCKS) > 0)) this.index.dequeue(AHEAD_BLOCKS, name);
+  }
+
+  /** The source version whose blocks went ahead under `name` and may still wait uncommitted, if any. */
+  blocksAhead(name: string): AheadBlocksSent | undefined {
+    return this.index.queuedItem<AheadBlocksSent>(AHEAD_BLOCKS, name);
+  }
+
+  /** Notes that blocks of `sent.etag` go ahead under `name`, committed at once: before the first block goes, so a
+   *  kill after it cannot forget that they wait there. */
+  noteBlocksAhead(name: string, sent: AheadBlocksSent): void {
+    this.index.enqueue(AHEAD_BLOCKS, name, sent);
+    this.index.flush();
+    this.aheadRows = true;
+  }
+
+  /** Forgets the blocks noted before `at` (service ms): the service has discarded them by now. */
+  forgetBlocksAheadBefore(at: number): void {
+    this.index.dequeueBefore(AHEAD_BLOCKS, at);
   }
 
   delete(name: string): void {
@@ -67,6 +89,12 @@ export class PushRecords {
  * (the service holds at most 100,000 per blob, for a week).
  */
 export const AHEAD_BLOCKS = "push.ahead.blocks";
+
+/** A row of AHEAD_BLOCKS: the source version whose blocks went ahead, and when (service clock, ms). */
+export interface AheadBlocksSent {
+  readonly etag: string;
+  readonly at: number;
+}
 
 /** Meta key set to "1" (in the same transaction) whenever an entry leaves staging; see `PushRecords.prune`. */
 export const UNSTAGED_META = "records.prune";

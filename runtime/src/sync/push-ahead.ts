@@ -1,5 +1,5 @@
 import { StagingStore } from "../staging/staging-store";
-import { AHEAD_BLOCKS, PushRecords } from "../state/push-records";
+import { PushRecords } from "../state/push-records";
 import { describeError, kindOf } from "../storage/errors";
 import { killPoint } from "../index/kill-point";
 import { sendsInBlocks, uploadEntry } from "../transfer/file-to-blob";
@@ -10,12 +10,6 @@ import { WorkPool } from "../transfer/pool";
 import { scratchPrefixFor } from "../shard/part";
 import { MiB, SyncContext } from "./context";
 import { AHEAD, PushWalk, UNRECORDED } from "./push";
-
-/** A row of AHEAD_BLOCKS: the source version whose blocks went ahead, and when (service clock, ms). */
-interface AheadBlocksSent {
-  readonly etag: string;
-  readonly at: number;
-}
 
 /** How long the service keeps uncommitted blocks with no new Put Block on the blob: a row older says nothing. */
 const UNCOMMITTED_KEPT_MS = 7 * 24 * 3600 * 1000;
@@ -62,7 +56,7 @@ export class PushAhead {
     private readonly records: PushRecords, private readonly walked: Promise<PushWalk>) {
     store.rows.clearQueue(AHEAD);
     // Rows of sets the service has discarded by now (names deleted at the source before they were ever staged).
-    store.rows.dequeueBefore(AHEAD_BLOCKS, ctx.serviceClock.now().getTime() - UNCOMMITTED_KEPT_MS);
+    records.forgetBlocksAheadBefore(ctx.serviceClock.now().getTime() - UNCOMMITTED_KEPT_MS);
     this.pool = new WorkPool(ctx.config.transferConcurrency, (blob) => this.push(blob));
     const onAbort = () => this.abort.abort();
     ctx.signal.addEventListener("abort", onAbort, { once: true });
@@ -86,13 +80,11 @@ export class PushAhead {
     if (this.seenAtTarget(blob.name) || this.store.get(blob.name)) return undefined;
     // Blocks of another version sent earlier may still wait there uncommitted: this one goes with the push.
     const now = ctx.serviceClock.now().getTime();
-    const sent = this.store.rows.queuedItem<AheadBlocksSent>(AHEAD_BLOCKS, blob.name);
+    const sent = this.records.blocksAhead(blob.name);
     const waiting = sent !== undefined && now - sent.at < UNCOMMITTED_KEPT_MS;
     if (waiting && sent.etag !== blob.etag) return undefined;
-    // When, too: the service's week starts again with each Put Block. Committed before the first block goes, so a
-    // kill after it cannot forget that this set waits there.
-    this.store.rows.enqueue(AHEAD_BLOCKS, blob.name, { etag: blob.etag, at: now } satisfies AheadBlocksSent);
-    this.store.rows.flush();
+    // When, too: the service's week starts again with each Put Block.
+    this.records.noteBlocksAhead(blob.name, { etag: blob.etag, at: now });
     const blocks = new BlocksAhead(ctx.dst.blob(this.name, blob.name), blob, Math.ceil(blob.size / rangeSize), ctx.config.blockConcurrency,
       () => this.ensureContainer(walk), this.abort.signal, (err) => {
         // As a write ahead that fails so: nothing more goes ahead, and the push meets the error and reports it.

@@ -117,9 +117,7 @@ async function readOnce(client: BlockBlobClient, blob: RemoteBlob, path: string,
       }
       if (pos - offset !== count) throw new IntegrityError(`body truncated: got ${pos - offset} of ${count} bytes at offset ${offset}`);
       const md5 = h.digest("base64");
-      checkRangeMd5(res, md5, offset, !blob.props.contentMD5);
-      // Asked for and missing: the bytes would go unchecked, and their MD5 recorded as the received one.
-      if (askedMd5 && !res.contentMD5 && coversPart(res.contentRange)) throw new IntegrityError(`range at offset ${offset} came without the MD5 asked for; it cannot be checked`);
+      checkRangeMd5(res, md5, offset, askedMd5, !blob.props.contentMD5);
       if (md5s) {
         md5s[offset / rangeSize] = md5;
         opts.onRange?.landed(path, offset / rangeSize, offset, count, md5);
@@ -178,7 +176,7 @@ async function downloadSmall(client: BlockBlobClient, blob: RemoteBlob, conditio
   }
   if (got !== blob.size) throw new IntegrityError(`body truncated: got ${got} of ${blob.size} bytes at offset 0`);
   const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, got);
-  if (partial || unstored) checkRangeMd5(res, createHash("md5").update(body).digest("base64"), 0, unstored);
+  if (partial || unstored) checkRangeMd5(res, createHash("md5").update(body).digest("base64"), 0, true, unstored);
   return body;
 }
 
@@ -193,11 +191,16 @@ async function writeWhole(fh: fs.FileHandle, chunk: Buffer, pos: number): Promis
 
 /**
  * A range's transactional MD5, when the service sent one for a partial range (or, with `unstored`, for a blob with
- * no stored Content-MD5, where it can only be the range's), must match the bytes received.
+ * no stored Content-MD5, where it can only be the range's), must match the bytes received. A partial range whose
+ * MD5 was `asked` for must have one: its bytes would go unchecked, and their MD5 be recorded as the received one.
  */
-function checkRangeMd5(res: BlobDownloadResponseParsed, got: string, offset: number, unstored = false): void {
+function checkRangeMd5(res: BlobDownloadResponseParsed, got: string, offset: number, asked: boolean, unstored: boolean): void {
+  if (!res.contentMD5) {
+    if (asked && coversPart(res.contentRange)) throw new IntegrityError(`range at offset ${offset} came without the MD5 asked for; it cannot be checked`);
+    return;
+  }
   // A response covering the whole blob may carry the stored Content-MD5 (possibly stale), not one of the range.
-  if (!res.contentMD5 || !(unstored || coversPart(res.contentRange))) return;
+  if (!(unstored || coversPart(res.contentRange))) return;
   const sent = Buffer.from(res.contentMD5).toString("base64");
   if (sent !== got) throw new IntegrityError(`range at offset ${offset} arrived damaged: the service's MD5 of it is ${sent}, the bytes hash to ${got}`);
 }
