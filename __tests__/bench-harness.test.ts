@@ -7,7 +7,7 @@ import { parseOptions, UsageError } from "../bench/options";
 import { parseAzCopyJson, parseDrSyncStatus, parseRcloneJsonLog } from "../bench/peers/output-parsers";
 import { redactor } from "../bench/peers/peer";
 import { replaceGeneratedSection, BEGIN, END } from "../bench/docs-section";
-import { classifyRequest } from "../bench/request-counter";
+import { AccessLogCounter, classifyRequest, parseAccessLine } from "../bench/request-counter";
 import { consoleTable, fidelityCell, renderMarkdown } from "../bench/report";
 import { BenchResult, PhaseRun, planWorkloads } from "../bench/run-bench";
 import { ratio, summarize } from "../bench/stats";
@@ -195,6 +195,36 @@ test.each([
   ["OPTIONS", "/", "other"],
 ])("a %s of %s counts as %s", (method, url, kind) => {
   expect(classifyRequest(method, url)).toBe(kind);
+});
+
+test.each([
+  ['127.0.0.1 - - [02/Dec/2026:02:30:00 +0000] "GET /source/c?restype=container&comp=list&sig=x HTTP/1.1" 200 -', { method: "GET", url: "/source/c?restype=container&comp=list&sig=x" }],
+  ['::ffff:127.0.0.1 - - [02/Dec/2026:02:30:00 +0000] "PUT /target/c/a%2Fb HTTP/1.1" 201 0', { method: "PUT", url: "/target/c/a%2Fb" }],
+  ["Azurite Blob service is successfully listening at http://127.0.0.1:1234", undefined],
+  ["", undefined],
+])("the access log line %j is the request %j", (line, req) => {
+  expect(parseAccessLine(line)).toEqual(req);
+});
+
+test("the access-log counter counts each request once, by kind, and not its own marks", async () => {
+  const counter = new AccessLogCounter();
+  // A stand-in for Azurite's log: every request to it is logged as its response ends.
+  const { createServer } = await import("node:http");
+  const server = createServer((req, res) => {
+    res.end();
+    counter.line(`127.0.0.1 - - [02/Dec/2026:02:30:00 +0000] "${req.method} ${req.url} HTTP/1.1" 200 -`);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  try {
+    const port = (server.address() as { port: number }).port;
+    counter.line('x - - [d] "GET /source/c?comp=list HTTP/1.1" 200 -');
+    counter.line('x - - [d] "DELETE /target/c/b HTTP/1.1" 202 -');
+    counter.line("not a request");
+    expect(await counter.take([port])).toEqual({ list: 1, read: 0, head: 0, write: 0, delete: 1, other: 0, total: 2 });
+    expect(await counter.take([port, port])).toEqual({ list: 0, read: 0, head: 0, write: 0, delete: 0, other: 0, total: 0 });
+  } finally {
+    server.close();
+  }
 });
 
 describe("fidelity check", () => {

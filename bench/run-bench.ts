@@ -9,7 +9,7 @@ import { PeerFactory, ToolName } from "./peers/peer";
 import { rclone } from "./peers/rclone";
 import { recipe } from "./peers/recipe-azcopy";
 import { processCpuSeconds } from "./proc-cpu";
-import { RequestCounts, startCountingProxy } from "./request-counter";
+import { AccessLogCounter, RequestCounts } from "./request-counter";
 import { deleteBlobs, uploadBlobs } from "./seed-data";
 import { BlobSpec, ChangeSet, changeSet, generateBlobs, Shape } from "./workload";
 import { RUNTIME_NODE_FLAGS } from "../runtime/src/config/node-flags";
@@ -172,17 +172,18 @@ async function runTool(w: Workload, tool: ToolName, rep: number, template: strin
   const dataDir = join(dir, "azurite");
   if (!w.inMemory) cpSync(template, dataDir, { recursive: true });
   const separate = layout === "two";
-  const sites = await startLocalSites(w.inMemory ? { inMemory: true, separate } : { dataDir, separate });
+  const counter = new AccessLogCounter();
+  const sites = await startLocalSites(w.inMemory ? { inMemory: true, separate, accessLog: counter.line } : { dataDir, separate, accessLog: counter.line });
+  const ports = separate ? [sites.port, sites.targetPort] : [sites.port];
   if (w.inMemory) {
     const t0 = Date.now();
     await seedSites(w, sites);
     log(`${w.name}: seeded ${w.blobs} blobs in memory for ${tool} in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
   }
-  const proxy = await startCountingProxy((account) => (account === sites.target.account ? sites.targetPort : sites.port));
   const out: PhaseRun[] = [];
   try {
     const peer = await PEERS[tool].create({
-      port: proxy.port, container: w.container, workDir: join(dir, "tool"),
+      srcPort: sites.port, dstPort: sites.targetPort, container: w.container, workDir: join(dir, "tool"),
       srcSas: sites.source.sas("rl"), dstSas: sites.target.sas("rwdlac"), srcAccount: sites.source.account, dstAccount: sites.target.account,
       drSyncNodeFlags,
     });
@@ -193,12 +194,12 @@ async function runTool(w: Workload, tool: ToolName, rep: number, template: strin
         await uploadBlobs(src, [...w.change.changed, ...w.change.added]);
         await deleteBlobs(src, w.change.deleted);
       }
-      proxy.take();
+      await counter.take(ports);
       const serviceCpu0 = servicesCpuSeconds(sites.pids);
       const r = await peer.cycle();
       const serviceCpu1 = servicesCpuSeconds(sites.pids);
       const serviceCpuSeconds = serviceCpu0 == null || serviceCpu1 == null ? null : serviceCpu1 - serviceCpu0;
-      const requests = proxy.take();
+      const requests = await counter.take(ports);
       let fidelity: Fidelity | undefined;
       if (r.ok && phase !== "noop") {
         const [s, d] = await Promise.all([readFacts(src, { bytes: w.fidelityBytes }), readFacts(dst, { bytes: w.fidelityBytes })]);
@@ -212,7 +213,6 @@ async function runTool(w: Workload, tool: ToolName, rep: number, template: strin
       if (!r.ok) break;
     }
   } finally {
-    await proxy.stop();
     await sites.stop();
     rmSync(dir, { recursive: true, force: true });
   }

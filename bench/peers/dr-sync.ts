@@ -29,8 +29,8 @@ export const drSync: PeerFactory = {
     mkdirSync(ctx.workDir, { recursive: true });
     const configPath = join(ctx.workDir, "dr-sync.json");
     const config = {
-      source: { blobEndpoint: `http://127.0.0.1:${ctx.port}/${ctx.srcAccount}/`, sasEnv: "DR_SOURCE_SAS" },
-      target: { blobEndpoint: `http://127.0.0.1:${ctx.port}/${ctx.dstAccount}/`, sasEnv: "DR_TARGET_SAS" },
+      source: { blobEndpoint: `http://127.0.0.1:${ctx.srcPort}/${ctx.srcAccount}/`, sasEnv: "DR_SOURCE_SAS" },
+      target: { blobEndpoint: `http://127.0.0.1:${ctx.dstPort}/${ctx.dstAccount}/`, sasEnv: "DR_TARGET_SAS" },
       containers: [ctx.container],
       stagingDir: join(ctx.workDir, "staging"),
       stateDir: join(ctx.workDir, "state"),

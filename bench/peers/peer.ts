@@ -3,10 +3,12 @@ import { Measured, runMeasured } from "../measure";
 export type ToolName = "recipe" | "rclone" | "dr-sync";
 export const TOOL_NAMES: readonly ToolName[] = ["recipe", "rclone", "dr-sync"];
 
-/** Where one tool's run points: its own Azurite (through the counting proxy), its container, its folders. */
+/** Where one tool's run points: its own Azurite (directly), its container, its folders. */
 export interface PeerContext {
-  /** Loopback port of the counting proxy in front of this tool's Azurite. */
-  readonly port: number;
+  /** Loopback port of the Azurite holding the source account. */
+  readonly srcPort: number;
+  /** Loopback port of the Azurite holding the target account (`srcPort` when one Azurite holds both). */
+  readonly dstPort: number;
   readonly container: string;
   /** A private folder for staging, state, logs and config. */
   readonly workDir: string;

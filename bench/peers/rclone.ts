@@ -36,9 +36,9 @@ export const rclone: PeerFactory = {
       ...cleanEnv(["RCLONE_"]),
       RCLONE_CONFIG: config,
       RCLONE_CONFIG_SRC_TYPE: "azureblob",
-      RCLONE_CONFIG_SRC_SAS_URL: `http://127.0.0.1:${ctx.port}/${ctx.srcAccount}?${ctx.srcSas}`,
+      RCLONE_CONFIG_SRC_SAS_URL: `http://127.0.0.1:${ctx.srcPort}/${ctx.srcAccount}?${ctx.srcSas}`,
       RCLONE_CONFIG_DST_TYPE: "azureblob",
-      RCLONE_CONFIG_DST_SAS_URL: `http://127.0.0.1:${ctx.port}/${ctx.dstAccount}?${ctx.dstSas}`,
+      RCLONE_CONFIG_DST_SAS_URL: `http://127.0.0.1:${ctx.dstPort}/${ctx.dstAccount}?${ctx.dstSas}`,
     };
     const common = ["--log-level", "NOTICE", "--stats-log-level", "NOTICE", "--stats", "1h", "--use-json-log"];
     const counts = (m: { stderr: string }) => parseRcloneJsonLog(m.stderr);

@@ -46,12 +46,12 @@ export const recipe: PeerFactory = {
       // No syslog daemon on a bench machine; the recipe's VM would have one, which only costs a little more.
       AZCOPY_DISABLE_SYSLOG: "true",
     };
-    const url = (account: string, sas: string) => `http://127.0.0.1:${ctx.port}/${account}/${ctx.container}?${sas}`;
+    const url = (port: number, account: string, sas: string) => `http://127.0.0.1:${port}/${account}/${ctx.container}?${sas}`;
     const common = ["--delete-destination=true", "--log-level=ERROR", "--check-version=false", "--output-type=json"];
     const counts = (m: { stdout: string }) => parseAzCopyJson(m.stdout);
     const hops: Hop[] = [
-      { cmd: bin, args: ["sync", url(ctx.srcAccount, ctx.srcSas), stage, "--from-to", "BlobLocal", ...common], env, counts },
-      { cmd: bin, args: ["sync", stage, url(ctx.dstAccount, ctx.dstSas), "--from-to", "LocalBlob", ...common], env, counts },
+      { cmd: bin, args: ["sync", url(ctx.srcPort, ctx.srcAccount, ctx.srcSas), stage, "--from-to", "BlobLocal", ...common], env, counts },
+      { cmd: bin, args: ["sync", stage, url(ctx.dstPort, ctx.dstAccount, ctx.dstSas), "--from-to", "LocalBlob", ...common], env, counts },
     ];
     const redact = redactor(ctx.srcSas, ctx.dstSas);
     return { cycle: () => runHops(hops, redact) };

@@ -58,6 +58,12 @@ export interface StartOptions {
    * @default false
    */
   readonly separate?: boolean;
+  /**
+   * Called with each line of Azurite's own access log (morgan's "common" format, one line per request as its
+   * response ends, from every Azurite of these sites): the benchmark counts requests so, with nothing between the
+   * tools and the service. The log's URLs carry SAS tokens: keep them in memory. @default no access log (`--silent`)
+   */
+  readonly accessLog?: (line: string) => void;
 }
 
 const AZURITE_BIN = require.resolve("azurite/dist/src/blob/main.js");
@@ -66,14 +72,16 @@ const AZURITE_BIN = require.resolve("azurite/dist/src/blob/main.js");
 class AzuriteProcess {
   private proc: ChildProcess | undefined;
   port = 0;
-  constructor(private readonly accounts: Readonly<Record<string, string>>, private readonly opts: { inMemory?: boolean; location: string }) {}
+  constructor(private readonly accounts: Readonly<Record<string, string>>,
+    private readonly opts: { inMemory?: boolean; location: string; accessLog?: (line: string) => void }) {}
 
   get pid(): number | undefined {
     return this.proc?.pid;
   }
 
   async launch(): Promise<void> {
-    const args = [AZURITE_BIN, "--blobHost", "127.0.0.1", "--blobPort", String(this.port), "--disableTelemetry", "--silent"];
+    const args = [AZURITE_BIN, "--blobHost", "127.0.0.1", "--blobPort", String(this.port), "--disableTelemetry"];
+    if (!this.opts.accessLog) args.push("--silent");
     // Azurite refuses a location together with in-memory persistence.
     if (!this.opts.inMemory) mkdirSync(this.opts.location, { recursive: true });
     args.push(...(this.opts.inMemory ? ["--inMemoryPersistence"] : ["--location", this.opts.location]));
@@ -85,14 +93,25 @@ class AzuriteProcess {
     this.port = await new Promise<number>((resolve, reject) => {
       let out = "";
       const timer = setTimeout(() => reject(new Error(`Azurite did not start within 30s: ${out}`)), 30000);
-      child.stdout!.on("data", (d: Buffer) => {
+      const onStart = (d: Buffer) => {
         out += d.toString();
         const m = /listens on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
-        if (m) { clearTimeout(timer); resolve(Number(m[1])); }
-      });
+        // Stops reading here: what follows is the access log, when there is one.
+        if (m) { clearTimeout(timer); child.stdout!.off("data", onStart); resolve(Number(m[1])); }
+      };
+      child.stdout!.on("data", onStart);
       child.stderr!.on("data", (d: Buffer) => { out += d.toString(); });
       child.on("exit", (code) => { clearTimeout(timer); reject(new Error(`Azurite exited with ${code}: ${out}`)); });
     });
+    const log = this.opts.accessLog;
+    if (log) {
+      let rest = "";
+      child.stdout!.on("data", (d: Buffer) => {
+        const lines = (rest + d.toString()).split("\n");
+        rest = lines.pop() ?? "";
+        for (const line of lines) log(line);
+      });
+    }
     child.stdout!.resume();
     child.stderr!.resume();
   }
@@ -115,9 +134,9 @@ export async function startLocalSites(opts: StartOptions = {}): Promise<LocalSit
   const ownDir = !opts.dataDir;
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "drsync-azurite-"));
   const services = opts.separate
-    ? [new AzuriteProcess({ [srcName]: keys[srcName] }, { inMemory: opts.inMemory, location: join(dataDir, "source") }),
-      new AzuriteProcess({ [dstName]: keys[dstName] }, { inMemory: opts.inMemory, location: join(dataDir, "target") })]
-    : [new AzuriteProcess(keys, { inMemory: opts.inMemory, location: dataDir })];
+    ? [new AzuriteProcess({ [srcName]: keys[srcName] }, { inMemory: opts.inMemory, location: join(dataDir, "source"), accessLog: opts.accessLog }),
+      new AzuriteProcess({ [dstName]: keys[dstName] }, { inMemory: opts.inMemory, location: join(dataDir, "target"), accessLog: opts.accessLog })]
+    : [new AzuriteProcess(keys, { inMemory: opts.inMemory, location: dataDir, accessLog: opts.accessLog })];
   const serviceOf = (account: string) => (opts.separate && account === dstName ? services[1] : services[0]);
   const launch = async () => { await Promise.all(services.map((p) => p.launch())); };
   const halt = async () => { await Promise.all(services.map((p) => p.halt())); };
