@@ -2,6 +2,7 @@ import { createServer, IncomingHttpHeaders } from "node:http";
 import { AddressInfo } from "node:net";
 import { ContainerClient } from "@azure/storage-blob";
 import { ListingStart, listBlobs } from "../runtime/src/listing/blob-lister";
+import { endsWhole, fetchListPage } from "../runtime/src/listing/list-page-request";
 import { decodeXml, ListXmlError, listXmlBlobs, parseListBlobsXml } from "../runtime/src/listing/list-xml";
 import { normalizeEtag, RemoteBlob } from "../runtime/src/model/blob";
 import { SiteClient } from "../runtime/src/storage/site-client";
@@ -226,6 +227,21 @@ async function withFakeService(handler: Parameters<typeof createServer>[1], body
   }
 }
 
+describe("endsWhole: a body that plainly ends whole, read without a check parse", () => {
+  test.each([
+    ["a page ending with its NextMarker", page(ONE), true],
+    ["a page with a marker to follow", page(ONE, "<NextMarker>2!8!b</NextMarker>"), true],
+    ["a page without NextMarker, ending with its blobs", page(ONE, ""), true],
+    ["an empty page", "<EnumerationResults><Blobs /><NextMarker /></EnumerationResults>\r\n", true],
+    ["a body cut right after a metadata key named EnumerationResults", `<EnumerationResults><Blobs><Blob><Metadata><EnumerationResults>v</EnumerationResults>`, false],
+    ["that key with an empty value", `<EnumerationResults><Blobs><Blob><Metadata><Blobs></Blobs><EnumerationResults></EnumerationResults>`, false],
+    ["a body cut after a blob", page(ONE).replace("</Blobs><NextMarker/></EnumerationResults>", ""), false],
+    ["text after the root", `${page(ONE)}x`, false],
+  ])("%s: %s", (_what, xml, whole) => {
+    expect(endsWhole(xml)).toBe(whole);
+  });
+});
+
 describe("listing through the pipeline", () => {
   test("pins x-ms-version, sends the query, retries a 503, follows markers and reads the service's Date", async () => {
     const seen: { url: string; headers: IncomingHttpHeaders }[] = [];
@@ -334,20 +350,74 @@ describe("listing through the pipeline", () => {
     });
   });
 
-  test("a page cut short right after a whole blob gives none of its blobs before it is fetched again", async () => {
+  test.each([
+    // A clean end (its own Content-Length), cut where the first blob's element closes: only the missing root end shows it.
+    ["right after a whole blob", "</Blob>", ONE],
+    // Right after that key's end tag: the body ends with </EnumerationResults> all the same.
+    ["right after a metadata key named EnumerationResults", "</EnumerationResults>", ONE.replace("<empty/>", "<EnumerationResults>v</EnumerationResults>")],
+  ])("a page cut short %s gives none of its blobs before it is fetched again", async (_where, cutAfter, first) => {
     let calls = 0;
-    const two = ONE + ONE.replace("a &amp; b", "second");
+    const two = first + ONE.replace("a &amp; b", "second");
     await withFakeService((_req, res) => {
       calls++;
       const whole = page(two);
-      // A clean end (its own Content-Length), cut where the first blob's element closes: only the missing root end shows it.
-      const body = calls === 1 ? whole.slice(0, whole.indexOf("</Blob>") + "</Blob>".length) : whole;
+      const body = calls === 1 ? whole.slice(0, whole.indexOf(cutAfter) + cutAfter.length) : whole;
       res.writeHead(200, { "content-type": "application/xml", "content-length": String(Buffer.byteLength(body)) });
       res.end(body);
     }, async (client) => {
       const names: string[] = [];
       for await (const b of listBlobs(client.container("c"), "c", { side: "source", sasEnv: "X", missing: "error" })) names.push(b.name);
       expect(names).toEqual(["a & b/😀<x>", "second/😀<x>"]);
+      expect(calls).toBe(2);
+    });
+  });
+
+  test("a whole page with white space or text after its root is read at once, not fetched again as cut short", async () => {
+    let calls = 0;
+    await withFakeService((_req, res) => {
+      calls++;
+      res.writeHead(200, { "content-type": "application/xml" });
+      res.end(`${page(ONE)}\r\n  trailing\n`);
+    }, async (client) => {
+      const names: string[] = [];
+      for await (const b of listBlobs(client.container("c"), "c", { side: "source", sasEnv: "X", missing: "error" })) names.push(b.name);
+      expect(names).toEqual(["a & b/😀<x>"]);
+      expect(calls).toBe(1);
+    });
+  });
+
+  test("a page found malformed partway fails the listing as the container's, and stays failed", async () => {
+    const bad = ONE.replace("a &amp; b", "second").replace("<Content-Length>12</Content-Length>", "<Content-Length>twelve</Content-Length>");
+    await withFakeService((_req, res) => {
+      res.writeHead(200, { "content-type": "application/xml" });
+      res.end(page(ONE + bad));
+    }, async (client) => {
+      const names: string[] = [];
+      const it = listBlobs(client.container("c"), "c", { side: "source", sasEnv: "X", missing: "error" });
+      const drain = async () => { for await (const b of it) names.push(b.name); };
+      await expect(drain()).rejects.toThrow(/^source container "c" could not be listed \(.*Content-Length.*\); nothing was deleted for it$/);
+      expect(names).toEqual(["a & b/😀<x>"]);
+    });
+    // The page itself: a second read after the failure throws again, never ends as a shorter page.
+    await withFakeService((_req, res) => { res.end(page(ONE + bad)); }, async (client) => {
+      const p = await fetchListPage(client.container("c"), { maxResults: 10 });
+      const it = p.blobs[Symbol.iterator]();
+      expect(it.next().done).toBe(false);
+      expect(() => it.next()).toThrow(/Content-Length/);
+      expect(() => it.next()).toThrow(/Content-Length/);
+      expect(() => p.end()).toThrow(/Content-Length/);
+    });
+  });
+
+  test("a service that gives back the marker it was asked with is an error, not a listing without end", async () => {
+    let calls = 0;
+    await withFakeService((req, res) => {
+      calls++;
+      res.writeHead(200, { "content-type": "application/xml" });
+      res.end(page(calls === 1 ? ONE : "", "<NextMarker>m1</NextMarker>"));
+    }, async (client) => {
+      const drain = async () => { for await (const _ of listBlobs(client.container("c"), "c", { side: "source", sasEnv: "X", missing: "error" })) { /* drain */ } };
+      await expect(drain()).rejects.toThrow(/source container "c" could not be listed \(the service gave back the marker it was asked with.*\); nothing was deleted/);
       expect(calls).toBe(2);
     });
   });

@@ -1,6 +1,7 @@
 import { ContainerClient } from "@azure/storage-blob";
 import { RemoteBlob } from "../model/blob";
 import { FetchedListPage, fetchListPage } from "./list-page-request";
+import { ListPageEnd } from "./list-xml";
 import { describeError, explainAuthFailure, FatalError, isAuthFailure, isNotFound } from "../storage/errors";
 import { ContainerPart, ownsName } from "../shard/part";
 import { mergeScopedListing, TopLevelItem } from "./part-listing";
@@ -52,14 +53,34 @@ export async function* listBlobs(client: ContainerClient, container: string, opt
     return;
   }
   // Each blob is read from the page's text as it is taken and let go of as it is given (list-xml.ts, listXmlBlobs).
-  for await (const page of listPages(client, container, opts)) yield* page.blobs;
+  for await (const page of listPages(client, container, opts)) yield* blobsOf(page, container, opts);
+}
+
+/** A page's blobs as they are read: one found malformed partway fails the listing as one refused at once does. */
+function* blobsOf(page: FetchedListPage, container: string, opts: ListOptions): Generator<RemoteBlob> {
+  const it = page.blobs[Symbol.iterator]();
+  for (;;) {
+    let r: IteratorResult<RemoteBlob>;
+    try {
+      r = it.next();
+    } catch (err) {
+      throw unlisted(container, opts, err);
+    }
+    if (r.done) return;
+    yield r.value;
+  }
+}
+
+/** What a listing that could not be read means for the run: the container stops, and nothing is deleted for it. */
+function unlisted(container: string, opts: ListOptions, err: unknown): FatalError {
+  return new FatalError(`${opts.side} container "${container}" could not be listed (${describeError(err)}); nothing was deleted for it`);
 }
 
 /** The top level of a container (`delimiter=/`), page by page: its top-level blobs and its prefixes. */
 async function* topLevel(client: ContainerClient, container: string, opts: ListOptions): AsyncGenerator<TopLevelItem[]> {
   for await (const page of listPages(client, container, opts, "/")) {
-    const blobs = [...page.blobs].map((blob) => ({ blob }));
-    yield [...blobs, ...(page.end().prefixes ?? []).map((prefix) => ({ prefix }))];
+    const blobs = [...blobsOf(page, container, opts)].map((blob) => ({ blob }));
+    yield [...blobs, ...(endOf(page, container, opts).prefixes ?? []).map((prefix) => ({ prefix }))];
   }
 }
 
@@ -85,7 +106,7 @@ async function* listPages(client: ContainerClient, container: string, opts: List
       if (isAuthFailure(err)) {
         throw new FatalError(`${explainAuthFailure(opts.side, opts.sasEnv, `list container "${container}"`, err)}; nothing was copied or deleted for it`);
       }
-      throw new FatalError(`${opts.side} container "${container}" could not be listed (${describeError(err)}); nothing was deleted for it`);
+      throw unlisted(container, opts, err);
     }
     if (first) {
       first = false;
@@ -96,8 +117,20 @@ async function* listPages(client: ContainerClient, container: string, opts: List
       opts.onStart?.({ serviceTime: new Date(date.getTime() - (local.getTime() - sentAt)), date, localTime: local });
     }
     yield page;
-    marker = page.end().nextMarker;
+    const next = endOf(page, container, opts).nextMarker;
+    // A service that answers the same marker again would be listed forever.
+    if (next && next === marker) throw unlisted(container, opts, new Error(`the service gave back the marker it was asked with; the listing does not advance`));
+    marker = next;
   } while (marker);
+}
+
+/** What follows a page's blobs (its NextMarker, its prefixes), read past any blob not taken. */
+function endOf(page: FetchedListPage, container: string, opts: ListOptions): ListPageEnd {
+  try {
+    return page.end();
+  } catch (err) {
+    throw unlisted(container, opts, err);
+  }
 }
 
 /**

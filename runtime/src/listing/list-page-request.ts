@@ -58,11 +58,9 @@ export async function fetchListPage(client: ContainerClient, query: ListPageQuer
       response = await senderOf(client).sendRequest(request);
       if (response.status !== 200) throw serviceError(request, response, response.bodyAsText ?? "");
       xml = await readText(response.readableStreamBody);
-      // Checked before any blob is given: one cut short is fetched again, and must not have given half a page.
-      if (!endsWhole(xml)) {
-        parseListBlobsXml(xml);
-        throw new ListXmlError("the response ends before </EnumerationResults>; it was cut short", true);
-      }
+      // Checked before any blob is given: one cut short is fetched again, and must not have given half a page. A
+      // body that does not plainly end whole is parsed through first, which refuses one cut anywhere.
+      if (!endsWhole(xml)) parseListBlobsXml(xml);
     } catch (err) {
       // The pipeline retried the request; a body that breaks off (reset, stall) or ends early (a service that timed
       // out on its side) is fetched again here, from the same marker.
@@ -76,15 +74,23 @@ export async function fetchListPage(client: ContainerClient, query: ListPageQuer
   }
 }
 
-/** A page whose blobs are parsed as they are taken. */
+/** A page whose blobs are parsed as they are taken. One found malformed partway stays so: every later read of it
+ *  throws the same error, never a shorter page. */
 function lazyPage(xml: string, date: Date | undefined): FetchedListPage {
   const it = listXmlBlobs(xml);
   let ended: ListPageEnd | undefined;
+  let failed: { err: unknown } | undefined;
   const next = (): IteratorResult<RemoteBlob, ListPageEnd> => {
+    if (failed) throw failed.err;
     if (ended) return { done: true, value: ended };
-    const r = it.next();
-    if (r.done) ended = r.value;
-    return r;
+    try {
+      const r = it.next();
+      if (r.done) ended = r.value;
+      return r;
+    } catch (err) {
+      failed = { err };
+      throw err;
+    }
   };
   return {
     date,
@@ -97,15 +103,18 @@ function lazyPage(xml: string, date: Date | undefined): FetchedListPage {
 }
 
 /**
- * True when the body ends with the root's end tag (and white space): what a body cut anywhere cannot, since the tag
- * is written once, last, and never inside a value (where `<` is escaped).
+ * True when the body ends with the root's end tag right after the blobs or the NextMarker (white space between):
+ * what a body cut anywhere cannot. `</EnumerationResults>` alone is not enough, as a metadata key may have that
+ * name; but a metadata value holds only text (its `<` escaped), so no element's end tag ever comes right before
+ * that key's end tag.
  */
-function endsWhole(xml: string): boolean {
-  const END = "</EnumerationResults>";
-  let i = xml.length;
-  while (i > 0 && /\s/.test(xml[i - 1])) i--;
-  return i >= END.length && xml.startsWith(END, i - END.length);
+export function endsWhole(xml: string): boolean {
+  return WHOLE_END.test(xml.slice(-WHOLE_END_TAIL));
 }
+
+const WHOLE_END = /(?:<\/Blobs>|<Blobs\s*\/>|<\/NextMarker>|<NextMarker\s*\/>)\s*<\/EnumerationResults>\s*$/;
+/** Enough of the body's end for WHOLE_END (white space around the tags, which the services never pad much). */
+const WHOLE_END_TAIL = 256;
 
 /** Attempts at reading one page's body, after the pipeline's own retries got a response: a page that cannot be read
  *  fails its whole container for the run, so it gets more chances than one blob does. */
