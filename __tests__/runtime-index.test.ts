@@ -10,6 +10,8 @@ import { StagedEntry } from "../runtime/src/model/blob";
 import { compareNames } from "../runtime/src/index/blob-name";
 import { INDEX_SCHEMA_VERSION, IndexError, StagingIndex } from "../runtime/src/index/staging-index";
 import { listBlobs } from "../runtime/src/listing/blob-lister";
+import { PushRecords } from "../runtime/src/state/push-records";
+import { acceptAdded, addedCursor, countStagedNew, isAdded, noteAdded, pushedAhead, STAGED_NEW } from "../runtime/src/sync/added-names";
 import { march } from "../runtime/src/sync/march";
 import { LocalSites, startLocalSites } from "../tools/azurite/local-sites";
 import { seedExact } from "./support/faults";
@@ -133,6 +135,44 @@ describe("staging index on disk", () => {
     idx.dequeueBefore("sent", 200);
     expect([...idx.queued<{ etag: string }>("sent")].map((i) => i.etag)).toEqual(["2", "3"]);
     expect(idx.queuedItem("other", "old")).toEqual({ at: 1 });
+    idx.close();
+  });
+
+  test("names added before the guards: they stay through any number of runs, are counted only where staged and listed, and go once a guard passes", () => {
+    const idx = StagingIndex.open(join(dir, "c.db"));
+    const ahead = pushedAhead("site-a");
+    idx.putEntry(entry("held"));
+    // Noted before it is staged (the download of "failed" never landed): only staged names count.
+    noteAdded(idx, STAGED_NEW, "new-staged");
+    idx.putEntry(entry("new-staged"));
+    noteAdded(idx, STAGED_NEW, "failed");
+    noteAdded(idx, ahead, "b", "run-1");
+    noteAdded(idx, ahead, "a", "run-2");
+    noteAdded(idx, pushedAhead("site-b"), "a", "run-2");
+    expect({ staged: countStagedNew(idx), isAdded: isAdded(idx, STAGED_NEW, "failed"), held: isAdded(idx, STAGED_NEW, "held") })
+      .toEqual({ staged: 1, isAdded: true, held: false });
+    // Asked in walk order: every name, and the run that wrote it.
+    const cursor = addedCursor(idx, ahead)!;
+    expect(["a", "aa", "b", "c"].map((n) => cursor.get(n))).toEqual([{ name: "a", run: "run-2" }, undefined, { name: "b", run: "run-1" }, undefined]);
+    acceptAdded(idx, ahead);
+    expect({ site: addedCursor(idx, ahead), other: idx.countQueued(pushedAhead("site-b")), staged: countStagedNew(idx) }).toEqual({ site: undefined, other: 1, staged: 1 });
+    acceptAdded(idx, STAGED_NEW);
+    expect(countStagedNew(idx)).toBe(0);
+    idx.close();
+  });
+
+  test("blocks sent ahead are noted per target; an adoption leaves the note, a committed write clears it", () => {
+    const idx = StagingIndex.open(join(dir, "c.db"));
+    const a = new PushRecords(idx, "site-a");
+    const b = new PushRecords(idx, "site-b");
+    a.noteBlocksAhead("big.bin", { etag: "0x1", at: 1000 });
+    expect({ a: a.blocksAhead("big.bin"), b: b.blocksAhead("big.bin") }).toEqual({ a: { etag: "0x1", at: 1000 }, b: undefined });
+    a.set("big.bin", { srcEtag: "0x1", dstEtag: "0xd" });
+    expect(a.blocksAhead("big.bin")).toEqual({ etag: "0x1", at: 1000 });
+    b.written("big.bin", { srcEtag: "0x1", dstEtag: "0xe" });
+    expect(a.blocksAhead("big.bin")).toEqual({ etag: "0x1", at: 1000 });
+    a.written("big.bin", { srcEtag: "0x1", dstEtag: "0xf" });
+    expect(a.blocksAhead("big.bin")).toBeUndefined();
     idx.close();
   });
 

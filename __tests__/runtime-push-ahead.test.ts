@@ -156,6 +156,100 @@ describe("pushing new blobs ahead of the push", () => {
   });
 });
 
+describe("after a guard stopped a run whose new blobs went ahead", () => {
+  let drill: Drill;
+  const C = "swapped-kept";
+  let slow: FaultProxy;
+  beforeAll(async () => {
+    drill = await startDrill([C, "cut-short", "swapped-killed"], { transferConcurrency: 4 });
+    // Reads of new blobs answered slowly, so a run killed midway has committed its index's batches (a run killed
+    // within its first second loses them all, and with them the case).
+    slow = await startFaultProxy({ upstreamPort: () => drill.sites.port, rules: [{ fault: "delay", method: "GET", path: /^\/source\/(swapped-killed|cut-short)\/./, delayMs: 120 }] });
+  }, 60_000);
+  afterAll(async () => {
+    await slow?.stop();
+    await drill?.stop();
+  });
+
+  const guardMessage = (stderr: string) => eventsOf(stderr).find((e) => e.event === "guard.stopped")?.msg;
+  const names = async (side: "source" | "target", c: string) => Object.keys(await snapshot(drill.sites[side].container(c))).sort();
+
+  test("the next runs stop too, with staging kept, until the operator allows the deletions; then nothing is held out any more", async () => {
+    const old = Array.from({ length: 20 }, (_, i) => `o/${i}.txt`);
+    const fresh = Array.from({ length: 30 }, (_, i) => `o/${i}.txt.locked`);
+    await seed(drill.sites.source, C, old.map((name) => ({ name, body: `old ${name}` })));
+    drill.writeConfig({ containers: [C] });
+    expect((await drill.run(["run"])).code).toBe(0);
+    // Ransomware: every blob replaced by a new name. The new ones are staged and written ahead before the guard.
+    for (const name of old) await drill.sites.source.container(C).deleteBlob(name);
+    await seed(drill.sites.source, C, fresh.map((name) => ({ name, body: `encrypted ${name}` })));
+    const first = await drill.run(["run"]);
+    expect({ code: first.code, guard: guardMessage(first.stderr) })
+      .toEqual({ code: 4, guard: expect.stringMatching(/20 deletion\(s\) would remove 100\.0% of the 20 blob\(s\) in staging/) });
+    const originals = async () => (await names("target", C)).filter((n) => old.includes(n));
+    expect(await originals()).toEqual([...old].sort());
+    // Most new blobs went ahead before the guard stopped the writes ahead.
+    expect((await names("target", C)).length).toBeGreaterThan(old.length + 20);
+    // The next scheduled runs find staging and the target holding up to 50: 20 of 50 would pass at 40%. They must not.
+    for (let i = 0; i < 2; i++) {
+      const again = await drill.run(["run"]);
+      expect({ run: i, code: again.code, guard: guardMessage(again.stderr) })
+        .toEqual({ run: i, code: 4, guard: expect.stringMatching(/20 deletion\(s\) would remove 100\.0% of the 20 blob\(s\) in staging/) });
+      expect(await originals()).toEqual([...old].sort());
+    }
+    // Staging alone let through on purpose: the push, on its own, still counts the blobs written ahead out.
+    expect((await drill.run(["pull", "--allow-mass-delete", C])).code).toBe(0);
+    const push = await drill.run(["push"]);
+    expect({ code: push.code, guard: guardMessage(push.stderr) })
+      .toEqual({ code: 4, guard: expect.stringMatching(/^delete guard stopped the push of container "swapped-kept": 20 deletion\(s\) would remove 100\.0% of the 20 blob\(s\)/) });
+    expect(await originals()).toEqual([...old].sort());
+    // The operator says it is intended: both hops pass, the target follows the source, the originals are kept.
+    const allowed = await drill.run(["run", "--allow-mass-delete", C]);
+    expect({ code: allowed.code, stderr: allowed.code === 0 ? "" : allowed.stderr.slice(-2000) }).toEqual({ code: 0, stderr: "" });
+    await expectSitesEqual(drill, [C]);
+    // And afterwards nothing is held out: a few deletions among the 30 pass as a small share.
+    for (const name of fresh.slice(0, 3)) await drill.sites.source.container(C).deleteBlob(name);
+    const after = await drill.run(["run"]);
+    expect({ code: after.code, guard: guardMessage(after.stderr) }).toEqual({ code: 0, guard: undefined });
+    await expectSitesEqual(drill, [C]);
+  });
+
+  test("a run killed in the middle of the same attack, before any guard counted: the next run stops it all the same", async () => {
+    const c = "swapped-killed";
+    const old = Array.from({ length: 20 }, (_, i) => `o/${i}.txt`);
+    const fresh = Array.from({ length: 30 }, (_, i) => `o/${i}.txt.locked`);
+    await seed(drill.sites.source, c, old.map((name) => ({ name, body: `old ${name}` })));
+    drill.writeConfig({ ...throughProxy(slow.url), containers: [c], transferConcurrency: 1 });
+    expect((await drill.run(["run"])).code).toBe(0);
+    for (const name of old) await drill.sites.source.container(c).deleteBlob(name);
+    await seed(drill.sites.source, c, fresh.map((name) => ({ name, body: `encrypted ${name}` })));
+    const killed = await drill.run(["run"], { env: { ...drill.env, DR_SYNC_KILL_AT: "push.ahead.after-upload:25" } });
+    expect(killed.signal ?? killed.code).toBe("SIGKILL");
+    expect((await names("target", c)).length).toBeGreaterThan(old.length);
+    const next = await drill.run(["run"]);
+    expect({ code: next.code, guard: guardMessage(next.stderr) })
+      .toEqual({ code: 4, guard: expect.stringMatching(/^delete guard stopped the pull of container "swapped-killed": 20 deletion\(s\) would remove 100\.0% of the 20 blob\(s\) in staging/) });
+    expect((await names("target", c)).filter((n) => old.includes(n))).toEqual([...old].sort());
+  });
+
+  test("a first copy killed after blobs went ahead: deleting some of them at the source next run is no mass deletion of what was held", async () => {
+    const c = "cut-short";
+    const all = Array.from({ length: 20 }, (_, i) => `n/${String(i).padStart(2, "0")}.txt`);
+    await seed(drill.sites.source, c, all.map((name) => ({ name, body: `new ${name}` })));
+    drill.writeConfig({ ...throughProxy(slow.url), containers: [c], transferConcurrency: 1 });
+    const killed = await drill.run(["run"], { env: { ...drill.env, DR_SYNC_KILL_AT: "push.ahead.after-upload:10" } });
+    expect(killed.signal ?? killed.code).toBe("SIGKILL");
+    const written = await names("target", c);
+    expect(written.length).toBeGreaterThanOrEqual(9);
+    // 4 of the 20 go at the source: names no guard has passed yet, neither held nor lost (nothing was held before).
+    for (const name of all.slice(0, 4)) await drill.sites.source.container(c).deleteBlob(name);
+    const next = await drill.run(["run"]);
+    expect({ code: next.code, guard: guardMessage(next.stderr), stderr: next.code === 0 ? "" : next.stderr.slice(-1500) })
+      .toEqual({ code: 0, guard: undefined, stderr: "" });
+    await expectSitesEqual(drill, [c]);
+  });
+});
+
 /**
  * Blocks sent ahead of a download that then fails wait uncommitted at the target (the service keeps at most
  * 100,000 per blob, for a week). A blob whose download keeps failing while it keeps being rewritten must not leave
@@ -207,16 +301,23 @@ describe("blocks sent ahead of downloads that keep failing", () => {
       expect(first).toHaveLength(1);
       expect(first[0]).toMatch(/^e/);
     }
+    const aheadRows = () => {
+      const [containerDir] = stagedContainerDirs(drill.config.stagingDir);
+      const index = StagingIndex.open(join(containerDir, "index.db"), { reader: true });
+      try {
+        return index.countQueued(AHEAD_BLOCKS);
+      } finally {
+        index.close();
+      }
+    };
+    expect(aheadRows()).toBe(1);
     proxy.setRules([]);
     const res = await drill.run(["run"]);
     expect({ code: res.code, stderr: res.code === 0 ? "" : res.stderr.slice(-2000) }).toEqual({ code: 0, stderr: "" });
     await expectSitesEqual(drill, [C]);
     expect(await uncommittedPrefixes()).toEqual([]);
     // The name's row went with the commit: a later new version of it may go ahead again.
-    const [containerDir] = stagedContainerDirs(drill.config.stagingDir);
-    const index = StagingIndex.open(join(containerDir, "index.db"), { reader: true });
-    expect(index.queuedItem(AHEAD_BLOCKS, "big.bin")).toBeUndefined();
-    index.close();
+    expect(aheadRows()).toBe(0);
   });
 
   test("a block the target refuses ahead of its download leaves the blob's other blocks to the upload, not tried one by one", async () => {

@@ -122,6 +122,7 @@ export class StagingIndex {
       nextPendingDeletes: rows("SELECT name FROM pending_deletes WHERE name > ? ORDER BY name LIMIT ?"),
       enqueue: p("INSERT OR REPLACE INTO queue (queue, name, item) VALUES (?, ?, ?)"),
       countQueued: p("SELECT count(*) AS n FROM queue WHERE queue = ?"),
+      countQueuedStaged: p("SELECT count(*) AS n FROM queue q JOIN entries e ON e.name = q.name WHERE q.queue = ?"),
       clearQueue: p("DELETE FROM queue WHERE queue = ?"),
       dequeue: p("DELETE FROM queue WHERE queue = ? AND name = ?"),
       dequeueBefore: p("DELETE FROM queue WHERE queue = ? AND json_extract(item, '$.at') < ?"),
@@ -272,6 +273,11 @@ export class StagingIndex {
 
   countQueued(queue: string): number {
     return Number(this.st.countQueued.get(queue)!.n);
+  }
+
+  /** How many names of the named queue are staged entries. */
+  countQueuedStaged(queue: string): number {
+    return Number(this.st.countQueuedStaged.get(queue)!.n);
   }
 
   /** The item queued under `name`, if any. */

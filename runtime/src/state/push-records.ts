@@ -42,28 +42,40 @@ export class PushRecords {
     return this.index.countPushRecords(this.target);
   }
 
+  /** Records what the target holds under `name` (an adoption: nothing was written). */
   set(name: string, rec: PushRecord): void {
     this.index.putPushRecord(this.target, name, rec);
-    // Something of ours is committed under the name: no uncommitted block of an earlier attempt is left there.
-    if ((this.aheadRows ??= this.index.countQueued(AHEAD_BLOCKS) > 0)) this.index.dequeue(AHEAD_BLOCKS, name);
+  }
+
+  /** Records a blob this run wrote and committed under `name`. */
+  written(name: string, rec: PushRecord): void {
+    this.set(name, rec);
+    // Something of ours is committed under the name: no uncommitted block of an earlier attempt is left there
+    // (an adoption commits nothing, and leaves them).
+    if ((this.aheadRows ??= this.index.countQueued(AHEAD_BLOCKS) > 0)) this.index.dequeue(AHEAD_BLOCKS, this.aheadKey(name));
   }
 
   /** The source version whose blocks went ahead under `name` and may still wait uncommitted, if any. */
   blocksAhead(name: string): AheadBlocksSent | undefined {
-    return this.index.queuedItem<AheadBlocksSent>(AHEAD_BLOCKS, name);
+    return this.index.queuedItem<AheadBlocksSent>(AHEAD_BLOCKS, this.aheadKey(name));
   }
 
   /** Notes that blocks of `sent.etag` go ahead under `name`, committed at once: before the first block goes, so a
    *  kill after it cannot forget that they wait there. */
   noteBlocksAhead(name: string, sent: AheadBlocksSent): void {
-    this.index.enqueue(AHEAD_BLOCKS, name, sent);
+    this.index.enqueue(AHEAD_BLOCKS, this.aheadKey(name), sent);
     this.index.flush();
     this.aheadRows = true;
   }
 
-  /** Forgets the blocks noted before `at` (service ms): the service has discarded them by now. */
+  /** Forgets the blocks noted before `at` (service ms), at every target: the service has discarded them by now. */
   forgetBlocksAheadBefore(at: number): void {
     this.index.dequeueBefore(AHEAD_BLOCKS, at);
+  }
+
+  /** AHEAD_BLOCKS rows are per target, as the blocks are: a row about one site says nothing of another's. */
+  private aheadKey(name: string): string {
+    return `${this.target}\n${name}`;
   }
 
   delete(name: string): void {
@@ -83,9 +95,9 @@ export class PushRecords {
 
 /**
  * Names whose blocks were sent ahead of their download (push-ahead.ts) and may still wait uncommitted at the
- * target, each with the source ETag they were of. Kept across runs, unlike the other queues: a name gets blocks
+ * target, each with the source ETag they were of; keyed by target and name. Kept across runs, unlike the other queues: a name gets blocks
  * ahead for one source version only until something of ours is committed under it (`PushRecords.set` drops the
- * row), so a blob whose download keeps failing on new versions leaves one set of uncommitted blocks, not one a run
+ * row, `written`), so a blob whose download keeps failing on new versions leaves one set of uncommitted blocks, not one a run
  * (the service holds at most 100,000 per blob, for a week).
  */
 export const AHEAD_BLOCKS = "push.ahead.blocks";

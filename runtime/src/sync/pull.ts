@@ -15,6 +15,7 @@ import { refusalOf } from "./name-rules";
 import { withItemRetry } from "./item-retry";
 import { containerPart } from "../shard/part";
 import type { RangeSink } from "../transfer/blocks-ahead";
+import { acceptAdded, addedCursor, countStagedNew, isAdded, noteAdded, STAGED_NEW } from "./added-names";
 
 export interface PullResult {
   readonly stats: HopStats;
@@ -47,6 +48,9 @@ export async function pullContainer(ctx: SyncContext, container: string, store: 
   const rows = store.rows;
   rows.beginRun();
   rows.clearQueue(DEFERRED);
+  // Names staged new since the guards last passed: out of what staging held, and out of what it would lose.
+  const added = addedCursor(rows, STAGED_NEW);
+  let addedDeletes = 0;
   const deleting = ctx.config.deleteDestination;
   let empties = 0;
   let overwrites = 0;
@@ -77,12 +81,15 @@ export async function pullContainer(ctx: SyncContext, container: string, store: 
   const pool = new WorkPool<Staging>(ctx.config.transferConcurrency, async ({ blob, isNew }) => {
     try {
       if (fatal) return;
+      // Noted before it is staged: a kill in between must not leave it counted as held.
+      if (isNew) noteAdded(rows, STAGED_NEW, blob.name);
       const outcome = await exec.stage(blob, stats, progress, isNew ? earlyBlocks : undefined);
       if (outcome === "staged" && isNew) onNewStaged?.(blob.name);
       if (outcome === "vanished") {
         // Deleted at the source after the listing: the staged version is stale, and the guard counts it as a deletion.
         if (deleting && store.get(blob.name)) {
           rows.addPendingDelete(blob.name);
+          if (isAdded(rows, STAGED_NEW, blob.name)) addedDeletes++;
           vanished++;
         }
       } else stats.copied++;
@@ -116,8 +123,9 @@ export async function pullContainer(ctx: SyncContext, container: string, store: 
       return;
     }
     exec.report("pull", { name: blob.name, action: "copy", reason: decision.reason, size: blob.size });
-    if (decision.empties) empties++;
-    if (decision.overwrites) overwrites++;
+    const wasAdded = staged !== undefined && added?.get(blob.name) !== undefined;
+    if (decision.empties && !wasAdded) empties++;
+    if (decision.overwrites && !wasAdded) overwrites++;
     if (decision.empties || decision.overwrites) {
       // Replacing staged content waits for the guards, which need the whole listing: a stopped pull leaves staging
       // as it was, so the last good copy stays both here and at the target.
@@ -128,7 +136,7 @@ export async function pullContainer(ctx: SyncContext, container: string, store: 
     return pool.add({ blob, isNew: !staged });
   };
 
-  const stagedBefore = store.count();
+  const stagedBefore = store.count() - countStagedNew(rows);
   // The container's one listing: a name not after the previous one stops the walk before anything is deleted.
   const listing = listBlobs(ctx.src.container(container), container, {
     side: ctx.src.label, sasEnv: ctx.config.source.sasEnv, signal: ctx.signal, missing: "error", part: containerPart(ctx.shard, container),
@@ -142,6 +150,7 @@ export async function pullContainer(ctx: SyncContext, container: string, store: 
         if (!deleting) return;
         exec.report("pull", { name: staged.name, action: "delete", reason: "not in source" });
         rows.addPendingDelete(staged.name);
+        if (added?.get(staged.name)) addedDeletes++;
       },
     });
   } catch (err) {
@@ -150,7 +159,7 @@ export async function pullContainer(ctx: SyncContext, container: string, store: 
   }
 
   const changes = () => ({ hop: "pull" as const, container, where: "staging", existing: stagedBefore,
-    deletes: deleting ? rows.countPendingDeletes() : 0, empties, overwrites });
+    deletes: deleting ? rows.countPendingDeletes() - addedDeletes : 0, empties, overwrites });
   if (!fatal) {
     try {
       guardStop = exec.guard(changes());
@@ -176,6 +185,7 @@ export async function pullContainer(ctx: SyncContext, container: string, store: 
     const stop = exec.guard(changes());
     if (stop) return { stats, listingStart, guardStop: stop };
   }
+  acceptAdded(rows, STAGED_NEW);
   const deletes = rows.countPendingDeletes();
 
   if (deleting && deletes > 0) {

@@ -9,15 +9,23 @@ import { RemoteBlob } from "../model/blob";
 import { WorkPool } from "../transfer/pool";
 import { scratchPrefixFor } from "../shard/part";
 import { MiB, SyncContext } from "./context";
-import { AHEAD, PushWalk, UNRECORDED } from "./push";
+import { PushWalk, UNRECORDED } from "./push";
+import { randomUUID } from "node:crypto";
+import { noteAdded, pushedAhead } from "./added-names";
 
-/** How long the service keeps uncommitted blocks with no new Put Block on the blob: a row older says nothing. */
-const UNCOMMITTED_KEPT_MS = 7 * 24 * 3600 * 1000;
+/**
+ * How long a row of blocks sent ahead is taken to mean they still wait: the service keeps uncommitted blocks a
+ * week from the blob's last Put Block, and a row is stamped before its first (a large download may send blocks for
+ * hours after it, and a failed upload of the name sends more), so a day more than that week.
+ */
+const UNCOMMITTED_KEPT_MS = 8 * 24 * 3600 * 1000;
 
 /** What was pushed ahead of the push. */
 export interface AheadResult {
   readonly copied: number;
   readonly bytes: number;
+  /** The run's mark in the rows of what it wrote ahead (added-names.ts). */
+  readonly run: string;
 }
 
 /**
@@ -32,7 +40,8 @@ export interface AheadResult {
  * an offer made while the queue is full, a blob written at the target meanwhile (the condition fails), any
  * failure. Nothing here is retried or counted as failed; a failure of a fatal kind (credentials, the staging
  * disk) stops pushing ahead, and the push meets it again and reports it. The push's guards count only what the
- * target held before (push.ts): blobs written ahead never dilute a mass deletion.
+ * target held when its guards last passed (added-names.ts): blobs written ahead never dilute a mass deletion, in
+ * this run or, after a guard stopped it, the next.
  */
 export class PushAhead {
   private container: Promise<void> | undefined;
@@ -49,14 +58,15 @@ export class PushAhead {
   private walk?: PushWalk;
   /** Large blobs whose blocks go to the target while they download, by name (as many as downloads at once). */
   private readonly early = new Map<string, BlocksAhead>();
+  /** This run, in the rows of what it writes ahead (added-names.ts): the push counts those as its copies. */
+  private readonly run = randomUUID();
+  /** Whether this run has forgotten the rows of blocks the service has discarded by now. */
+  private forgotten = false;
   /** Blocks let go of, until nothing of theirs is in flight. */
   private readonly settling = new Set<BlocksAhead>();
 
   constructor(private readonly ctx: SyncContext, private readonly name: string, private readonly store: StagingStore,
     private readonly records: PushRecords, private readonly walked: Promise<PushWalk>) {
-    store.rows.clearQueue(AHEAD);
-    // Rows of sets the service has discarded by now (names deleted at the source before they were ever staged).
-    records.forgetBlocksAheadBefore(ctx.serviceClock.now().getTime() - UNCOMMITTED_KEPT_MS);
     this.pool = new WorkPool(ctx.config.transferConcurrency, (blob) => this.push(blob));
     const onAbort = () => this.abort.abort();
     ctx.signal.addEventListener("abort", onAbort, { once: true });
@@ -78,6 +88,12 @@ export class PushAhead {
     const rangeSize = downloadRangeSize(ctx.config.blockSizeMiB * MiB);
     if (Math.ceil(blob.size / rangeSize) > MAX_BLOCKS) return undefined;
     if (this.seenAtTarget(blob.name) || this.store.get(blob.name)) return undefined;
+    // Rows of sets the service has discarded by now (names deleted at the source before they were ever staged):
+    // once, by the clock the walk's listing has just measured (a VM clock that jumped would drop live rows).
+    if (!this.forgotten && ctx.serviceClock.measured) {
+      this.forgotten = true;
+      this.records.forgetBlocksAheadBefore(ctx.serviceClock.now().getTime() - UNCOMMITTED_KEPT_MS);
+    }
     // Blocks of another version sent earlier may still wait there uncommitted: this one goes with the push.
     const now = ctx.serviceClock.now().getTime();
     const sent = this.records.blocksAhead(blob.name);
@@ -123,7 +139,7 @@ export class PushAhead {
     await Promise.all([...this.settling].map((b) => b.settled()));
     this.unlink();
     if (this.failure !== undefined) throw this.failure;
-    return { copied: this.copied, bytes: this.bytes };
+    return { copied: this.copied, bytes: this.bytes, run: this.run };
   }
 
   /** The target has (or had) a blob of this name: the walk listed one without a record, or we wrote one. */
@@ -157,6 +173,9 @@ export class PushAhead {
     if (!entry || entry.kind !== "BlockBlob") return;
     let etag: string;
     try {
+      // Noted before the write (a kill after it must not leave the blob counted as held); the push's walk reads the
+      // queue in name order beside its own, and counts only names it lists.
+      noteAdded(this.store.rows, pushedAhead(this.records.target), entry.name, this.run);
       await this.ensureContainer(walk);
       etag = await uploadEntry(ctx.dst, container, entry, this.store.dataPath(entry), {
         blocksAhead: blocks, rangeMd5s: () => this.store.rangeMd5s(entry), singleShotMax: ctx.config.singleShotMaxMiB * MiB, blockSize: ctx.config.blockSizeMiB * MiB,
@@ -170,9 +189,7 @@ export class PushAhead {
     }
     killPoint("push.ahead.after-upload");
     try {
-      this.records.set(entry.name, { srcEtag: entry.srcEtag, dstEtag: etag, md5: entry.stagedMd5 ?? entry.props.contentMD5 });
-      // The name is the item too: the push's walk reads the queue in name order beside its own (no lookups).
-      this.store.rows.enqueue(AHEAD, entry.name, entry.name);
+      this.records.written(entry.name, { srcEtag: entry.srcEtag, dstEtag: etag, md5: entry.stagedMd5 ?? entry.props.contentMD5 });
     } catch (err) {
       this.failure ??= err;
       this.stop();

@@ -15,7 +15,7 @@ import { march } from "./march";
 import { retainRemote } from "./retain-remote";
 import { containerPart, scratchPrefixFor } from "../shard/part";
 import { adoptSameBytes } from "./adopt-same-bytes";
-import { SortedNameCursor } from "./sorted-name-cursor";
+import { acceptAdded, AddedName, addedCursor, pushedAhead } from "./added-names";
 import type { AheadResult } from "./push-ahead";
 
 export interface PushResult {
@@ -66,9 +66,6 @@ export function listDestination(ctx: SyncContext, container: string): Destinatio
   return { blobs, scratch, exists: () => exists };
 }
 
-/** Names this run pushed ahead of the push (push-ahead.ts), for the push's counts. */
-export const AHEAD = "push.ahead";
-
 /** Adoptions found by the walk, recorded when the push acts. */
 const ADOPTS = "push.adopts";
 
@@ -81,8 +78,11 @@ export interface PushWalk {
   readonly destination: DestinationListing;
   /** Deletions were decided (deleteDestination on and a complete pull staged). */
   readonly deleting: boolean;
-  /** Destination blobs this run wrote ahead of the push (push-ahead.ts): listed, but not what the target held. */
+  /** Destination blobs written ahead of the push since its guards last passed (added-names.ts): listed, but not what
+   *  the target held. */
   aheadListed: number;
+  /** Of the deletions queued, those of blobs written ahead: no mass deletion of what the target held. */
+  aheadDeletes: number;
   empties: number;
   overwrites: number;
   totalBytes: number;
@@ -110,14 +110,21 @@ export async function walkPush(ctx: SyncContext, container: string, store: Stagi
   stats.bytes = opts.ahead?.bytes ?? 0;
   const rows = store.rows;
   // The names written ahead, read in name order beside the walk's own.
-  const aheadNames = opts.ahead?.copied ? new SortedNameCursor(rows.queued<string>(AHEAD)) : undefined;
+  const ahead = addedCursor(rows, pushedAhead(records.target));
   for (const q of [COPIES, DELETES, COMPARES, ADOPTS, UNRECORDED]) rows.clearQueue(q);
   const deleting = ctx.config.deleteDestination && (opts.stagingComplete ?? true);
   const walk: PushWalk = {
     stats, deleting, destination: opts.destination ?? listDestination(ctx, container),
-    aheadListed: 0, empties: 0, overwrites: 0, totalBytes: opts.ahead?.bytes ?? 0,
+    aheadListed: 0, aheadDeletes: 0, empties: 0, overwrites: 0, totalBytes: opts.ahead?.bytes ?? 0,
   };
-  const consider = (staged: StagedEntryWithRecord, dst: RemoteBlob | undefined, pushedAhead = false): void => {
+  /** Whether `name` was written ahead: out of what the target held and of what it would lose; copied, by this run. */
+  const aheadOf = (name: string): AddedName | undefined => {
+    const a = ahead?.get(name);
+    if (a) walk.aheadListed++;
+    return a;
+  };
+  const consider = (staged: StagedEntryWithRecord, dst: RemoteBlob | undefined, written?: AddedName): void => {
+    const pushedAhead = written !== undefined && opts.ahead !== undefined && written.run === opts.ahead.run;
     const d = decidePush(staged, staged.record, dst);
     if (d.action === "skip") {
       if (pushedAhead) stats.copied++;
@@ -137,8 +144,8 @@ export async function walkPush(ctx: SyncContext, container: string, store: Stagi
       rows.enqueue(COMPARES, entry.name, { entry, dst } satisfies Job);
       return;
     }
-    if (d.empties) walk.empties++;
-    if (d.overwrites) walk.overwrites++;
+    if (d.empties && !written) walk.empties++;
+    if (d.overwrites && !written) walk.overwrites++;
     walk.totalBytes += entry.size;
     exec.report("push", { name: entry.name, action: "copy", reason: d.reason, size: entry.size });
     rows.enqueue(COPIES, entry.name, { entry, dst } satisfies Job);
@@ -147,15 +154,16 @@ export async function walkPush(ctx: SyncContext, container: string, store: Stagi
     srcOnly: (entry) => consider(entry, undefined),
     match: (entry, dst) => {
       stats.listed++;
-      const pushedAhead = aheadNames?.has(dst.name) ?? false;
-      if (pushedAhead) walk.aheadListed++;
+      const written = aheadOf(dst.name);
       if (opts.noteUnrecorded && !entry.record) rows.enqueue(UNRECORDED, dst.name, 1);
-      consider(entry, dst, pushedAhead);
+      consider(entry, dst, written);
     },
     dstOnly: (dst) => {
       stats.listed++;
+      const written = aheadOf(dst.name);
       if (opts.noteUnrecorded) rows.enqueue(UNRECORDED, dst.name, 1);
       if (!deleting) return;
+      if (written) walk.aheadDeletes++;
       exec.report("push", { name: dst.name, action: "delete", reason: "not in staging (deleted at source)" });
       rows.enqueue(DELETES, dst.name, dst);
     },
@@ -193,12 +201,13 @@ export async function actOnPush(ctx: SyncContext, container: string, store: Stag
   if (!walk.deleting && ctx.config.deleteDestination) {
     ctx.events.warn("deletes.held", `no complete pull of "${container}" is staged yet; the push copies but deletes nothing at the target`, { container, hop: "push" });
   }
+  // What the target held when the guards last passed, and what of it would go: blobs written ahead since are neither
+  // (added-names.ts), or 30 new names would dilute the deletion of 20 originals below the limit.
   const deletes = rows.countQueued(DELETES);
-  // The share of what the target held before this run: blobs written ahead during it must not dilute a mass deletion
-  // (a source that lost its old blobs and gained as many new ones would otherwise pass at 50%).
   const existing = stats.listed - walk.aheadListed;
-  const guardStop = exec.guard({ hop: "push", container, where: ctx.dst.label, existing, deletes, empties: walk.empties, overwrites: walk.overwrites });
+  const guardStop = exec.guard({ hop: "push", container, where: ctx.dst.label, existing, deletes: deletes - walk.aheadDeletes, empties: walk.empties, overwrites: walk.overwrites });
   if (guardStop) return { stats, guardStop };
+  acceptAdded(rows, pushedAhead(records.target));
 
   await exec.prepareDestination(container, destination.exists(), destination.scratch);
   const scope = { side: ctx.dst.label, sasEnv: ctx.config.target.sasEnv, stagingDir: ctx.config.stagingDir, consequence: "nothing was deleted" };
@@ -305,7 +314,7 @@ export async function pushOne(ctx: SyncContext, container: string, staged: Stagi
             onBytes: (n) => { counted += n; stats.bytes += n; progress(); },
             onWarning: (m) => ctx.events.warn("scratch.left", m, { container }), scratchPrefix: scratchPrefixFor(ctx.shard),
           });
-          records.set(entry.name, { srcEtag: entry.srcEtag, dstEtag: etag, md5: entry.stagedMd5 ?? entry.props.contentMD5 });
+          records.written(entry.name, { srcEtag: entry.srcEtag, dstEtag: etag, md5: entry.stagedMd5 ?? entry.props.contentMD5 });
         } catch (err) {
           stats.bytes -= counted;
           // Not retried as it is: the destination changed, and its new version must be seen first.

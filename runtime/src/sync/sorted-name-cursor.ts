@@ -1,25 +1,26 @@
 import { compareNames } from "../index/blob-name";
 
 /**
- * Membership in a sequence of names in listing order, asked in that same order (a walk's names): one pass beside
- * the walk, no lookup per name, nothing held. A name asked out of order is answered as absent.
+ * Membership in a sequence of named items in listing order, asked in that same order (a walk's names): one pass
+ * beside the walk, no lookup per name, nothing held. A name asked out of order is answered as absent.
  */
-export class SortedNameCursor {
-  private readonly names: Iterator<string>;
-  private current: string | undefined;
+export class SortedNameCursor<T extends { readonly name: string }> {
+  private readonly items: Iterator<T>;
+  private current: T | undefined;
 
-  constructor(names: Iterable<string>) {
-    this.names = names[Symbol.iterator]();
+  constructor(items: Iterable<T>) {
+    this.items = items[Symbol.iterator]();
     this.advance();
   }
 
-  has(name: string): boolean {
-    while (this.current !== undefined && compareNames(this.current, name) < 0) this.advance();
-    return this.current === name;
+  /** The item of this name, if the sequence has one. */
+  get(name: string): T | undefined {
+    while (this.current !== undefined && compareNames(this.current.name, name) < 0) this.advance();
+    return this.current?.name === name ? this.current : undefined;
   }
 
   private advance(): void {
-    const next = this.names.next();
+    const next = this.items.next();
     this.current = next.done ? undefined : next.value;
   }
 }
