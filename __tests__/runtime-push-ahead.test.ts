@@ -161,7 +161,7 @@ describe("after a guard stopped a run whose new blobs went ahead", () => {
   const C = "swapped-kept";
   let slow: FaultProxy;
   beforeAll(async () => {
-    drill = await startDrill([C, "cut-short", "swapped-killed"], { transferConcurrency: 4 });
+    drill = await startDrill([C, "cut-short", "swapped-killed", "journaled"], { transferConcurrency: 4 });
     // Reads of new blobs answered slowly, so a run killed midway has committed its index's batches (a run killed
     // within its first second loses them all, and with them the case).
     slow = await startFaultProxy({ upstreamPort: () => drill.sites.port, rules: [{ fault: "delay", method: "GET", path: /^\/source\/(swapped-killed|cut-short)\/./, delayMs: 120 }] });
@@ -193,10 +193,13 @@ describe("after a guard stopped a run whose new blobs went ahead", () => {
     // The next scheduled runs find staging and the target holding up to 50: 20 of 50 would pass at 40%. They must not.
     for (let i = 0; i < 2; i++) {
       const again = await drill.run(["run"]);
-      expect({ run: i, code: again.code, guard: guardMessage(again.stderr) })
-        .toEqual({ run: i, code: 4, guard: expect.stringMatching(/20 deletion\(s\) would remove 100\.0% of the 20 blob\(s\) in staging/) });
+      expect({ run: i, code: again.code, guard: guardMessage(again.stderr), pending: eventsOf(again.stderr).find((e) => e.event === "guard.pending")?.pending })
+        .toEqual({ run: i, code: 4, guard: expect.stringMatching(/20 deletion\(s\) would remove 100\.0% of the 20 blob\(s\) in staging/), pending: 30 });
       expect(await originals()).toEqual([...old].sort());
     }
+    // A `push` on its own meanwhile (nothing to delete: staging still holds the originals) writes the rest of the new
+    // names, and must not let them in: the pull has not.
+    expect((await drill.run(["push"])).code).toBe(0);
     // Staging alone let through on purpose: the push, on its own, still counts the blobs written ahead out.
     expect((await drill.run(["pull", "--allow-mass-delete", C])).code).toBe(0);
     const push = await drill.run(["push"]);
@@ -229,6 +232,28 @@ describe("after a guard stopped a run whose new blobs went ahead", () => {
     const next = await drill.run(["run"]);
     expect({ code: next.code, guard: guardMessage(next.stderr) })
       .toEqual({ code: 4, guard: expect.stringMatching(/^delete guard stopped the pull of container "swapped-killed": 20 deletion\(s\) would remove 100\.0% of the 20 blob\(s\) in staging/) });
+    expect((await names("target", c)).filter((n) => old.includes(n))).toEqual([...old].sort());
+  });
+
+  test("new names journaled as dual-write misses are repaired before the guards, and do not dilute them either", async () => {
+    const c = "journaled";
+    const old = Array.from({ length: 20 }, (_, i) => `o/${i}.txt`);
+    await seed(drill.sites.source, c, old.map((name) => ({ name, body: `old ${name}` })));
+    drill.writeConfig({ containers: [c] });
+    expect((await drill.run(["run"])).code).toBe(0);
+    // 10 new names written at the source, each journaled as missed at the DR site; 12 originals deleted there.
+    const fresh = Array.from({ length: 10 }, (_, i) => `j/${i}.txt`);
+    await seed(drill.sites.source, c, fresh.map((name) => ({ name, body: `new ${name}` })));
+    const at = new Date();
+    const lines = fresh.map((blob) => JSON.stringify({ v: 1, at: at.toISOString(), written: "hub-east", missed: "hub-west", container: c, blob, operation: "put blob", failure: { code: "ECONNRESET" } })).join("\n") + "\n";
+    const status = drill.sites.source.container("dr-sync-status");
+    await status.createIfNotExists();
+    await status.getBlockBlobClient(`dual-write-misses/${at.toISOString().slice(0, 13)}.jsonl`).upload(lines, Buffer.byteLength(lines));
+    for (const name of old.slice(0, 12)) await drill.sites.source.container(c).deleteBlob(name);
+    const res = await drill.run(["run"]);
+    // 12 of the 20 held (60%), not 12 of 30 (40%, under the limit).
+    expect({ code: res.code, repaired: eventsOf(res.stderr).find((e) => e.event === "misses.repaired")?.repaired, guard: guardMessage(res.stderr) })
+      .toEqual({ code: 4, repaired: 10, guard: expect.stringMatching(/12 deletion\(s\) would remove 60\.0% of the 20 blob\(s\) in staging/) });
     expect((await names("target", c)).filter((n) => old.includes(n))).toEqual([...old].sort());
   });
 

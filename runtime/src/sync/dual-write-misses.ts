@@ -12,6 +12,7 @@ import { applyGuards } from "./guards";
 import { fetchOne } from "./pull";
 import { pushOne } from "./push";
 import { containerPart, ownsName } from "../shard/part";
+import { noteAdded, pushedAhead, STAGED_NEW } from "./added-names";
 
 /** Where applications using the client in best-effort mode journal the writes they could not make at both sites. */
 export const MISSES_PREFIX = "dual-write-misses/";
@@ -115,13 +116,24 @@ export async function repairMissesFirst(ctx: SyncContext, container: string, sto
     try {
       const src = await listOne(ctx.src.container(container), container, name, { side: ctx.src.label, sasEnv: ctx.config.source.sasEnv, missing: "error", signal: ctx.signal });
       if (!src) return;
-      if (decidePull(src, store.get(name)).action === "copy") await fetchOne(ctx, container, store, src, pullStats, () => undefined);
+      const before = store.get(name);
+      if (decidePull(src, before).action === "copy") {
+        // Added before the guards, as the pull's new names are (added-names.ts).
+        if (!before) noteAdded(store.rows, STAGED_NEW, name);
+        await fetchOne(ctx, container, store, src, pullStats, () => undefined);
+      }
       const entry = store.get(name);
       if (!entry) return;
       const dst = await listOne(ctx.dst.container(container), container, name, { side: ctx.dst.label, sasEnv: ctx.config.target.sasEnv, missing: "empty", signal: ctx.signal });
       const d = decidePush(entry, records.get(name), dst);
       if (d.action === "adopt") records.set(name, { srcEtag: entry.srcEtag, dstEtag: dst!.etag, md5: entry.stagedMd5 ?? entry.props.contentMD5 });
-      else if (d.action === "copy") await pushOne(ctx, container, store, records, { entry, dst }, pushStats, () => undefined);
+      else if (d.action === "copy") {
+        if (!dst) {
+          noteAdded(store.rows, pushedAhead(records.target), name);
+          store.flush();
+        }
+        await pushOne(ctx, container, store, records, { entry, dst }, pushStats, () => undefined);
+      }
       repaired++;
     } catch (err) {
       failed.push({ name, error: describeError(err) });

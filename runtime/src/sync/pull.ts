@@ -136,7 +136,12 @@ export async function pullContainer(ctx: SyncContext, container: string, store: 
     return pool.add({ blob, isNew: !staged });
   };
 
-  const stagedBefore = store.count() - countStagedNew(rows);
+  const pendingNew = countStagedNew(rows);
+  const stagedBefore = store.count() - pendingNew;
+  if (pendingNew > 0) {
+    ctx.events.warn("guard.pending", `${pendingNew} blob(s) of "${container}" staged as new since its guards last passed (a run stopped by a guard, killed or failed before them) ` +
+      `are not counted by the guards until a run passes them: neither as held nor, if deleted or replaced at the source, as lost`, { container, pending: pendingNew });
+  }
   // The container's one listing: a name not after the previous one stops the walk before anything is deleted.
   const listing = listBlobs(ctx.src.container(container), container, {
     side: ctx.src.label, sasEnv: ctx.config.source.sasEnv, signal: ctx.signal, missing: "error", part: containerPart(ctx.shard, container),

@@ -173,9 +173,10 @@ export class PushAhead {
     if (!entry || entry.kind !== "BlockBlob") return;
     let etag: string;
     try {
-      // Noted before the write (a kill after it must not leave the blob counted as held); the push's walk reads the
-      // queue in name order beside its own, and counts only names it lists.
+      // Noted, and committed, before the write: a kill after it must not leave the blob counted as held. The push's
+      // walk reads the queue in name order beside its own, and counts only names it lists.
       noteAdded(this.store.rows, pushedAhead(this.records.target), entry.name, this.run);
+      this.store.rows.flush();
       await this.ensureContainer(walk);
       etag = await uploadEntry(ctx.dst, container, entry, this.store.dataPath(entry), {
         blocksAhead: blocks, rangeMd5s: () => this.store.rangeMd5s(entry), singleShotMax: ctx.config.singleShotMaxMiB * MiB, blockSize: ctx.config.blockSizeMiB * MiB,

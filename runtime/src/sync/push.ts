@@ -15,7 +15,7 @@ import { march } from "./march";
 import { retainRemote } from "./retain-remote";
 import { containerPart, scratchPrefixFor } from "../shard/part";
 import { adoptSameBytes } from "./adopt-same-bytes";
-import { acceptAdded, AddedName, addedCursor, pushedAhead } from "./added-names";
+import { acceptAdded, AddedName, addedCursor, countStagedNew, isAdded, noteAdded, pushedAhead, STAGED_NEW } from "./added-names";
 import type { AheadResult } from "./push-ahead";
 
 export interface PushResult {
@@ -207,7 +207,10 @@ export async function actOnPush(ctx: SyncContext, container: string, store: Stag
   const existing = stats.listed - walk.aheadListed;
   const guardStop = exec.guard({ hop: "push", container, where: ctx.dst.label, existing, deletes: deletes - walk.aheadDeletes, empties: walk.empties, overwrites: walk.overwrites });
   if (guardStop) return { stats, guardStop };
-  acceptAdded(rows, pushedAhead(records.target));
+  // Only what the pull has let in too: a `push` on its own after a stopped pull must not accept the names it writes,
+  // and notes those it writes new as written ahead (a later run's push must not count them as held).
+  const pullPending = countStagedNew(rows) > 0;
+  if (!pullPending) acceptAdded(rows, pushedAhead(records.target));
 
   await exec.prepareDestination(container, destination.exists(), destination.scratch);
   const scope = { side: ctx.dst.label, sasEnv: ctx.config.target.sasEnv, stagingDir: ctx.config.stagingDir, consequence: "nothing was deleted" };
@@ -219,6 +222,10 @@ export async function actOnPush(ctx: SyncContext, container: string, store: Stag
   const pool = new WorkPool<Job>(ctx.config.transferConcurrency, async (job) => {
     try {
       if (fatal) return;
+      if (pullPending && !job.dst && isAdded(rows, STAGED_NEW, job.entry.name)) {
+        noteAdded(rows, pushedAhead(records.target), job.entry.name);
+        rows.flush();
+      }
       await exec.upload(records, job, stats, progress);
       stats.copied++;
     } catch (err) {
