@@ -173,10 +173,11 @@ export class PushAhead {
     if (!entry || entry.kind !== "BlockBlob") return;
     let etag: string;
     try {
-      // Noted, and committed, before the write: a kill after it must not leave the blob counted as held. The push's
-      // walk reads the queue in name order beside its own, and counts only names it lists.
+      // Noted before the write, in the index's batch (committing each note first costs ~0.4 ms a blob, 10 times the
+      // batched write): a kill loses at most the last second's notes with their push records, and those blobs then
+      // count as held at a later push. The push's walk reads the queue in name order beside its own, and counts
+      // only names it lists.
       noteAdded(this.store.rows, pushedAhead(this.records.target), entry.name, this.run);
-      this.store.rows.flush();
       await this.ensureContainer(walk);
       etag = await uploadEntry(ctx.dst, container, entry, this.store.dataPath(entry), {
         blocksAhead: blocks, rangeMd5s: () => this.store.rangeMd5s(entry), singleShotMax: ctx.config.singleShotMaxMiB * MiB, blockSize: ctx.config.blockSizeMiB * MiB,
