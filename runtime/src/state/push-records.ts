@@ -95,9 +95,10 @@ export class PushRecords {
 
 /**
  * Names whose blocks were sent ahead of their download (push-ahead.ts) and may still wait uncommitted at the
- * target, each with the source ETag they were of; keyed by target and name. Kept across runs, unlike the other queues: a name gets blocks
- * ahead for one source version only until something of ours is committed under it (`PushRecords.set` drops the
- * row, `written`), so a blob whose download keeps failing on new versions leaves one set of uncommitted blocks, not one a run
+ * target, each with the source ETag they were of; keyed by target and name. Kept across runs, unlike the other
+ * queues: a name gets blocks ahead for one source version only until something of ours is committed under it
+ * (`PushRecords.written` drops the row), so a blob whose download keeps failing on new versions leaves one set of
+ * uncommitted blocks, not one a run
  * (the service holds at most 100,000 per blob, for a week).
  */
 export const AHEAD_BLOCKS = "push.ahead.blocks";

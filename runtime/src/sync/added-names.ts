@@ -33,6 +33,12 @@ export function noteAdded(rows: StagingIndex, queue: string, name: string, run?:
   rows.enqueue(queue, name, (run === undefined ? { name } : { name, run }) satisfies AddedName);
 }
 
+/** Notes a blob about to be written at `target` under a name no guard there has let in (by the run `run`, whose
+ *  copy it then counts as), before the write. */
+export function noteWrittenAhead(rows: StagingIndex, target: string, name: string, run?: string): void {
+  noteAdded(rows, pushedAhead(target), name, run);
+}
+
 /** How many of the names staged new since the pull's guards last passed are staged now (a failed download notes
  *  its name too). */
 export function countStagedNew(rows: StagingIndex): number {

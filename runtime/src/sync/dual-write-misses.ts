@@ -12,7 +12,7 @@ import { applyGuards } from "./guards";
 import { fetchOne } from "./pull";
 import { pushOne } from "./push";
 import { containerPart, ownsName } from "../shard/part";
-import { noteAdded, pushedAhead, STAGED_NEW } from "./added-names";
+import { noteAdded, noteWrittenAhead, STAGED_NEW } from "./added-names";
 
 /** Where applications using the client in best-effort mode journal the writes they could not make at both sites. */
 export const MISSES_PREFIX = "dual-write-misses/";
@@ -129,7 +129,7 @@ export async function repairMissesFirst(ctx: SyncContext, container: string, sto
       if (d.action === "adopt") records.set(name, { srcEtag: entry.srcEtag, dstEtag: dst!.etag, md5: entry.stagedMd5 ?? entry.props.contentMD5 });
       else if (d.action === "copy") {
         if (!dst) {
-          noteAdded(store.rows, pushedAhead(records.target), name);
+          noteWrittenAhead(store.rows, records.target, name);
           store.flush();
         }
         await pushOne(ctx, container, store, records, { entry, dst }, pushStats, () => undefined);

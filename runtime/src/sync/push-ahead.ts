@@ -11,7 +11,7 @@ import { scratchPrefixFor } from "../shard/part";
 import { MiB, SyncContext } from "./context";
 import { PushWalk, UNRECORDED } from "./push";
 import { randomUUID } from "node:crypto";
-import { noteAdded, pushedAhead } from "./added-names";
+import { noteWrittenAhead } from "./added-names";
 
 /**
  * How long a row of blocks sent ahead is taken to mean they still wait: the service keeps uncommitted blocks a
@@ -177,7 +177,7 @@ export class PushAhead {
       // batched write): a kill loses at most the last second's notes with their push records, and those blobs then
       // count as held at a later push. The push's walk reads the queue in name order beside its own, and counts
       // only names it lists.
-      noteAdded(this.store.rows, pushedAhead(this.records.target), entry.name, this.run);
+      noteWrittenAhead(this.store.rows, this.records.target, entry.name, this.run);
       await this.ensureContainer(walk);
       etag = await uploadEntry(ctx.dst, container, entry, this.store.dataPath(entry), {
         blocksAhead: blocks, rangeMd5s: () => this.store.rangeMd5s(entry), singleShotMax: ctx.config.singleShotMaxMiB * MiB, blockSize: ctx.config.blockSizeMiB * MiB,

@@ -15,7 +15,7 @@ import { march } from "./march";
 import { retainRemote } from "./retain-remote";
 import { containerPart, scratchPrefixFor } from "../shard/part";
 import { adoptSameBytes } from "./adopt-same-bytes";
-import { acceptAdded, AddedName, addedCursor, countStagedNew, isAdded, noteAdded, pushedAhead, STAGED_NEW } from "./added-names";
+import { acceptAdded, AddedName, addedCursor, countStagedNew, isAdded, noteWrittenAhead, pushedAhead, STAGED_NEW } from "./added-names";
 import type { AheadResult } from "./push-ahead";
 
 export interface PushResult {
@@ -223,7 +223,7 @@ export async function actOnPush(ctx: SyncContext, container: string, store: Stag
     try {
       if (fatal) return;
       if (pullPending && !job.dst && isAdded(rows, STAGED_NEW, job.entry.name)) {
-        noteAdded(rows, pushedAhead(records.target), job.entry.name);
+        noteWrittenAhead(rows, records.target, job.entry.name);
         rows.flush();
       }
       await exec.upload(records, job, stats, progress);
