@@ -48,7 +48,7 @@ export interface HopStats {
   skipped: number;
   deleted: number;
   bytes: number;
-  /** Deletions not done because a transfer of the same hop failed. */
+  /** Deletions not done because a transfer of the same hop failed, or (push) because the pull of that name failed. */
   heldBack: number;
   /** Destination copies we held no copy of, saved to the retention area before being replaced or deleted. */
   retainedFromDestination: number;

@@ -97,6 +97,9 @@ export interface WalkOptions {
   readonly ahead?: AheadResult;
   /** Records the names at the destination without a push record in the UNRECORDED queue. @default false */
   readonly noteUnrecorded?: boolean;
+  /** Names the last pull listed but could not stage (its mark's `failed`): staging holds no current version of them,
+   *  so the push neither writes nor deletes them at the destination. @default none */
+  readonly leaveAlone?: ReadonlySet<string>;
 }
 
 /**
@@ -150,19 +153,33 @@ export async function walkPush(ctx: SyncContext, container: string, store: Stagi
     exec.report("push", { name: entry.name, action: "copy", reason: d.reason, size: entry.size });
     rows.enqueue(COPIES, entry.name, { entry, dst } satisfies Job);
   };
+  // A name whose pull failed is not deleted as "not in staging", nor rolled back to an older staged version.
+  const left = (name: string): boolean => {
+    if (!opts.leaveAlone?.has(name)) return false;
+    exec.report("push", { name, action: "skip", reason: "its pull failed: left as it is at the destination" });
+    stats.skipped++;
+    return true;
+  };
   await march(store.entries(records.target), walk.destination.blobs, {
-    srcOnly: (entry) => consider(entry, undefined),
+    srcOnly: (entry) => {
+      if (!left(entry.name)) consider(entry, undefined);
+    },
     match: (entry, dst) => {
       stats.listed++;
       const written = aheadOf(dst.name);
       if (opts.noteUnrecorded && !entry.record) rows.enqueue(UNRECORDED, dst.name, 1);
-      consider(entry, dst, written);
+      if (!left(dst.name)) consider(entry, dst, written);
     },
     dstOnly: (dst) => {
       stats.listed++;
       const written = aheadOf(dst.name);
       if (opts.noteUnrecorded) rows.enqueue(UNRECORDED, dst.name, 1);
       if (!deleting) return;
+      if (opts.leaveAlone?.has(dst.name)) {
+        exec.report("push", { name: dst.name, action: "skip", reason: "not in staging because its pull failed: not deleted" });
+        stats.heldBack++;
+        return;
+      }
       if (written) walk.aheadDeletes++;
       exec.report("push", { name: dst.name, action: "delete", reason: "not in staging (deleted at source)" });
       rows.enqueue(DELETES, dst.name, dst);
@@ -251,7 +268,7 @@ export async function actOnPush(ctx: SyncContext, container: string, store: Stag
 
   if (deletes > 0) {
     if (stats.failed.length > 0) {
-      stats.heldBack = deletes;
+      stats.heldBack += deletes;
       ctx.events.warn("deletes.held", `${deletes} deletion(s) at the target held back for "${container}" because ${stats.failed.length} transfer(s) failed`, { container, hop: "push" });
     } else {
       const delPool = new WorkPool<RemoteBlob>(ctx.config.transferConcurrency, async (dst) => {

@@ -129,8 +129,13 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
         const earlyWalk = early && await early.catch(() => undefined);
         const aheadDone: AheadResult | undefined = await ahead?.finish();
         const markBefore = await readPullMark(store.dir);
-        const walk = !pullMoved && earlyWalk && markBefore ? earlyWalk
-          : await walkPush(ctx, container, store, records, exec, { stagingComplete: markBefore !== undefined, ahead: aheadDone });
+        // What the pull could not stage is left alone at the target (the walk beside the pull did not know it yet).
+        const leaveAlone = new Set((markBefore?.failed ?? []).map((f) => f.name));
+        const walk = !pullMoved && leaveAlone.size === 0 && earlyWalk && markBefore ? earlyWalk
+          : await walkPush(ctx, container, store, records, exec, { stagingComplete: markBefore !== undefined, ahead: aheadDone, leaveAlone });
+        if (leaveAlone.size) {
+          ctx.events.warn("push.left", `${leaveAlone.size} blob(s) of "${container}" the pull could not stage are left as they are at the target (not written, not deleted)`, { container, count: leaveAlone.size });
+        }
         const pushed = await actOnPush(ctx, container, store, records, exec, walk);
         pushStats = pushed.stats;
         hopEnd(ctx, "push", container, pushStats);
