@@ -1,7 +1,8 @@
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Drill, expectSitesEqual, seed, startDrill } from "./support/harness";
-import { Figures } from "./support/faults";
+import { eventsOf, Figures, waitFor } from "./support/faults";
+import { startFaultProxy } from "../tools/fault-proxy/fault-proxy";
 
 /** Debian's libfaketime (apt package `faketime`); the multi-threaded build, as node runs threads. */
 const LIBFAKETIME = ["/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1", "/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1"].find((p) => existsSync(p));
@@ -132,5 +133,54 @@ describeWithFaketime("retention is filed, ordered and purged by the service's cl
     const out = join(drill.dir, "restored.txt");
     expect((await drill.run(["restore", "--container", "ret", "--blob", "doc.txt", "--out", out])).code).toBe(0);
     expect(readFileSync(out, "utf8")).toBe("content v3");
+  });
+});
+
+describeWithFaketime("the VM's clock steps in the middle of a run", () => {
+  test("an NTP step 40 days ahead after the last listing purges no kept copy and counts no 40 days of exposure", async () => {
+    const drill = await startDrill(["step"], { retentionDays: 7 });
+    // The target behind a proxy that holds back the push's two overwrites, which go after its listing of the
+    // target: the clock steps while the first is held, and the second keeps the run going past the step to its
+    // purges. (No target versions through a proxy, see throughProxy; they are purged by the same service time.)
+    const proxy = await startFaultProxy({ upstreamPort: () => drill.sites.port, seed: 3 });
+    const stepFile = join(drill.dir, "faketime");
+    writeFileSync(stepFile, "+0\n");
+    const stepping = { env: { ...drill.env, LD_PRELOAD: LIBFAKETIME, FAKETIME_TIMESTAMP_FILE: stepFile, FAKETIME_NO_CACHE: "1", FAKETIME_DONT_FAKE_MONOTONIC: "1" } };
+    const put = (v: string) => seed(drill.sites.source, "step", ["doc.txt", "other.txt"].map((name) => ({ name, body: `${name} ${v}` })));
+    const kept = async () => (JSON.parse((await drill.run(["retention", "list", "--json", "--container", "step"])).stdout) as { retainedAt: string; dataPath: string }[]);
+    const contents = (ks: { dataPath: string }[]) => ks.map((k) => readFileSync(k.dataPath, "utf8")).sort();
+    try {
+      drill.writeConfig({ containers: ["step"], retentionDays: 7, versionsContainer: null, target: { blobEndpoint: `${proxy.url}/target/`, sasEnv: "DR_TARGET_SAS" } });
+      await put("v1");
+      expect((await drill.run(["run"], stepping)).code).toBe(0);
+      await put("v2");
+      expect((await drill.run(["run"], stepping)).code).toBe(0); // keeps the v1s
+      expect(contents(await kept())).toEqual(["doc.txt v1", "other.txt v1"]);
+
+      await put("v3");
+      proxy.setRules([
+        { fault: "delay", method: "PUT", path: /\/target\/step\/doc\.txt$/, delayMs: 1000, times: 1 },
+        { fault: "delay", method: "PUT", path: /\/target\/step\/other\.txt$/, delayMs: 5000, times: 1 },
+      ]);
+      const running = drill.run(["run", "--json"], stepping);
+      await waitFor("the first overwrite to be held back", () => proxy.injected.delay >= 1, 60000);
+      writeFileSync(stepFile, "+40d\n");
+      const res = await running;
+      expect(res.code).toBe(0);
+      expect(proxy.injected.delay).toBe(2);
+      // The step reached the runtime: its last lines are dated 40 days ahead.
+      const last = eventsOf(res.stderr).at(-1) as unknown as { time: string };
+      expect(Date.parse(last.time) - Date.now()).toBeGreaterThan(39 * 86400e3);
+      expect(JSON.parse(res.stdout).rpoAchievedSeconds).toBeLessThan(60);
+      expect(res.stderr).not.toMatch(/"retention\.purged"/);
+      // Every copy is still kept, filed today by the service's clock.
+      const after = await kept();
+      expect(contents(after)).toEqual(["doc.txt v1", "doc.txt v2", "other.txt v1", "other.txt v2"]);
+      for (const k of after) expect(Math.abs(Date.parse(k.retainedAt) - Date.now())).toBeLessThan(10 * 60e3);
+      await expectSitesEqual(drill);
+    } finally {
+      await proxy.stop();
+      await drill.stop();
+    }
   });
 });

@@ -12,6 +12,7 @@ import type { PitAction } from "../runtime/src/versions/point-in-time";
 import type { Difference, VerifySummary } from "../runtime/src/verify/verify";
 import { ItemAction } from "../runtime/src/sync/context";
 import { ServiceClock } from "../runtime/src/sync/service-clock";
+import { listingStart } from "../runtime/src/listing/blob-lister";
 import { pieces } from "../runtime/src/transfer/blob-to-file";
 import { OrderedFileMd5 } from "../runtime/src/transfer/ordered-file-md5";
 import { aheadBlockPrefix, BLOCK_ID_CHARS, blockId, blockSizeFor, MAX_BLOCKS } from "../runtime/src/transfer/blocks-ahead";
@@ -236,17 +237,38 @@ describe("bounded work", () => {
 });
 
 describe("the service's clock", () => {
-  const start = (local: string, date: string) => ({ serviceTime: new Date(date), date: new Date(date), localTime: new Date(local) });
+  // The first page arrived at monotonic 1000 ms; the table's wall and monotonic readings are taken later.
+  const start = (local: string, date: string) => ({ serviceTime: new Date(date), date: new Date(date), localTime: new Date(local), monotonicMs: 1000 });
   it.each([
-    ["unknown: the VM's own time", null, undefined, "2026-12-01T10:00:00.000Z", false],
-    ["last run's skew until a listing", 3600, undefined, "2026-12-01T09:00:00.000Z", false],
-    ["VM 10 days behind, measured", null, start("2026-12-01T10:00:00.5Z", "2026-12-11T10:00:00Z"), "2026-12-11T10:00:00.000Z", true],
-    ["VM 3 hours ahead, measured over an old skew", -60, start("2026-12-01T10:00:00Z", "2026-12-01T07:00:00Z"), "2026-12-01T07:00:00.500Z", true],
-  ] as const)("%s", (_what, previous, observed, expected, measured) => {
-    const clock = new ServiceClock(() => new Date("2026-12-01T10:00:00Z"), previous);
+    ["unknown: the VM's own time", null, undefined, "2026-12-01T10:00:00Z", 1000, "2026-12-01T10:00:00.000Z", false],
+    ["last run's skew until a listing", 3600, undefined, "2026-12-01T10:00:00Z", 1000, "2026-12-01T09:00:00.000Z", false],
+    ["VM 10 days behind, measured", null, start("2026-12-01T10:00:00.5Z", "2026-12-11T10:00:00Z"), "2026-12-01T10:00:00.5Z", 1000, "2026-12-11T10:00:00.500Z", true],
+    ["VM 3 hours ahead, measured over an old skew", -60, start("2026-12-01T10:00:00Z", "2026-12-01T07:00:00Z"), "2026-12-01T10:00:00Z", 1000, "2026-12-01T07:00:00.500Z", true],
+    ["measured, then 2 minutes pass", null, start("2026-12-01T10:00:00Z", "2026-12-01T10:00:00Z"), "2026-12-01T10:02:00Z", 1000 + 120e3, "2026-12-01T10:02:00.500Z", true],
+    // An NTP step between the last listing and the purges: the wall clock says 40 days later, 2 s passed.
+    ["measured, then the wall clock steps 40 days ahead", null, start("2026-12-01T10:00:00Z", "2026-12-01T10:00:00Z"), "2027-01-10T10:00:02Z", 3000, "2026-12-01T10:00:02.500Z", true],
+    ["measured, then the wall clock steps 3 days back", null, start("2026-12-01T10:00:00Z", "2026-12-01T10:00:00Z"), "2026-11-28T10:00:02Z", 3000, "2026-12-01T10:00:02.500Z", true],
+  ] as const)("%s", (_what, previous, observed, wallLater, monotonicLater, expected, measured) => {
+    let wall = observed ? observed.localTime : new Date(wallLater);
+    let mono = 1000;
+    const clock = new ServiceClock(() => wall, previous, () => mono);
     if (observed) clock.observe(observed);
+    wall = new Date(wallLater);
+    mono = monotonicLater;
     expect(clock.now().toISOString()).toBe(expected);
     expect(clock.measured).toBe(measured);
+    if (observed) expect(clock.skewSeconds).toBeCloseTo((observed.localTime.getTime() - observed.date.getTime() - 500) / 1000);
+  });
+
+  it.each([
+    ["a 300 ms round trip", "2026-12-01T10:00:05Z", 100, 400, "2026-12-01T10:00:04.700Z"],
+    ["no Date header: the local time, less the round trip", undefined, 100, 400, "2026-12-01T09:59:59.700Z"],
+    // The wall clock stepped back during the request: the round trip is still the monotonic 300 ms, never negative.
+    ["a wall-clock step during the request does not move it", "2026-12-01T10:00:05Z", 5000, 5300, "2026-12-01T10:00:04.700Z"],
+  ] as const)("the listing's start: %s", (_what, date, sent, arrived, expected) => {
+    const s = listingStart(date === undefined ? undefined : new Date(date), sent, arrived, new Date("2026-12-01T10:00:00Z"));
+    expect(s.serviceTime.toISOString()).toBe(expected);
+    expect(s.monotonicMs).toBe(arrived);
   });
 });
 

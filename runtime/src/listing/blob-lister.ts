@@ -18,6 +18,8 @@ export interface ListingStart {
   readonly date: Date;
   /** This machine's time when the first page arrived. */
   readonly localTime: Date;
+  /** `performance.now()` when the first page arrived: a clock no step of the wall clock moves. */
+  readonly monotonicMs: number;
 }
 
 export interface ListOptions {
@@ -85,13 +87,25 @@ async function* topLevel(client: ContainerClient, container: string, opts: ListO
 }
 
 /** The pages of one listing (flat, or one level with `delimiter`), each checked against the signal first. */
+/**
+ * What the first page tells of the service's clock. The data was read after the request left and before the
+ * answer's Date was stamped: Date minus the round trip is never later than that read, however slow the page was.
+ * The round trip is timed on the monotonic clock, so a wall-clock step during the request neither shortens it
+ * (which would date the recovery point later than it is) nor stretches it.
+ */
+export function listingStart(date: Date | undefined, sentMonotonicMs: number, arrivedMonotonicMs: number, local: Date): ListingStart {
+  const at = date ?? local;
+  const roundTripMs = Math.max(0, arrivedMonotonicMs - sentMonotonicMs);
+  return { serviceTime: new Date(at.getTime() - roundTripMs), date: at, localTime: local, monotonicMs: arrivedMonotonicMs };
+}
+
 async function* listPages(client: ContainerClient, container: string, opts: ListOptions, delimiter?: string): AsyncGenerator<FetchedListPage> {
   let marker: string | undefined;
   let first = true;
   do {
     if (opts.signal?.aborted) throw new FatalError(`listing of ${opts.side} container "${container}" was cancelled`);
     let page: FetchedListPage;
-    const sentAt = Date.now();
+    const sentAt = performance.now();
     try {
       page = await fetchListPage(client, { prefix: opts.prefix, delimiter, marker, maxResults: opts.pageSize ?? 5000, signal: opts.signal });
     } catch (err) {
@@ -110,11 +124,7 @@ async function* listPages(client: ContainerClient, container: string, opts: List
     }
     if (first) {
       first = false;
-      const local = new Date();
-      // The data was read after the request left and before the answer's Date was stamped: Date minus the round
-      // trip is never later than that read, however slow the page was.
-      const date = page.date ?? local;
-      opts.onStart?.({ serviceTime: new Date(date.getTime() - (local.getTime() - sentAt)), date, localTime: local });
+      opts.onStart?.(listingStart(page.date, sentAt, performance.now(), new Date()));
     }
     yield page;
     const next = endOf(page, container, opts).nextMarker;
