@@ -31,6 +31,11 @@ describe("pull decisions", () => {
     ["no Content-MD5 to tell", blob({ etag: "0x2", props: {} }), staged(), true],
     ["metadata only (same size and MD5)", blob({ etag: "0x2", metadata: { k: "w" } }), staged(), false],
     ["same as the staged MD5 we took, stored one stale", blob({ etag: "0x2", props: { contentMD5: "ours" } }), staged({ stagedMd5: "ours" }), false],
+    // The stored MD5 was already stale when staged: its still being the same says nothing of the new bytes.
+    ["same stored MD5 as staged, which was not the staged bytes' own", blob({ etag: "0x2" }), staged({ stagedMd5: "ours" }), true],
+    // Put Page and Append Block never update the stored Content-MD5.
+    ["a page blob rewritten, its stored MD5 unchanged", blob({ etag: "0x2", kind: "PageBlob" }), staged({ kind: "PageBlob", stagedMd5: "md5A" }), true],
+    ["an append blob written to, its stored MD5 unchanged", blob({ etag: "0x2", kind: "AppendBlob" }), staged({ kind: "AppendBlob", stagedMd5: "md5A" }), true],
     ["emptied (the delete guard's)", blob({ etag: "0x2", size: 0 }), staged(), false],
     ["new blob", blob(), undefined, false],
   ])("overwrite for the mass-change guard: %s", (_l, src, st, overwrites) => {
@@ -56,6 +61,11 @@ describe("push decisions", () => {
     ["no record, identical destination", staged(), undefined, blob({ etag: "0xF" }), "adopt", "destination already identical (size, Content-MD5, properties, metadata)"],
     ["no record, no MD5 to prove equality: bytes compared", staged({ props: {} }), undefined, blob({ etag: "0xF", props: {} }), "copy", "same size, properties and metadata at destination, no Content-MD5: bytes compared first"],
     ["no record, no MD5, other size", staged({ props: {} }), undefined, blob({ etag: "0xF", props: {}, size: 11 }), "copy", "differs at destination"],
+    ["no record, identical destination, the MD5 taken of the staged bytes agrees", staged({ stagedMd5: "md5A" }), undefined, blob({ etag: "0xF" }), "adopt", "destination already identical (size, Content-MD5, properties, metadata)"],
+    // Both stored MD5s are the same stale value: the staged bytes' own MD5 is another, so the bytes are compared.
+    ["no record, same stale Content-MD5 at both: bytes compared", staged({ stagedMd5: "md5X" }), undefined, blob({ etag: "0xF" }), "copy", "same size, properties and metadata at destination, the stored Content-MD5 is not the staged bytes' own (stale): bytes compared first"],
+    ["no record, a page blob with the same stored MD5: bytes compared", staged({ kind: "PageBlob", stagedMd5: "md5A" }), undefined, blob({ etag: "0xF", kind: "PageBlob" }), "copy", "same size, properties and metadata at destination, a page or append blob's stored Content-MD5 does not cover its later writes: bytes compared first"],
+    ["no record, an append blob with the same stored MD5: bytes compared", staged({ kind: "AppendBlob", stagedMd5: "md5A" }), undefined, blob({ etag: "0xF", kind: "AppendBlob" }), "copy", "same size, properties and metadata at destination, a page or append blob's stored Content-MD5 does not cover its later writes: bytes compared first"],
     ["no record, metadata differs", staged(), undefined, blob({ etag: "0xF", metadata: { k: "other" } }), "copy", "differs at destination"],
     ["no record, content type differs", staged(), undefined, blob({ etag: "0xF", props: { contentType: "x", contentMD5: "md5A" } }), "copy", "differs at destination"],
   ])("%s", (_l, st, r, dst, action, reason) => {
@@ -100,6 +110,7 @@ describe("push overwrites, for the mass-change guard", () => {
     ["a record without an MD5 (older version) cannot tell", staged({ srcEtag: "0x2", stagedMd5: "md5A" }), { srcEtag: "0x1", dstEtag: "0xD" }, blob({ etag: "0xD", props: {} }), true],
     ["changed behind our back, same content as staged", staged({ stagedMd5: "md5A" }), rec, blob({ etag: "0xE" }), false],
     ["missing at destination", staged(), rec, undefined, false],
+    ["a page blob changed behind our back, its stored MD5 as staged", staged({ kind: "PageBlob", stagedMd5: "md5A" }), rec, blob({ etag: "0xE", kind: "PageBlob" }), true],
   ])("%s", (_l, st, r, dst, overwrites) => {
     expect(decidePush(st, r, dst)).toMatchObject({ action: "copy", overwrites });
   });

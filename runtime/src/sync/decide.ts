@@ -20,7 +20,7 @@ export function decidePull(src: RemoteBlob, staged: StagedEntry | undefined): De
   if (!staged) return { action: "copy", reason: "missing in staging", empties: false, overwrites: false };
   if (staged.srcEtag === src.etag) return { action: "skip", reason: "same source version (ETag)" };
   const empties = src.size === 0 && staged.size > 0;
-  const same = sameContent(src.size, src.props.contentMD5, staged.size, [staged.stagedMd5, staged.props.contentMD5]);
+  const same = sameContent(src.size, storedMd5(src), staged.size, [staged.stagedMd5 ?? storedMd5(staged)]);
   // Emptying a blob is the delete guard's to count; the mass-change guard counts other content replaced.
   return { action: "copy", reason: same ? "source properties or metadata changed (ETag; same size and Content-MD5)" : "source changed (ETag)",
     empties, overwrites: !same && !empties };
@@ -30,6 +30,14 @@ export function decidePull(src: RemoteBlob, staged: StagedEntry | undefined): De
  * True when two versions provably hold the same bytes: same size, and an MD5 of one equal to one of the other's.
  * Without MD5s it cannot be known, and the change counts as an overwrite.
  */
+/**
+ * A blob's stored Content-MD5, where it speaks for the bytes: only a block blob's. Put Page and Append Block never
+ * update it, so a page or append blob's stays whatever its creation (or Set Blob Properties) said.
+ */
+export function storedMd5(blob: { readonly kind: RemoteBlob["kind"]; readonly props: RemoteBlob["props"] }): string | undefined {
+  return blob.kind === "BlockBlob" ? blob.props.contentMD5 : undefined;
+}
+
 export function sameContent(size: number, md5: string | undefined, otherSize: number, otherMd5s: readonly (string | undefined)[]): boolean {
   return size === otherSize && !!md5 && otherMd5s.includes(md5);
 }
@@ -42,9 +50,9 @@ export function sameContent(size: number, md5: string | undefined, otherSize: nu
 export function decidePush(staged: StagedEntry, record: PushRecord | undefined, dst: RemoteBlob | undefined): Decision {
   const empties = staged.size === 0 && !!dst && dst.size > 0;
   if (!dst) return { action: "copy", reason: record ? "deleted at destination behind our back" : "missing at destination", empties: false, overwrites: false };
-  const ours = staged.stagedMd5 ?? staged.props.contentMD5;
+  const ours = staged.stagedMd5 ?? storedMd5(staged);
   // A destination exactly as we wrote it carries no properties in its listing entry: what we wrote is in the record.
-  const overwrites = !empties && !sameContent(staged.size, ours, dst.size, [dst.props.contentMD5, record && record.dstEtag === dst.etag ? record.md5 : undefined]);
+  const overwrites = !empties && !sameContent(staged.size, ours, dst.size, [storedMd5(dst), record && record.dstEtag === dst.etag ? record.md5 : undefined]);
   if (record && record.srcEtag === staged.srcEtag && record.dstEtag === dst.etag) {
     return { action: "skip", reason: "destination holds the staged version" };
   }
@@ -55,19 +63,29 @@ export function decidePush(staged: StagedEntry, record: PushRecord | undefined, 
   // carries no properties to compare: see `listDestination`.)
   if (record && record.dstEtag === dst.etag) return { action: "copy", reason: "source changed since last push", empties, overwrites };
   if (identical(staged, dst)) return { action: "adopt", reason: "destination already identical (size, Content-MD5, properties, metadata)" };
-  if (!record && !staged.props.contentMD5 && !dst.props.contentMD5 && staged.size === dst.size && staged.kind === dst.kind && describePropDifferences(staged, dst).length === 0) {
-    // Written there already (dual writes by an application, a target seeded by hand), as far as a listing can tell.
-    return { action: "copy", reason: "same size, properties and metadata at destination, no Content-MD5: bytes compared first", empties, overwrites, compareBytes: true };
+  if (!record && staged.size === dst.size && staged.kind === dst.kind && describePropDifferences(staged, dst).length === 0) {
+    // Written there already (dual writes by an application, a target seeded by hand), as far as a listing can
+    // tell, but no Content-MD5 proves it: the bytes are compared.
+    return { action: "copy", reason: `same size, properties and metadata at destination, ${unproven(staged)}: bytes compared first`, empties, overwrites, compareBytes: true };
   }
   return { action: "copy", reason: record ? "source changed since last push" : "differs at destination", empties, overwrites };
 }
 
 /**
- * True when a destination blob provably holds the staged version: same size and the same Content-MD5 (which both
- * sides must have), and the same properties and metadata.
+ * True when a destination blob provably holds the staged version: a block blob of the same size and the same
+ * Content-MD5 (which both sides must have, and which must be the staged bytes' own MD5 where that was taken: a
+ * stale stored one proves nothing), and the same properties and metadata.
  */
 export function identical(staged: StagedEntry, dst: RemoteBlob): boolean {
   if (staged.size !== dst.size || staged.kind !== dst.kind) return false;
-  if (!staged.props.contentMD5 || staged.props.contentMD5 !== dst.props.contentMD5) return false;
+  const md5 = storedMd5(staged);
+  if (!md5 || md5 !== storedMd5(dst) || (staged.stagedMd5 !== undefined && staged.stagedMd5 !== md5)) return false;
   return describePropDifferences(staged, dst).length === 0;
+}
+
+/** Why a listing cannot prove a destination that looks the same holds the staged bytes. */
+function unproven(staged: StagedEntry): string {
+  if (!staged.props.contentMD5) return "no Content-MD5";
+  if (staged.kind !== "BlockBlob") return "a page or append blob's stored Content-MD5 does not cover its later writes";
+  return "the stored Content-MD5 is not the staged bytes' own (stale)";
 }
