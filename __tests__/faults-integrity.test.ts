@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { renderFence } from "../runtime/src/state/fence";
@@ -56,6 +56,43 @@ describe("a staged copy damaged on disk", () => {
       const healed = await drill.run(["run", "--json"]);
       expect(healed.code).toBe(0);
       expect(Date.parse(json(healed).recoveryPoint)).toBeGreaterThan(Date.parse(rpBefore));
+      await expectSitesEqual(drill);
+      figures.add("scenarios");
+    } finally {
+      await drill.stop();
+    }
+  });
+});
+
+describe("staged data files gone from the staging disk (removed by hand, lost with a disk)", () => {
+  test("a blob deleted or changed at the source still leaves staging, one needed by the push is fetched again, and the container converges", async () => {
+    // Found in review: keeping the old version in the retention area failed on the missing file, every run, and
+    // the push failed on it as a plain error, so the container's deletions at the target waited forever.
+    const drill = await startDrill(["docs"]);
+    try {
+      await seed(drill.sites.source, "docs", ["gone", "changed", "lost-at-target", "kept"].map((n) => ({ name: `${n}.txt`, body: `version 1 of ${n}` })));
+      expect((await drill.run(["run"])).code).toBe(0);
+      for (const n of ["gone", "changed", "lost-at-target"]) rmSync(stagedFile(drill.config.stagingDir, `${n}.txt`).dataPath);
+      await drill.sites.source.container("docs").deleteBlob("gone.txt");
+      await seed(drill.sites.source, "docs", [{ name: "changed.txt", body: "version 2 of changed" }, { name: "new.txt", body: "new" }]);
+      await drill.sites.target.container("docs").deleteBlob("lost-at-target.txt");
+
+      const first = await drill.run(["run", "--json"]);
+      // The push could not restore lost-at-target.txt from staging: named, dropped, fetched again next run.
+      expect(first.code).toBe(1);
+      const c = container(json(first), "docs");
+      expect(c.push.failures).toHaveLength(1);
+      expect(c.pull.deleted).toBe(1);
+      expect(c.push.failures[0]).toMatchObject({ name: "lost-at-target.txt", error: expect.stringMatching(/staged copy is missing from the staging disk/) });
+      const missing = eventsOf(first.stderr).filter((e) => e.event === "retention.missing").map((e) => e.blob).sort();
+      expect(missing).toEqual(["changed.txt", "gone.txt"]);
+      expect(first.stderr).not.toContain(drill.env.DR_SOURCE_SAS as string);
+      const target = await snapshot(drill.sites.target.container("docs"));
+      expect(target["new.txt"]).toBeDefined();
+      expect((await drill.sites.target.container("docs").getBlockBlobClient("changed.txt").downloadToBuffer()).toString()).toBe("version 2 of changed");
+
+      const second = await drill.run(["run", "--json"]);
+      expect({ code: second.code, out: second.code === 0 ? "" : second.stdout }).toEqual({ code: 0, out: "" });
       await expectSitesEqual(drill);
       figures.add("scenarios");
     } finally {

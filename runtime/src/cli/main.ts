@@ -95,7 +95,10 @@ export async function main(io: Io): Promise<number> {
     const dst = new SiteClient(config.target, loaded.targetSas, config, "target");
     const ctx: SyncContext = {
       config, src, dst, srcKey: siteKey(config.source.blobEndpoint), dstKey: siteKey(config.target.blobEndpoint),
-      retention: new RetentionArea(config.stagingDir, () => serviceClock.now()), events, signal: io.signal,
+      retention: new RetentionArea(config.stagingDir, () => serviceClock.now(), (site, container, entry, dataPath, reason) =>
+        events?.warn("retention.missing", `staged copy of "${entry.name}" (${container}) is gone from the staging disk (${dataPath}): it was ${reason}, and nothing of it could be kept in the retention area`,
+          { container, blob: entry.name, site })),
+      events, signal: io.signal,
       allowMassDelete: new Set(args.allowMassDelete), allowMassChange: new Set(args.allowMassChange), clock: () => new Date(), serviceClock,
       ...(sharding.shard ? { shard: sharding.shard } : {}),
     };

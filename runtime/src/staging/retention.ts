@@ -37,12 +37,30 @@ export interface RetainedCopy {
 export class RetentionArea {
   readonly root: string;
 
-  constructor(stagingDir: string, private readonly clock: () => Date = () => new Date()) {
+  /**
+   * @param clock the service's clock, by which copies are filed and purged. @default this machine's clock
+   * @param onMissing told of a staged copy that was to be kept but whose data file is gone from the staging disk.
+   *   @default nothing is told
+   */
+  constructor(stagingDir: string, private readonly clock: () => Date = () => new Date(),
+    private readonly onMissing: (site: string, container: string, entry: StagedEntry, dataPath: string, reason: RetentionReason) => void = () => undefined) {
     this.root = join(stagingDir, "retention");
   }
 
-  /** Keeps `dataPath`'s bytes (by hard link, or copy across file systems) with the entry's manifest. */
-  async keep(site: string, container: string, entry: StagedEntry, dataPath: string, reason: RetentionReason): Promise<string> {
+  /**
+   * Keeps `dataPath`'s bytes (by hard link, or copy across file systems) with the entry's manifest. A data file
+   * that is gone (removed by hand, lost with the disk) has nothing to keep: `onMissing` is told, nothing is placed,
+   * and undefined is returned, so a blob deleted or changed at the source still leaves staging instead of
+   * stopping its container on every run.
+   */
+  async keep(site: string, container: string, entry: StagedEntry, dataPath: string, reason: RetentionReason): Promise<string | undefined> {
+    try {
+      await fs.access(dataPath);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      this.onMissing(site, container, entry, dataPath, reason);
+      return undefined;
+    }
     return this.place(site, container, entry, reason, async (target) => {
       try {
         await fs.link(dataPath, target);

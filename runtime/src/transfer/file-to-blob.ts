@@ -45,6 +45,19 @@ export interface UploadOptions {
 
 /** Writes a staged blob of any type to `container` at `site`; returns the new ETag. */
 export async function uploadEntry(site: SiteClient, container: string, entry: StagedEntry, path: string, opts: UploadOptions): Promise<string> {
+  try {
+    return await uploadStaged(site, container, entry, path, opts);
+  } catch (err) {
+    // A staged data file removed by hand or lost with the disk is a damaged copy: dropped, so the next pull re-fetches
+    // it, instead of failing its push on every run while its deletions at the target wait for it.
+    if ((err as NodeJS.ErrnoException).code === "ENOENT" && (err as NodeJS.ErrnoException).path === path) {
+      throw new StagedCopyDamagedError(`staged copy is missing from the staging disk (${path}); it was dropped from staging and the next pull re-fetches it`);
+    }
+    throw err;
+  }
+}
+
+async function uploadStaged(site: SiteClient, container: string, entry: StagedEntry, path: string, opts: UploadOptions): Promise<string> {
   let etag: string;
   if (entry.kind === "BlockBlob") etag = await uploadFromFile(site.blob(container, entry.name), entry, path, opts);
   else {
