@@ -48,3 +48,67 @@ describe("a blob the pull could not fetch", () => {
     }
   });
 });
+
+describe("a target blob someone holds a lease on (an application, a drill VM whose disk it is)", () => {
+  test("is neither written nor deleted, nothing of it is kept run after run, it is named; once released, the next run converges", async () => {
+    // Found in review: the 412 LeaseIdMissing was taken for "changed since listed", so every run kept the blob in
+    // the retention area and in the target versions twice, then failed as "changed at target twice".
+    const drill = await startDrill(["held"]);
+    try {
+      await seed(drill.sites.source, "held", ["changed.txt", "deleted.txt", "other.txt"].map((name) => ({ name, body: `version 1 of ${name}` })));
+      expect((await drill.run(["run"])).code).toBe(0);
+      const target = drill.sites.target.container("held");
+      const leases = ["changed.txt", "deleted.txt"].map((n) => target.getBlobClient(n).getBlobLeaseClient());
+      for (const l of leases) await l.acquireLease(-1);
+      await seed(drill.sites.source, "held", [{ name: "changed.txt", body: "version 2 of changed.txt" }, { name: "new.txt", body: "new" }]);
+      await drill.sites.source.container("held").deleteBlob("deleted.txt");
+      const keptAtTarget = async () => (JSON.parse((await drill.run(["retention", "list", "--json", "--container", "held"])).stdout) as { site: string }[])
+        .filter((k) => k.site.startsWith("target")).length;
+      const keptBefore = await keptAtTarget();
+
+      for (let i = 0; i < 2; i++) {
+        const res = await drill.run(["run", "--json"]);
+        expect(res.code).toBe(1);
+        const c = container(json(res), "held");
+        expect(c.push.failures.map((f: { name: string }) => f.name).sort()).toEqual(["changed.txt", "deleted.txt"]);
+        for (const f of c.push.failures) expect(f.error).toMatch(/^leased at target \(127\.0\.0\.1:\d+\): .*breaks no one.s lease/);
+        expect(c.push.retainedFromDestination).toBe(0);
+        expect(c.push.versionsKept).toBe(0);
+        expect(res.stderr).toMatch(/"blob\.leased"/);
+        expect(await keptAtTarget()).toBe(keptBefore);
+        expect((await target.getBlockBlobClient("changed.txt").downloadToBuffer()).toString()).toBe("version 1 of changed.txt");
+        expect(await target.getBlobClient("deleted.txt").exists()).toBe(true);
+        expect(await target.getBlobClient("new.txt").exists()).toBe(true);
+      }
+
+      for (const l of leases) await l.releaseLease();
+      const released = await drill.run(["run", "--json"]);
+      expect({ code: released.code, out: released.code === 0 ? "" : released.stdout }).toEqual({ code: 0, out: "" });
+      await expectSitesEqual(drill);
+    } finally {
+      await drill.stop();
+    }
+  });
+
+  test("leased between the listing and the write: the service's refusal is named as a lease, not a change, and nothing is kept twice", async () => {
+    const drill = await startDrill(["held"]);
+    const proxy = await startFaultProxy({ upstreamPort: () => drill.sites.port, seed: 5 });
+    try {
+      drill.writeConfig({ containers: ["held"], versionsContainer: null, target: { blobEndpoint: `${proxy.url}/target/`, sasEnv: "DR_TARGET_SAS" } });
+      await seed(drill.sites.source, "held", [{ name: "doc.txt", body: "version 1" }]);
+      expect((await drill.run(["run"])).code).toBe(0);
+      await seed(drill.sites.source, "held", [{ name: "doc.txt", body: "version 2" }]);
+      // The service's answer to a write without the lease's ID, as a proxy in front of the target gives it.
+      proxy.setRules([{ fault: "status", status: 412, errorCode: "LeaseIdMissing", method: "PUT", path: /\/target\/held\/doc\.txt$/ }]);
+      const res = await drill.run(["run", "--json"]);
+      expect(res.code).toBe(1);
+      const c = container(json(res), "held");
+      expect(c.push.failures).toEqual([{ name: "doc.txt", error: expect.stringMatching(/^leased at target \(127\.0\.0\.1:\d+\): .*LeaseIdMissing/) }]);
+      expect(c.push.retainedFromDestination).toBe(0);
+      expect(res.stderr).not.toMatch(/"destination\.changed"/);
+    } finally {
+      await proxy.stop();
+      await drill.stop();
+    }
+  });
+});

@@ -139,6 +139,15 @@ describe("parseListBlobsXml", () => {
     ]);
   });
 
+  test("a blob someone holds a lease on is flagged, and only that blob (a lease being broken still holds)", () => {
+    const states = ["leased", "available", "breaking", "broken", "expired", "le&#x61;sed", undefined];
+    const p = parseListBlobsXml(page(states.map((st, i) => blobXml({
+      name: `n${i}`, props: `<LeaseStatus>${st === "leased" ? "locked" : "unlocked"}</LeaseStatus>` + (st ? `<LeaseState>${st}</LeaseState>` : ""),
+    })).join("")));
+    expect(p.blobs.map((b) => b.leased ?? false)).toEqual([true, false, true, false, false, true, false]);
+    expect(Object.keys(p.blobs[1])).not.toContain("leased");
+  });
+
   test("NextMarker counts only as the root's child; BlobPrefix names are read, flagged encoding included", () => {
     const p = parseListBlobsXml(page(
       `<BlobPrefix><Name>a/</Name></BlobPrefix><NextMarker>in-blobs</NextMarker><BlobPrefix><Name Encoded="true">b%07/</Name></BlobPrefix>` +

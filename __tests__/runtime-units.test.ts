@@ -288,6 +288,10 @@ describe("conditional writes", () => {
     [{ statusCode: 409, details: { errorCode: "BlobAlreadyExists" } }, true],
     [{ statusCode: 409, details: { errorCode: "InvalidBlobType" } }, false],
     [{ statusCode: 404 }, false],
+    // A lease is not a change of the blob: no re-read cures it.
+    [{ statusCode: 412, details: { errorCode: "LeaseIdMissing" } }, false],
+    [{ statusCode: 412, details: { errorCode: "LeaseIdMismatchWithBlobOperation" } }, false],
+    [{ statusCode: 409, details: { errorCode: "LeaseAlreadyPresent" } }, false],
   ])("%j is a changed destination: %s", (err, expected) => {
     expect(isConditionFailed(err)).toBe(expected);
   });

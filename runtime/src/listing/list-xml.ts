@@ -29,8 +29,8 @@ const BLOB_KINDS: ReadonlySet<string> = new Set<BlobKind>(["BlockBlob", "PageBlo
  */
 const ROOT = 1, BLOBS = 2, BLOB = 3, PROPERTIES = 4, METADATA = 5, BLOB_PREFIX = 6, OTHER = 7, NEXT_MARKER = 8,
   BLOB_NAME = 9, PREFIX_NAME = 10, META = 11, P_IGNORED = 12, P_LENGTH = 13, P_ETAG = 14, P_MODIFIED = 15, P_BLOB_TYPE = 16,
-  P_CONTENT_TYPE = 17, P_CONTENT_ENCODING = 18, P_CONTENT_LANGUAGE = 19, P_CONTENT_DISPOSITION = 20, P_CACHE_CONTROL = 21,
-  P_CONTENT_MD5 = 22;
+  P_LEASE_STATE = 17, P_CONTENT_TYPE = 18, P_CONTENT_ENCODING = 19, P_CONTENT_LANGUAGE = 20, P_CONTENT_DISPOSITION = 21,
+  P_CACHE_CONTROL = 22, P_CONTENT_MD5 = 23;
 const ROOT_NAME = "EnumerationResults";
 
 /** The `BlobProps` key each carried property's state sets, by `state - P_CONTENT_TYPE` (element names: `propertyState`). */
@@ -104,6 +104,7 @@ export function* listXmlBlobs(xml: string): Generator<RemoteBlob, ListPageEnd, v
 
   // The blob being read; reset at each <Blob>.
   let name: string | undefined, etag = "", size: number | undefined, lastModified: string | undefined, kind: BlobKind = "BlockBlob";
+  let leased = false;
   let props: { -readonly [K in keyof BlobProps]?: string } = {};
   let metadata = Object.create(null) as Record<string, string>;
   /** Last-Modified as ISO, by the service's text: blobs written in the same second share one, and parsing a date is slow. */
@@ -168,7 +169,7 @@ export function* listXmlBlobs(xml: string): Generator<RemoteBlob, ListPageEnd, v
       const parent = depth ? states[depth - 1] : 0;
       const state = parent ? childState(parent, ns, ne) : rootState(ns, ne);
       if (state === BLOB) {
-        name = undefined; etag = ""; size = undefined; lastModified = undefined; kind = "BlockBlob";
+        name = undefined; etag = ""; size = undefined; lastModified = undefined; kind = "BlockBlob"; leased = false;
         props = {};
         metadata = Object.create(null) as Record<string, string>;
       } else if (state === BLOBS) sawBlobs = true;
@@ -206,7 +207,8 @@ export function* listXmlBlobs(xml: string): Generator<RemoteBlob, ListPageEnd, v
       if (name === undefined) throw new ListXmlError("a <Blob> element has no <Name>");
       if (!etag) throw new ListXmlError(`blob "${name}" has no Etag`);
       if (size === undefined) throw new ListXmlError(`blob "${name}" has no Content-Length`);
-      yield { name, etag, size, lastModified: lastModified ?? EPOCH, kind, props, metadata };
+      const blob = { name, etag, size, lastModified: lastModified ?? EPOCH, kind, props, metadata };
+      yield leased ? { ...blob, leased: true } : blob;
     }
     if (!depth) closedRoot = true;
   }
@@ -257,6 +259,7 @@ export function* listXmlBlobs(xml: string): Generator<RemoteBlob, ListPageEnd, v
     switch (ne - ns) {
       case 4: return isName("Etag", ns, ne) ? P_ETAG : P_IGNORED;
       case 8: return isName("BlobType", ns, ne) ? P_BLOB_TYPE : P_IGNORED;
+      case 10: return isName("LeaseState", ns, ne) ? P_LEASE_STATE : P_IGNORED;
       case 11: return isName("Content-MD5", ns, ne) ? P_CONTENT_MD5 : P_IGNORED;
       case 12: return isName("Content-Type", ns, ne) ? P_CONTENT_TYPE : P_IGNORED;
       case 13: return isName("Last-Modified", ns, ne) ? P_MODIFIED : isName("Cache-Control", ns, ne) ? P_CACHE_CONTROL : P_IGNORED;
@@ -286,6 +289,9 @@ export function* listXmlBlobs(xml: string): Generator<RemoteBlob, ListPageEnd, v
       lastModified = lastIso;
     } else if (state === P_BLOB_TYPE && isName("BlockBlob", from, to)) {
       kind = "BlockBlob";
+    } else if (state === P_LEASE_STATE) {
+      // A lease still holds while it is being broken: writes and deletes without its ID fail either way.
+      leased = isName("leased", from, to) || isName("breaking", from, to);
     } else onValue(state, ns, ne, as, ae, xml.slice(from, to));
   }
 
@@ -317,6 +323,7 @@ export function* listXmlBlobs(xml: string): Generator<RemoteBlob, ListPageEnd, v
         lastIso = iso;
         return;
       }
+      case P_LEASE_STATE: leased = text === "leased" || text === "breaking"; return;
       case P_BLOB_TYPE:
         if (!BLOB_KINDS.has(text)) throw new ListXmlError(`${what()} has BlobType "${text}", expected BlockBlob, PageBlob or AppendBlob`);
         kind = text as BlobKind;

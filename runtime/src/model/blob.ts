@@ -21,6 +21,11 @@ export interface RemoteBlob {
   readonly kind: BlobKind;
   readonly props: BlobProps;
   readonly metadata: Readonly<Record<string, string>>;
+  /**
+   * Someone holds a lease on it (the listing's LeaseState is leased or breaking): every write and delete without
+   * that lease's ID fails, and dr-sync takes or breaks no one's lease. @default absent: not leased
+   */
+  readonly leased?: true;
 }
 
 /** What staging holds for one blob: the source version it was copied from, and where its bytes are. */

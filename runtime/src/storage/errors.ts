@@ -106,7 +106,22 @@ export function isNotFound(err: unknown): boolean {
  */
 export function isConditionFailed(err: unknown): boolean {
   const s = statusOf(err);
-  return s === 412 || (s === 409 && /BlobAlreadyExists/i.test(errorCodeOf(err) ?? ""));
+  return !isLeaseConflict(err) && (s === 412 || (s === 409 && /BlobAlreadyExists/i.test(errorCodeOf(err) ?? "")));
+}
+
+/**
+ * 412 or 409 because someone holds a lease on the blob (LeaseIdMissing, LeaseAlreadyPresent, ...): not a change of
+ * the blob, and nothing dr-sync retries or re-reads cures it.
+ */
+export function isLeaseConflict(err: unknown): boolean {
+  const s = statusOf(err);
+  return (s === 412 || s === 409) && /^Lease/i.test(errorCodeOf(err) ?? "");
+}
+
+/** Why a leased blob at `where` was left as it is: the one wording, for the walk and for a write the service refused. */
+export function leasedMessage(where: string): string {
+  return `leased at ${where}: a lease held there (an application, or a VM whose disk it is) blocks every write and delete, ` +
+    "and dr-sync breaks no one's lease; left as it is until the lease is released";
 }
 
 /** 401/403: the SAS is wrong, expired, or lacks a permission. */

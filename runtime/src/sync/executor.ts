@@ -3,7 +3,7 @@ import { RemoteBlob, StagedEntry } from "../model/blob";
 import { RetentionReason } from "../staging/retention";
 import { StagingStore } from "../staging/staging-store";
 import { PushRecords } from "../state/push-records";
-import { describeError, FatalError, fatalOf, isNotFound } from "../storage/errors";
+import { describeError, FatalError, fatalOf, isLeaseConflict, isNotFound, leasedMessage } from "../storage/errors";
 import { HopStats, ItemAction, SyncContext } from "./context";
 import { applyGuards, HopChanges } from "./guards";
 import { withItemRetry } from "./item-retry";
@@ -78,6 +78,7 @@ export function storageExecutor(ctx: SyncContext, container: string, store: Stag
         stats.versionsKept++;
       }
       await retry(() => ctx.dst.blob(container, dst.name).delete({ conditions: { ifMatch: dst.etag }, abortSignal: ctx.signal }).catch((err) => {
+        if (isLeaseConflict(err)) throw new Error(`${leasedMessage(ctx.dst.label)} (${describeError(err)})`);
         if (!isNotFound(err)) throw err;
       }));
       records.delete(dst.name);

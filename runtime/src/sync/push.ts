@@ -3,7 +3,7 @@ import { RemoteBlob, StagedEntry } from "../model/blob";
 import { StagedEntryWithRecord } from "../index/staging-index";
 import { PushRecords } from "../state/push-records";
 import { StagingStore } from "../staging/staging-store";
-import { describeError, fatalOf, isConditionFailed, isNotFound } from "../storage/errors";
+import { describeError, fatalOf, isConditionFailed, isLeaseConflict, isNotFound, leasedMessage } from "../storage/errors";
 import { StagedCopyDamagedError, uploadEntry, WriteConditions } from "../transfer/file-to-blob";
 import { SCRATCH_PREFIX } from "../transfer/file-to-page-or-append";
 import { WorkPool } from "../transfer/pool";
@@ -126,6 +126,16 @@ export async function walkPush(ctx: SyncContext, container: string, store: Stagi
     if (a) walk.aheadListed++;
     return a;
   };
+  /** A destination blob someone holds a lease on cannot be written or deleted: a failure of its own, nothing queued
+   *  (no copy of it kept, no version, no write tried). */
+  const leased = (dst: RemoteBlob, what: "replaced" | "deleted"): boolean => {
+    if (!dst.leased) return false;
+    const error = leasedMessage(ctx.dst.label);
+    exec.report("push", { name: dst.name, action: "skip", reason: `leased at the destination: not ${what}` });
+    stats.failed.push({ name: dst.name, error });
+    ctx.events.warn("blob.leased", `"${dst.name}" in ${container} is ${error}`, { container, blob: dst.name, hop: "push" });
+    return true;
+  };
   const consider = (staged: StagedEntryWithRecord, dst: RemoteBlob | undefined, written?: AddedName): void => {
     const pushedAhead = written !== undefined && opts.ahead !== undefined && written.run === opts.ahead.run;
     const d = decidePush(staged, staged.record, dst);
@@ -142,6 +152,7 @@ export async function walkPush(ctx: SyncContext, container: string, store: Stagi
       stats.adopted++;
       return;
     }
+    if (dst && leased(dst, "replaced")) return;
     if (d.compareBytes) {
       // Counted only once the bytes are compared (after the walk): see adoptSameBytes.
       rows.enqueue(COMPARES, entry.name, { entry, dst } satisfies Job);
@@ -180,6 +191,7 @@ export async function walkPush(ctx: SyncContext, container: string, store: Stagi
         stats.heldBack++;
         return;
       }
+      if (leased(dst, "deleted")) return;
       if (written) walk.aheadDeletes++;
       exec.report("push", { name: dst.name, action: "delete", reason: "not in staging (deleted at source)" });
       rows.enqueue(DELETES, dst.name, dst);
@@ -319,7 +331,7 @@ export async function pushOne(ctx: SyncContext, container: string, staged: Stagi
       if (dst && ctx.versions) {
         const kept = dst;
         await withItemRetry(3, ctx.config.retry.retryDelayMs, ctx.signal, () => ctx.versions!.keep(container, kept, "overwritten by a push").catch((err) => {
-          throw isConditionFailed(err) ? new DestinationChanged(err) : err;
+          throw isConditionFailed(err) ? new DestinationChanged(err) : isLeaseConflict(err) ? new Error(leasedMessage(ctx.dst.label)) : err;
         }));
         stats.versionsKept++;
       }
@@ -343,6 +355,8 @@ export async function pushOne(ctx: SyncContext, container: string, staged: Stagi
           stats.bytes -= counted;
           // Not retried as it is: the destination changed, and its new version must be seen first.
           if (isConditionFailed(err)) throw new DestinationChanged(err);
+          // Leased since it was listed: no retry or re-read cures that.
+          if (isLeaseConflict(err)) throw new Error(`${leasedMessage(ctx.dst.label)} (${describeError(err)})`);
           throw err;
         }
       });
