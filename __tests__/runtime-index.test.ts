@@ -266,6 +266,39 @@ describe("staging index on disk", () => {
     idx.close();
   });
 
+  test("a batch SQLite rolls back itself (the disk full) stops the index: what waited for its commit never runs, later writes fail, committed rows stay", () => {
+    // Found in review: the write's error reached the caller as one blob's failure, the next write began a new batch,
+    // and its commit ran the lost batch's waiting actions (removing the data files its rows had superseded).
+    const file = join(dir, "c.db");
+    const idx = StagingIndex.open(file, { batchRows: 1_000_000, batchMs: 2 ** 31 });
+    idx.putEntry(entry("committed"));
+    idx.flush();
+    // A full disk as SQLite sees it (a real SQLITE_FULL): no page beyond a few more.
+    const db = (idx as unknown as { db: { exec(sql: string): void; prepare(sql: string): { get(): { page_count: number } } } }).db;
+    db.exec(`PRAGMA max_page_count = ${db.prepare("PRAGMA page_count").get().page_count + 2}`);
+    let waitingRan = 0;
+    let thrown: unknown;
+    try {
+      for (let i = 0; i < 10_000; i++) {
+        idx.putEntry(entry(`lost${i}`, { metadata: { pad: "x".repeat(500) } }));
+        idx.afterCommit(() => waitingRan++);
+      }
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(IndexError);
+    expect((thrown as Error).message).toMatch(/writing a row failed \(.*database or disk is full.*\): the last \d+ change\(s\) were rolled back and the run stopped.*free space on the staging disk/);
+    db.exec("PRAGMA max_page_count = 1073741823");
+    // Sticky: whoever writes or commits next, even with space again, is stopped too.
+    expect(() => idx.putEntry(entry("after"))).toThrow(IndexError);
+    expect(() => idx.flush()).toThrow(IndexError);
+    expect(waitingRan).toBe(0);
+    expect(() => idx.close()).toThrow(IndexError);
+    const again = StagingIndex.open(file);
+    expect([...again.entries()].map((e) => e.name)).toEqual(["committed"]);
+    again.close();
+  });
+
   test("committed batches survive the process being killed; the open batch is lost whole", () => {
     const file = join(dir, "c.db");
     const script = join(dir, "writer.js");

@@ -1,4 +1,4 @@
-import { FatalError } from "../storage/errors";
+import { describeError, FatalError, isStagingDiskFailure } from "../storage/errors";
 import { BlobKind, PushRecord, RangeMd5s, StagedEntry } from "../model/blob";
 import { isStorableName } from "./blob-name";
 import { DatabaseSync, openDatabase, SqlValue, StatementSync } from "./sqlite";
@@ -8,9 +8,11 @@ export type StagedEntryWithRecord = StagedEntry & { readonly record?: PushRecord
 
 /** The index could not be opened or used as asked; nothing was written for the operation that failed. */
 export class IndexError extends FatalError {
-  constructor(readonly file: string, message: string) {
+  /** @param cause the error SQLite or the OS gave, where there was one. */
+  constructor(readonly file: string, message: string, cause?: unknown) {
     super(`staging index ${file}: ${message}`);
     this.name = "IndexError";
+    if (cause !== undefined) this.cause = cause;
   }
 }
 
@@ -84,8 +86,11 @@ export class StagingIndex {
   private closed = false;
   /** Commits a batch whose writes come slowly (one per transfer), so a kill never loses more than batchMs of them. */
   private batchTimer?: ReturnType<typeof setTimeout>;
-  /** A commit the timer could not make, thrown at every later write and flush instead of from a timer. */
-  private timerError?: unknown;
+  /**
+   * Why the index stopped: a batch that never reached the disk (see `batchLost`), thrown at every later write and
+   * flush, whoever makes it (a caller that swallows one must not let the next carry on).
+   */
+  private failure?: unknown;
   /** True between `beginScratch` and `endScratch`: every write stays in one transaction that is never committed. */
   private scratch = false;
 
@@ -399,10 +404,16 @@ export class StagingIndex {
   flush(): void {
     if (this.batchTimer) clearTimeout(this.batchTimer);
     this.batchTimer = undefined;
-    this.throwTimerError();
+    this.throwFailure();
     // A scratch transaction is never committed, and what waits for a commit waits for one that never comes.
     if (this.scratch) return;
-    if (this.db.isTransaction) this.db.exec("COMMIT");
+    if (this.db.isTransaction) {
+      try {
+        this.db.exec("COMMIT");
+      } catch (err) {
+        this.batchLost(err, "committing a batch");
+      }
+    }
     this.pendingRows = 0;
     const actions = this.committed;
     this.committed = [];
@@ -423,7 +434,7 @@ export class StagingIndex {
   }
 
   private write(stmt: StatementSync, ...params: SqlValue[]): void {
-    this.throwTimerError();
+    this.throwFailure();
     if (!this.db.isTransaction) {
       this.checkScratchOpen();
       this.db.exec("BEGIN");
@@ -435,13 +446,20 @@ export class StagingIndex {
           try {
             this.flush();
           } catch (err) {
-            this.timerError = err;
+            // Kept for the next write or flush to throw (a timer has no caller to tell).
+            this.failure ??= err;
           }
         }, this.opts.batchMs);
         this.batchTimer.unref?.();
       }
     }
-    stmt.run(...params);
+    try {
+      stmt.run(...params);
+    } catch (err) {
+      // SQLite rolls the whole transaction back itself on a full disk or an I/O error: the batch is gone.
+      if (!this.scratch && !this.db.isTransaction) this.batchLost(err, "writing a row");
+      throw err;
+    }
     // Date.now() only every 256 rows: it costs more than the insert's bookkeeping.
     if (++this.pendingRows >= this.opts.batchRows || ((this.pendingRows & 255) === 0 && Date.now() - this.batchStarted >= this.opts.batchMs)) this.flush();
   }
@@ -458,10 +476,32 @@ export class StagingIndex {
       if (typeof work === "string") this.db.exec(work);
       else work();
     } catch (err) {
-      this.db.exec(this.scratch ? "ROLLBACK TO one; RELEASE one" : "ROLLBACK");
+      // SQLite may have rolled the transaction back itself (a full disk): then there is nothing left to undo.
+      if (this.db.isTransaction) this.db.exec(this.scratch ? "ROLLBACK TO one; RELEASE one" : "ROLLBACK");
       throw err;
     }
     this.db.exec(this.scratch ? "RELEASE one" : "COMMIT");
+  }
+
+  /**
+   * The open batch never reached the disk: SQLite rolled it back itself (a full disk, an I/O error) or its COMMIT
+   * failed. Its rows are lost, so the actions waiting for its commit (removing the data files its rows superseded)
+   * must never run, and the index refuses every later write: the run stops rather than carry on from a staging
+   * that no longer says what it did. The next run finds the superseded rows and data files as they were.
+   */
+  private batchLost(err: unknown, doing: string): never {
+    const rows = this.pendingRows;
+    this.committed = [];
+    this.pendingRows = 0;
+    try {
+      if (this.db.isTransaction) this.db.exec("ROLLBACK");
+    } catch {
+      // Closing the connection discards it.
+    }
+    const fix = isStagingDiskFailure(err) ? "free space on the staging disk (or repair it) and run again" : "check the staging disk and run again";
+    this.failure = new IndexError(this.file, `${doing} failed (${describeError(err)}): the last ${rows} change(s) were rolled back and the run stopped, ` +
+      `so that nothing acts on them; ${fix}, which redoes them`, err);
+    throw this.failure;
   }
 
   /** SQLite may end a transaction itself (disk full, I/O error): a scratch write must not then start one that
@@ -470,10 +510,8 @@ export class StagingIndex {
     if (this.scratch && !this.db.isTransaction) throw new IndexError(this.file, "the plan's scratch transaction ended early; nothing it planned was committed");
   }
 
-  private throwTimerError(): void {
-    // Sticky: the batch that failed to commit may have been rolled back, so every later write and flush of this
-    // index fails with it, whoever makes it (a caller that swallows one must not let the next carry on).
-    if (this.timerError !== undefined) throw this.timerError;
+  private throwFailure(): void {
+    if (this.failure !== undefined) throw this.failure;
   }
 
   private checkName(name: string): string {

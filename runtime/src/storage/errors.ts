@@ -72,9 +72,17 @@ export function fatalOf(err: unknown, scope: FailureScope): FatalError | undefin
   return undefined;
 }
 
-/** A local file system error (not a storage service's answer) that no retry of the blob will cure. */
+/**
+ * A local file system error (not a storage service's answer) that no retry of the blob will cure, as the OS or
+ * SQLite reports it: SQLITE_READONLY 8, SQLITE_IOERR 10, SQLITE_FULL 13, SQLITE_CANTOPEN 14 (extended codes keep
+ * these in the low byte).
+ */
 export function isStagingDiskFailure(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException)?.code;
+  // An error that stands for one (a staging index that stopped on a full disk) is one too.
+  if (err instanceof Error && err.cause !== undefined && isStagingDiskFailure(err.cause)) return true;
+  const e = err as { code?: string; errcode?: number } | undefined;
+  const code = e?.code;
+  if (code === "ERR_SQLITE_ERROR") return typeof e?.errcode === "number" && [8, 10, 13, 14].includes(e.errcode & 0xff);
   return code === "ENOSPC" || code === "EDQUOT" || code === "EROFS" || code === "EIO" || (code === "EACCES" && statusOf(err) === undefined);
 }
 

@@ -118,12 +118,9 @@ function emit(copies: Iterable<KeptCopy>, sink: KeptSink): number {
   return count;
 }
 
-/** The scratch could not be made or written: the staging disk is full, read-only or failing (SQLite says so too). */
+/** The scratch could not be made or written: the staging disk is full, read-only or failing. */
 function scratchUnusable(err: unknown): boolean {
-  if (isStagingDiskFailure(err)) return true;
-  const e = err as { code?: string; errcode?: number };
-  // SQLITE_IOERR 10, SQLITE_CANTOPEN 14, SQLITE_FULL 13, SQLITE_READONLY 8 (extended codes keep these in the low byte).
-  return e?.code === "ERR_SQLITE_ERROR" && typeof e.errcode === "number" && [8, 10, 13, 14].includes(e.errcode & 0xff);
+  return isStagingDiskFailure(err);
 }
 
 /** The latest time a key can stand for; later (or unreadable) times sort after every real one. */
