@@ -364,6 +364,28 @@ describe("blobs that could never replicate", () => {
     figures.add("scenarios");
   });
 
+  test("a blob whose type changed at the source, its staged copy damaged: the target's blob of the old type is not deleted for it", async () => {
+    // Found in review: the blob of the old type was deleted at the target before the damaged staged copy was refused.
+    const cc = drill.sites.source.container("odd");
+    const disk = cc.getPageBlobClient("swap/damaged.bin");
+    await disk.create(2048);
+    await disk.uploadPages(randomBytes(512), 0, 512);
+    expect((await drill.run(["run"])).code).toBe(0);
+    await cc.deleteBlob("swap/damaged.bin");
+    await cc.getBlockBlobClient("swap/damaged.bin").upload("now a block blob", 16);
+    expect((await drill.run(["pull"])).code).toBe(0);
+    writeFileSync(stagedFile(drill.config.stagingDir, "swap/damaged.bin").dataPath, "NOW A BLOCK BLOB"); // same size, other bytes
+    const res = await drill.run(["push", "--json"]);
+    expect(res.code).toBe(1);
+    expect(container(json(res), "odd").push.failures).toEqual([{ name: "swap/damaged.bin", error: expect.stringMatching(/staged copy is damaged/) }]);
+    const props = await drill.sites.target.container("odd").getBlobClient("swap/damaged.bin").getProperties();
+    expect(props.blobType).toBe("PageBlob");
+    const healed = await drill.run(["run"]);
+    expect(healed.code).toBe(0);
+    await expectSitesEqual(drill);
+    figures.add("scenarios");
+  });
+
   test("a blob that keeps failing is named in the status, and the rest of the container still earns its recovery point", async () => {
     const proxy = await startFaultProxy({ upstreamPort: () => drill.sites.port, seed: 5 });
     try {
@@ -389,6 +411,49 @@ describe("blobs that could never replicate", () => {
       await proxy.stop();
     }
     figures.add("scenarios");
+  });
+});
+
+describe("busy append blobs and the mass-change guard", () => {
+  test("logs that were appended to are not counted as overwrites, every cycle; logs re-created with other content are, and stop the pull", async () => {
+    // Found in review: every grown append blob counted as an overwrite, so more than ten busy logs (the guard's
+    // floor) stopped their container at the mass-change guard every cycle.
+    const drill = await startDrill(["logs"]);
+    try {
+      const cc = drill.sites.source.container("logs");
+      await cc.createIfNotExists();
+      const names = Array.from({ length: 12 }, (_, i) => `app/${i}.log`);
+      const append = async (name: string, text: string) => cc.getAppendBlobClient(name).appendBlock(text, Buffer.byteLength(text));
+      for (const n of names) {
+        await cc.getAppendBlobClient(n).create();
+        await append(n, `line 1 of ${n}\n`);
+      }
+      await seed(drill.sites.source, "logs", [{ name: "readme.txt", body: "logs" }]);
+      expect((await drill.run(["run"])).code).toBe(0);
+
+      for (let cycle = 2; cycle <= 3; cycle++) {
+        for (const n of names) await append(n, `line ${cycle} of ${n}\n`);
+        const res = await drill.run(["run", "--json"]);
+        expect({ code: res.code, out: res.code === 0 ? "" : res.stdout }).toEqual({ code: 0, out: "" });
+        expect(container(json(res), "logs").pull.copied).toBe(12);
+        await expectSitesEqual(drill);
+      }
+
+      // The same names re-created with other (longer) content: 12 of 13 blobs overwritten.
+      for (const n of names) {
+        await cc.getAppendBlobClient(n).delete();
+        await cc.getAppendBlobClient(n).create();
+        await append(n, `ENCRYPTED ${"x".repeat(200)}\n`);
+      }
+      const before = await snapshot(drill.sites.target.container("logs"));
+      const stopped = await drill.run(["run", "--json"]);
+      expect(stopped.code).toBe(4);
+      expect(eventsOf(stopped.stderr).find((e) => e.event === "guard.stopped")?.msg).toMatch(/^mass-change guard stopped the pull of container "logs": 12 overwrite\(s\)/);
+      expect(await snapshot(drill.sites.target.container("logs"))).toEqual(before);
+      figures.add("scenarios");
+    } finally {
+      await drill.stop();
+    }
   });
 });
 

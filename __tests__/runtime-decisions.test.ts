@@ -22,8 +22,23 @@ describe("pull decisions", () => {
     ["older timestamp but new ETag", blob({ etag: "0x2", lastModified: "2020-01-01T00:00:00.000Z", props: {} }), staged(), "copy", "source changed (ETag)"],
     ["new ETag, same size and Content-MD5", blob({ etag: "0x2", metadata: { k: "w" } }), staged(), "copy", "source properties or metadata changed (ETag; same size and Content-MD5)"],
     ["newer timestamp, same ETag", blob({ lastModified: "2030-01-01T00:00:00.000Z" }), staged(), "skip", "same source version (ETag)"],
+    ["an append blob that grew", blob({ etag: "0x2", kind: "AppendBlob", size: 20 }), staged({ kind: "AppendBlob" }), "copy", "source appended to (ETag; the append blob grew)"],
   ])("%s", (_l, src, st, action, reason) => {
     expect(decidePull(src, st)).toMatchObject({ action, reason });
+  });
+
+  // A grown append blob is an overwrite only if its old end changed, which the pull compares before the guards count.
+  it.each([
+    ["grew", blob({ etag: "0x2", kind: "AppendBlob", size: 20 }), staged({ kind: "AppendBlob" }), { overwrites: true, checkAppended: true }],
+    ["grew from empty", blob({ etag: "0x2", kind: "AppendBlob", size: 20 }), staged({ kind: "AppendBlob", size: 0 }), { overwrites: true, checkAppended: true }],
+    ["shrank: re-created", blob({ etag: "0x2", kind: "AppendBlob", size: 5, props: {} }), staged({ kind: "AppendBlob" }), { overwrites: true, checkAppended: undefined }],
+    ["same size, new ETag", blob({ etag: "0x2", kind: "AppendBlob" }), staged({ kind: "AppendBlob" }), { overwrites: true, checkAppended: undefined }],
+    ["a block blob that grew", blob({ etag: "0x2", size: 20 }), staged(), { overwrites: true, checkAppended: undefined }],
+    ["was a block blob, now a longer append blob", blob({ etag: "0x2", kind: "AppendBlob", size: 20 }), staged(), { overwrites: true, checkAppended: undefined }],
+  ] as const)("append blobs: %s", (_l, src, st, expected) => {
+    const d = decidePull(src, st);
+    expect(d.action).toBe("copy");
+    expect({ overwrites: (d as { overwrites: boolean }).overwrites, checkAppended: (d as { checkAppended?: boolean }).checkAppended }).toEqual(expected);
   });
 
   it.each([
@@ -58,6 +73,8 @@ describe("push decisions", () => {
     ["source changed since push", staged({ srcEtag: "0x2", props: { contentMD5: "md5B" } }), rec, blob({ etag: "0xD" }), "copy", "source changed since last push"],
     // The listing keeps no properties for blobs exactly as we wrote them, so a new source version is copied, never adopted.
     ["source changed since push, destination identical to it", staged({ srcEtag: "0x2" }), rec, blob({ etag: "0xD" }), "copy", "source changed since last push"],
+    // Its old end is compared before the mass-change guard counts it (append-growth.ts).
+    ["an append blob appended to since push", staged({ srcEtag: "0x2", kind: "AppendBlob", size: 20, props: {} }), rec, blob({ etag: "0xD", kind: "AppendBlob", props: {} }), "copy", "source appended to since last push"],
     ["no record, identical destination", staged(), undefined, blob({ etag: "0xF" }), "adopt", "destination already identical (size, Content-MD5, properties, metadata)"],
     ["no record, no MD5 to prove equality: bytes compared", staged({ props: {} }), undefined, blob({ etag: "0xF", props: {} }), "copy", "same size, properties and metadata at destination, no Content-MD5: bytes compared first"],
     ["no record, no MD5, other size", staged({ props: {} }), undefined, blob({ etag: "0xF", props: {}, size: 11 }), "copy", "differs at destination"],

@@ -10,6 +10,9 @@ export type Decision =
     readonly overwrites: boolean;
     /** The destination looks identical but neither side has a Content-MD5: hash its bytes, and adopt it if they match. */
     readonly compareBytes?: boolean;
+    /** An append blob that grew: an overwrite only if its old end changed (append-growth.ts), which the hop compares
+     *  before the guards count it. */
+    readonly checkAppended?: boolean;
   }
   | { readonly action: "skip"; readonly reason: string }
   /** The destination already holds this version, provably; record it without moving bytes. */
@@ -21,6 +24,9 @@ export function decidePull(src: RemoteBlob, staged: StagedEntry | undefined): De
   if (staged.srcEtag === src.etag) return { action: "skip", reason: "same source version (ETag)" };
   const empties = src.size === 0 && staged.size > 0;
   const same = sameContent(src.size, storedMd5(src), staged.size, [staged.stagedMd5 ?? storedMd5(staged)]);
+  if (!same && !empties && src.kind === "AppendBlob" && staged.kind === "AppendBlob" && src.size > staged.size) {
+    return { action: "copy", reason: "source appended to (ETag; the append blob grew)", empties: false, overwrites: true, checkAppended: true };
+  }
   // Emptying a blob is the delete guard's to count; the mass-change guard counts other content replaced.
   return { action: "copy", reason: same ? "source properties or metadata changed (ETag; same size and Content-MD5)" : "source changed (ETag)",
     empties, overwrites: !same && !empties };
@@ -61,7 +67,12 @@ export function decidePush(staged: StagedEntry, record: PushRecord | undefined, 
   }
   // The destination is exactly what we last wrote, and the source has a newer version: copy it. (Its listing entry
   // carries no properties to compare: see `listDestination`.)
-  if (record && record.dstEtag === dst.etag) return { action: "copy", reason: "source changed since last push", empties, overwrites };
+  if (record && record.dstEtag === dst.etag) {
+    if (overwrites && staged.kind === "AppendBlob" && dst.kind === "AppendBlob" && staged.size > dst.size) {
+      return { action: "copy", reason: "source appended to since last push", empties, overwrites, checkAppended: true };
+    }
+    return { action: "copy", reason: "source changed since last push", empties, overwrites };
+  }
   if (identical(staged, dst)) return { action: "adopt", reason: "destination already identical (size, Content-MD5, properties, metadata)" };
   if (!record && staged.size === dst.size && staged.kind === dst.kind && describePropDifferences(staged, dst).length === 0) {
     // Written there already (dual writes by an application, a target seeded by hand), as far as a listing can

@@ -8,6 +8,7 @@ import { describeError, fatalOf, isNotFound } from "../storage/errors";
 import { downloadToFile } from "../transfer/blob-to-file";
 import { WorkPool } from "../transfer/pool";
 import { HopStats, MiB, newHopStats, SyncContext } from "./context";
+import { appendedSinceStaged } from "./append-growth";
 import { decidePull } from "./decide";
 import type { Executor } from "./executor";
 import { march } from "./march";
@@ -33,6 +34,8 @@ interface Staging {
 
 /** Overwrites and emptyings found by the walk, waiting on disk for the guards. */
 const DEFERRED = "pull.deferred";
+/** Append blobs that grew, waiting for their old end to be compared before the guards count them (append-growth.ts). */
+const APPEND_CHECKS = "pull.append-checks";
 
 /**
  * Source → staging for one container: the source listing marched against the staged entries (march.ts), each
@@ -48,6 +51,7 @@ export async function pullContainer(ctx: SyncContext, container: string, store: 
   const rows = store.rows;
   rows.beginRun();
   rows.clearQueue(DEFERRED);
+  rows.clearQueue(APPEND_CHECKS);
   // Names staged new since the guards last passed: out of what staging held, and out of what it would lose.
   const added = addedCursor(rows, STAGED_NEW);
   let addedDeletes = 0;
@@ -124,6 +128,11 @@ export async function pullContainer(ctx: SyncContext, container: string, store: 
     }
     exec.report("pull", { name: blob.name, action: "copy", reason: decision.reason, size: blob.size });
     const wasAdded = staged !== undefined && added?.get(blob.name) !== undefined;
+    if (decision.checkAppended && !wasAdded) {
+      // Counted, or not, once its old end is compared: after the walk, before the guards.
+      rows.enqueue(APPEND_CHECKS, blob.name, blob);
+      return;
+    }
     if (decision.empties && !wasAdded) empties++;
     if (decision.overwrites && !wasAdded) overwrites++;
     if (decision.empties || decision.overwrites) {
@@ -163,6 +172,13 @@ export async function pullContainer(ctx: SyncContext, container: string, store: 
     fatal ??= err;
   }
 
+  if (!fatal) {
+    try {
+      overwrites += await countRewrittenAppendBlobs(ctx, container, store, rows.queued<RemoteBlob>(APPEND_CHECKS), (blob) => rows.enqueue(DEFERRED, blob.name, blob));
+    } catch (err) {
+      fatal ??= err;
+    }
+  }
   const changes = () => ({ hop: "pull" as const, container, where: "staging", existing: stagedBefore,
     deletes: deleting ? rows.countPendingDeletes() - addedDeletes : 0, empties, overwrites });
   if (!fatal) {
@@ -206,6 +222,23 @@ export async function pullContainer(ctx: SyncContext, container: string, store: 
   }
   store.flush();
   return { stats, listingStart };
+}
+
+/**
+ * Compares the old end of each append blob that grew (`appendedSinceStaged`), a few at once, and defers every one
+ * of them for the guards. Returns how many were re-created with other content: overwrites for the guard.
+ */
+async function countRewrittenAppendBlobs(ctx: SyncContext, container: string, store: StagingStore, grown: Iterable<RemoteBlob>,
+  defer: (blob: RemoteBlob) => void): Promise<number> {
+  let rewritten = 0;
+  const pool = new WorkPool<RemoteBlob>(ctx.config.transferConcurrency, async (blob) => {
+    const staged = store.get(blob.name);
+    if (!staged || !(await appendedSinceStaged(ctx, container, blob, staged, store.dataPath(staged)))) rewritten++;
+    defer(blob);
+  });
+  for (const blob of grown) await pool.add(blob);
+  await pool.drain();
+  return rewritten;
 }
 
 /**

@@ -4,7 +4,7 @@ import { StagedEntryWithRecord } from "../index/staging-index";
 import { PushRecords } from "../state/push-records";
 import { StagingStore } from "../staging/staging-store";
 import { describeError, fatalOf, isConditionFailed, isLeaseConflict, isNotFound, leasedMessage } from "../storage/errors";
-import { StagedCopyDamagedError, uploadEntry, WriteConditions } from "../transfer/file-to-blob";
+import { checkStagedCopy, StagedCopyDamagedError, uploadEntry, WriteConditions } from "../transfer/file-to-blob";
 import { SCRATCH_PREFIX } from "../transfer/file-to-page-or-append";
 import { WorkPool } from "../transfer/pool";
 import { HopStats, MiB, newHopStats, SyncContext } from "./context";
@@ -15,6 +15,7 @@ import { march } from "./march";
 import { retainRemote } from "./retain-remote";
 import { containerPart, scratchPrefixFor } from "../shard/part";
 import { adoptSameBytes } from "./adopt-same-bytes";
+import { appendedSincePushed } from "./append-growth";
 import { acceptAdded, AddedName, addedCursor, countStagedNew, isAdded, noteWrittenAhead, pushedAhead, STAGED_NEW } from "./added-names";
 import type { AheadResult } from "./push-ahead";
 
@@ -34,6 +35,8 @@ const COPIES = "push.copies";
 const DELETES = "push.deletes";
 /** Copies that wait for a comparison of the destination's bytes before the guards count them. */
 const COMPARES = "push.compares";
+/** Append blobs that grew since pushed, waiting for their old end to be compared before the guards count them. */
+const APPEND_CHECKS = "push.append-checks";
 
 /** The destination container as its one listing streams it, scratch blobs set aside. */
 export interface DestinationListing {
@@ -114,7 +117,7 @@ export async function walkPush(ctx: SyncContext, container: string, store: Stagi
   const rows = store.rows;
   // The names written ahead, read in name order beside the walk's own.
   const ahead = addedCursor(rows, pushedAhead(records.target));
-  for (const q of [COPIES, DELETES, COMPARES, ADOPTS, UNRECORDED]) rows.clearQueue(q);
+  for (const q of [COPIES, DELETES, COMPARES, ADOPTS, UNRECORDED, APPEND_CHECKS]) rows.clearQueue(q);
   const deleting = ctx.config.deleteDestination && (opts.stagingComplete ?? true);
   const walk: PushWalk = {
     stats, deleting, destination: opts.destination ?? listDestination(ctx, container),
@@ -159,7 +162,9 @@ export async function walkPush(ctx: SyncContext, container: string, store: Stagi
       return;
     }
     if (d.empties && !written) walk.empties++;
-    if (d.overwrites && !written) walk.overwrites++;
+    // A grown append blob is counted, or not, once its old end is compared (actOnPush).
+    if (d.overwrites && !written && d.checkAppended && dst) rows.enqueue(APPEND_CHECKS, entry.name, { entry, dst } satisfies Job);
+    else if (d.overwrites && !written) walk.overwrites++;
     walk.totalBytes += entry.size;
     exec.report("push", { name: entry.name, action: "copy", reason: d.reason, size: entry.size });
     rows.enqueue(COPIES, entry.name, { entry, dst } satisfies Job);
@@ -227,6 +232,7 @@ export async function actOnPush(ctx: SyncContext, container: string, store: Stag
     exec.report("push", { name: job.entry.name, action: "copy", reason: "bytes differ at destination (same size, properties and metadata, no Content-MD5)", size: job.entry.size });
     rows.enqueue(COPIES, job.entry.name, job);
   });
+  walk.overwrites += await countRewrittenAppendBlobs(ctx, container, store, rows.queued<Job>(APPEND_CHECKS));
   if (!walk.deleting && ctx.config.deleteDestination) {
     ctx.events.warn("deletes.held", `no complete pull of "${container}" is staged yet; the push copies but deletes nothing at the target`, { container, hop: "push" });
   }
@@ -312,6 +318,17 @@ export async function actOnPush(ctx: SyncContext, container: string, store: Stag
   return { stats };
 }
 
+/** Compares the old end of each append blob that grew since pushed, a few at once; returns how many were re-created. */
+async function countRewrittenAppendBlobs(ctx: SyncContext, container: string, store: StagingStore, grown: Iterable<Job>): Promise<number> {
+  let rewritten = 0;
+  const pool = new WorkPool<Job>(ctx.config.transferConcurrency, async ({ entry, dst }) => {
+    if (!dst || !(await appendedSincePushed(ctx, container, entry, dst, store.dataPath(entry)))) rewritten++;
+  });
+  for (const job of grown) await pool.add(job);
+  await pool.drain();
+  return rewritten;
+}
+
 /**
  * Writes one staged blob over what the listing saw at the destination. The write is conditional on that version
  * (If-Match its ETag, or If-None-Match * where there was none): when someone wrote the blob since, the write
@@ -323,6 +340,8 @@ export async function pushOne(ctx: SyncContext, container: string, staged: Stagi
   const { entry } = job;
   let dst = job.dst;
   for (let round = 1; ; round++) {
+    // A blob of another type there is deleted before the write: given up only for a staged copy known to be whole.
+    if (dst && dst.kind !== entry.kind) await checkStagedCopy(entry, staged.dataPath(entry));
     if (dst && dst.etag !== records.get(entry.name)?.dstEtag) {
       if (await retainDestination(ctx, container, staged, dst)) stats.retainedFromDestination++;
     }

@@ -45,11 +45,28 @@ export interface UploadOptions {
 
 /** Writes a staged blob of any type to `container` at `site`; returns the new ETag. */
 export async function uploadEntry(site: SiteClient, container: string, entry: StagedEntry, path: string, opts: UploadOptions): Promise<string> {
+  return missingIsDamaged(path, () => uploadStaged(site, container, entry, path, opts));
+}
+
+/**
+ * Refuses a staged copy that is gone or whose bytes are not those received, before anything at the destination is
+ * given up for it (a blob of another type there is deleted before the write: the service turns no type into another).
+ */
+export async function checkStagedCopy(entry: StagedEntry, path: string): Promise<void> {
+  await missingIsDamaged(path, async () => {
+    checkSize(entry, (await stat(path)).size);
+    await verifyStaged(entry, path);
+  });
+}
+
+/**
+ * A staged data file removed by hand or lost with the disk is a damaged copy: dropped, so the next pull re-fetches
+ * it, instead of failing its push on every run while its deletions at the target wait for it.
+ */
+async function missingIsDamaged<T>(path: string, work: () => Promise<T>): Promise<T> {
   try {
-    return await uploadStaged(site, container, entry, path, opts);
+    return await work();
   } catch (err) {
-    // A staged data file removed by hand or lost with the disk is a damaged copy: dropped, so the next pull re-fetches
-    // it, instead of failing its push on every run while its deletions at the target wait for it.
     if ((err as NodeJS.ErrnoException).code === "ENOENT" && (err as NodeJS.ErrnoException).path === path) {
       throw new StagedCopyDamagedError(`staged copy is missing from the staging disk (${path}); it was dropped from staging and the next pull re-fetches it`);
     }
