@@ -1,4 +1,4 @@
-import { promises as fs } from "node:fs";
+import { promises as fs, readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { EXIT_CODES } from "../cli/exit-codes";
@@ -9,6 +9,43 @@ export interface LockInfo {
   readonly host: string;
   readonly command: string;
   readonly startedAt: string;
+  /** The machine's boot (Linux's boot_id) the holder ran in. @default absent where the system does not say */
+  readonly bootId?: string;
+  /** When the holder's process started, as the kernel counts it (`/proc/<pid>/stat` field 22): a live process
+   *  with that pid that started at another time only reuses the pid. @default absent where the system does not say */
+  readonly pidStart?: string;
+}
+
+/** How often the holder touches its lock, so that a run on another host can tell a live lock from a left one. */
+export const LOCK_HEARTBEAT_MS = 30_000;
+/** A lock of another host untouched for this long was left by a run that no longer runs (20 missed heartbeats). */
+export const OTHER_HOST_LOCK_STALE_MS = 10 * 60_000;
+
+/** What this machine knows of processes, for `holderRuns`. */
+export interface ProcessView {
+  readonly host: string;
+  readonly bootId?: string;
+  alive(pid: number): boolean;
+  /** The start time of a live process, where the system says. */
+  startOf(pid: number): string | undefined;
+}
+
+/**
+ * Whether the run that wrote a lock still runs. On this host: the same boot, a live pid, and (where known) the
+ * same process start, so neither a reboot nor a pid reused since makes a left lock look held. On another host (a
+ * state folder on shared storage): its lock was touched within OTHER_HOST_LOCK_STALE_MS.
+ */
+export function holderRuns(holder: LockInfo, here: ProcessView, untouchedMs: number): boolean {
+  if (holder.host !== here.host) return untouchedMs < OTHER_HOST_LOCK_STALE_MS;
+  if (holder.bootId && here.bootId && holder.bootId !== here.bootId) return false;
+  if (!here.alive(holder.pid)) return false;
+  const start = holder.pidStart ? here.startOf(holder.pid) : undefined;
+  return start === undefined || start === holder.pidStart;
+}
+
+/** This machine, as `holderRuns` sees it. */
+export function thisMachine(): ProcessView {
+  return { host: hostname(), bootId: bootId(), alive: isAlive, startOf: processStart };
 }
 
 /** Exit code when another run holds the lock. */
@@ -19,11 +56,23 @@ export const LOCKED_EXIT_CODE = EXIT_CODES.locked;
  * longer exists (killed, rebooted) is taken over, and `stale` tells the caller the last run did not finish.
  */
 export class RunLock {
-  private constructor(private readonly path: string, readonly stale: LockInfo | undefined) {}
+  private readonly heartbeat: ReturnType<typeof setInterval>;
+
+  private constructor(private readonly path: string, readonly stale: LockInfo | undefined, private readonly info: LockInfo) {
+    // Touched while held, so a run on another host sharing the state folder can tell it is live.
+    this.heartbeat = setInterval(() => {
+      const now = new Date();
+      fs.utimes(path, now, now).catch(() => undefined);
+    }, LOCK_HEARTBEAT_MS);
+    this.heartbeat.unref?.();
+  }
 
   static async acquire(stateDir: string, command: string): Promise<RunLock> {
     const path = join(stateDir, "lock");
-    const info: LockInfo = { pid: process.pid, host: hostname(), command, startedAt: new Date().toISOString() };
+    const here = thisMachine();
+    const pidStart = processStart(process.pid);
+    const info: LockInfo = { pid: process.pid, host: here.host, command, startedAt: new Date().toISOString(),
+      ...(here.bootId ? { bootId: here.bootId } : {}), ...(pidStart ? { pidStart } : {}) };
     let stale: LockInfo | undefined;
     for (let attempt = 0; attempt < 3; attempt++) {
       // The lock appears whole or not at all (written aside, then hard-linked into place): a run killed while
@@ -32,18 +81,15 @@ export class RunLock {
       try {
         await fs.writeFile(fresh, JSON.stringify(info), { mode: 0o600 });
         await fs.link(fresh, path);
-        return new RunLock(path, stale);
+        return new RunLock(path, stale, info);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
       } finally {
         await fs.rm(fresh, { force: true });
       }
       const holder = await readLock(path);
-      if (holder && holder.host === hostname() && isAlive(holder.pid)) {
-        throw new FatalError(
-          `another dr-sync ${holder.command} (pid ${holder.pid}, started ${holder.startedAt}) holds ${path}; this run exits without touching anything`,
-          LOCKED_EXIT_CODE);
-      }
+      const untouchedMs = Date.now() - ((await fs.stat(path).catch(() => undefined))?.mtimeMs ?? 0);
+      if (holder && holderRuns(holder, here, untouchedMs)) throw heldBy(holder, path, here.host, untouchedMs);
       if (!holder) {
         // A lock file written but not yet filled in belongs to a run starting right now; give it a moment.
         const st = await fs.stat(path).catch(() => undefined);
@@ -54,14 +100,54 @@ export class RunLock {
       stale = holder;
       // Rename first so that of two processes taking over the same stale lock, only one removes it.
       const aside = `${path}.stale.${process.pid}`;
-      await fs.rename(path, aside).then(() => fs.rm(aside, { force: true }), () => undefined);
+      if (await fs.rename(path, aside).then(() => true, () => false)) {
+        const moved = await readLock(aside);
+        if (moved && !(holder && sameLock(moved, holder))) {
+          // Another run took the left lock over between our read and our rename: this one is live, put it back.
+          await fs.link(aside, path).catch(() => undefined);
+          await fs.rm(aside, { force: true });
+          throw heldBy(moved, path, here.host, 0);
+        }
+        await fs.rm(aside, { force: true });
+      }
     }
     throw new FatalError(`could not take ${path}; another run keeps taking it`, LOCKED_EXIT_CODE);
   }
 
   async release(): Promise<void> {
+    clearInterval(this.heartbeat);
     const holder = await readLock(this.path);
-    if (holder?.pid === process.pid) await fs.rm(this.path, { force: true });
+    if (holder && sameLock(holder, this.info)) await fs.rm(this.path, { force: true });
+  }
+}
+
+function sameLock(a: LockInfo, b: LockInfo): boolean {
+  return a.pid === b.pid && a.host === b.host && a.startedAt === b.startedAt;
+}
+
+function heldBy(holder: LockInfo, path: string, host: string, untouchedMs: number): FatalError {
+  const where = holder.host === host ? "" : ` on host ${holder.host}, touched ${Math.round(untouchedMs / 1000)} s ago (taken over after ${OTHER_HOST_LOCK_STALE_MS / 60_000} minutes untouched),`;
+  return new FatalError(`another dr-sync ${holder.command} (pid ${holder.pid}, started ${holder.startedAt})${where} holds ${path}; this run exits without touching anything`,
+    LOCKED_EXIT_CODE);
+}
+
+/** Linux's id of this boot; undefined elsewhere. */
+function bootId(): string | undefined {
+  try {
+    return readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** When a process started, in clock ticks since boot (`/proc/<pid>/stat` field 22); undefined where unknown. */
+export function processStart(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name (field 2) is in parentheses and may hold spaces or parentheses: fields are counted after it.
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] || undefined;
+  } catch {
+    return undefined;
   }
 }
 
