@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { renderFence } from "../runtime/src/state/fence";
@@ -469,6 +469,31 @@ describe("restore writes like a run does", () => {
   afterAll(() => drill?.stop());
   const fence = (role: "active" | "passive") => drill.sites.target.container("dr-sync-status").createIfNotExists()
     .then(() => drill.sites.target.container("dr-sync-status").getBlockBlobClient("fence.json").upload(renderFence({ role }), renderFence({ role }).length));
+
+  test("a retained copy damaged on disk is refused, to a file or to a site, and nothing is written", async () => {
+    // Found in review: `restore --out` copied the retained file as it was, damage and all.
+    const kept = (JSON.parse((await drill.run(["retention", "list", "--json", "--container", "keep", "--blob", "a.txt"])).stdout) as { dataPath: string; site: string }[])
+      .filter((k) => !k.site.startsWith("target versions"));
+    expect(kept.length).toBeGreaterThan(0);
+    const original = readFileSync(kept[0].dataPath);
+    // The retained copy shares its inode with nothing now (the staged version moved on), so this damages only it.
+    writeFileSync(kept[0].dataPath, "FIRST");
+    try {
+      const out = join(drill.dir, "damaged.txt");
+      const res = await drill.run(["restore", "--container", "keep", "--blob", "a.txt", "--out", out]);
+      expect(res.code).toBe(1);
+      expect(res.stderr).toMatch(/the retained copy of "a\.txt" \(retained [^)]+\) is damaged: its MD5 is .*, it was .* when received; nothing was written/);
+      expect(existsSync(out)).toBe(false);
+      const before = await snapshot(drill.sites.target.container("keep"));
+      const toTarget = await drill.run(["restore", "--container", "keep", "--blob", "a.txt", "--to", "target"]);
+      expect(toTarget.code).toBe(1);
+      expect(toTarget.stderr).toMatch(/the retained copy of "a\.txt" .* is damaged/);
+      expect(await snapshot(drill.sites.target.container("keep"))).toEqual(before);
+    } finally {
+      writeFileSync(kept[0].dataPath, original);
+    }
+    figures.add("scenarios");
+  });
 
   test("into a site whose fence says active: refused (exit 5) unless --allow-active-site, and what it replaces is kept", async () => {
     await fence("active");

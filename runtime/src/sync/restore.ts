@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { listOne } from "../listing/blob-lister";
 import { RetainedCopy } from "../staging/retention";
 import { describeError, FatalError, isConditionFailed } from "../storage/errors";
-import { uploadEntry } from "../transfer/file-to-blob";
+import { stagedCopyProblem, uploadEntry } from "../transfer/file-to-blob";
 import { MiB, SyncContext } from "./context";
 import { retainRemote } from "./retain-remote";
 
@@ -16,6 +16,12 @@ import { retainRemote } from "./retain-remote";
  * unseen. The caller holds the run lock and has checked the site's fence.
  */
 export async function restoreRetained(ctx: SyncContext, copy: RetainedCopy, to: "source" | "target" | undefined, outFile: string | undefined): Promise<string> {
+  // Checked before anything is written or given up for it (a blob of another type is deleted before the write).
+  const problem = await stagedCopyProblem(copy.entry, copy.dataPath);
+  if (problem) {
+    throw new FatalError(`the retained copy of "${copy.name}" (retained ${copy.retainedAt}) is damaged: ${problem}; nothing was written. ` +
+      "`dr-sync retention list --blob` shows the other copies kept of it");
+  }
   if (outFile) {
     await fs.copyFile(copy.dataPath, outFile);
     return `wrote ${copy.size} bytes of "${copy.name}" (retained ${copy.retainedAt}, ${copy.reason}) to ${outFile}`;

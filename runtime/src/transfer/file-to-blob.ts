@@ -53,10 +53,23 @@ export async function uploadEntry(site: SiteClient, container: string, entry: St
  * given up for it (a blob of another type there is deleted before the write: the service turns no type into another).
  */
 export async function checkStagedCopy(entry: StagedEntry, path: string): Promise<void> {
-  await missingIsDamaged(path, async () => {
-    checkSize(entry, (await stat(path)).size);
-    await verifyStaged(entry, path);
-  });
+  const problem = await stagedCopyProblem(entry, path);
+  if (problem) throw new StagedCopyDamagedError(`staged copy is damaged: ${problem}; it was dropped from staging and the next pull re-fetches it`);
+}
+
+/** What is wrong with a file that should hold `entry`'s bytes (a staged or a retained copy), or undefined. */
+export async function stagedCopyProblem(entry: StagedEntry, path: string): Promise<string | undefined> {
+  let size: number;
+  try {
+    size = (await stat(path)).size;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return `${path} is missing`;
+    throw err;
+  }
+  if (size !== entry.size) return `${size} bytes, the source had ${entry.size}`;
+  const want = expectedMd5(entry);
+  const md5 = want ? await md5OfStaged(path, entry.stagedMd5 ? entry.pageRanges : undefined) : undefined;
+  return md5 !== want ? `its MD5 is ${md5}, it was ${want} when received` : undefined;
 }
 
 /**
