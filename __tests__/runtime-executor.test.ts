@@ -14,7 +14,9 @@ import { FatalError, fatalOf, GuardError, kindOf, StagingDiskError } from "../ru
 import { SiteClient } from "../runtime/src/storage/site-client";
 import { SyncContext } from "../runtime/src/sync/context";
 import { Executor, planExecutor, storageExecutor } from "../runtime/src/sync/executor";
-import { ItemAction } from "../runtime/src/sync/context";
+import { ItemAction, newHopStats } from "../runtime/src/sync/context";
+import { TargetVersions } from "../runtime/src/versions/target-versions";
+import { listOne } from "../runtime/src/listing/blob-lister";
 import { pullContainer } from "../runtime/src/sync/pull";
 import { pushContainer } from "../runtime/src/sync/push";
 import { ServiceClock } from "../runtime/src/sync/service-clock";
@@ -201,5 +203,30 @@ describe("errors carry their kind as types, never as message text", () => {
     expect(fatalOf(enospc, scope)).toBeInstanceOf(StagingDiskError);
     expect(new FatalError("staging disk: not really") instanceof StagingDiskError).toBe(false);
     expect(fatalOf(Object.assign(new Error("denied"), { statusCode: 403 }), scope)!.message).toMatch(/^source \(h\): the SAS in SRC_SAS .*; nothing was deleted$/);
+  });
+});
+
+describe("a destination blob deleted between the listing and the push's delete", () => {
+  test("counts as deleted: nothing to keep in the target versions, no failure, no retries", async () => {
+    // Found in review: keeping it in the versions failed with 404 CannotVerifyCopySource, retried as transient,
+    // then the deletion failed.
+    const container = "gone-meanwhile";
+    const versions = new TargetVersions(ctx.dst, "dr-sync-versions", "executor-test", () => new Date());
+    const withVersions: SyncContext = { ...ctx, versions };
+    await seed(drill.sites.target, container, [{ name: "old.txt", body: "kept at the DR site" }]);
+    const listed = await listOne(ctx.dst.container(container), container, "old.txt", { side: "target", sasEnv: "X", missing: "empty" });
+    await drill.sites.target.container(container).deleteBlob("old.txt");
+    const store = await StagingStore.open(ctx.config.stagingDir, ctx.srcKey, container, ctx.retention);
+    try {
+      const records = new PushRecords(store.rows, ctx.dstKey);
+      // A blob our push wrote (so the target's copy is not first kept in the retention area as someone else's).
+      records.written("old.txt", { srcEtag: "0x1", dstEtag: listed!.etag });
+      const stats = newHopStats();
+      await storageExecutor(withVersions, container, store).deleteAtDestination(records, listed!, stats);
+      expect(stats.versionsKept).toBe(0);
+      expect(records.get("old.txt")).toBeUndefined();
+    } finally {
+      await store.close();
+    }
   });
 });

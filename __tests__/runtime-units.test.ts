@@ -151,6 +151,9 @@ describe("errors and ETags", () => {
     // The SDK's own stream retries ran out on bodies cut short: the whole blob is worth fetching again.
     [new Error("Data corruption failure: received less data than required and reached maxRetires limitation. Received data offset: 12, data needed offset: 13, retries: 3, max retries: 3"), true],
     [new Error("bad thing"), false],
+    // A copy whose source the service could not reach this time, and one whose source is gone.
+    [{ statusCode: 500, details: { errorCode: "CannotVerifyCopySource" } }, true],
+    [{ statusCode: 404, details: { errorCode: "CannotVerifyCopySource" } }, false],
   ])("transient(%j) is %s", (err, expected) => {
     expect(isTransient(err)).toBe(expected);
   });

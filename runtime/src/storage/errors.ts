@@ -143,7 +143,8 @@ export function isTransient(err: unknown): boolean {
   const s = statusOf(err);
   if (s === 408 || s === 429 || (s !== undefined && s >= 500)) return true;
   // A server-side copy whose source the service could not reach this time (it checks the source over HTTP).
-  if (/CannotVerifyCopySource/i.test(errorCodeOf(err) ?? "")) return true;
+  // Not when the source is gone (404): no retry brings it back.
+  if (/CannotVerifyCopySource/i.test(errorCodeOf(err) ?? "") && s !== 404) return true;
   const code = (err as { code?: string })?.code ?? "";
   if (["ECONNRESET", "ECONNREFUSED", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN", "ECONNABORTED", "REQUEST_SEND_ERROR", "ERR_STREAM_PREMATURE_CLOSE"].includes(code)) return true;
   const name = (err as Error)?.name ?? "";

@@ -3,7 +3,7 @@ import { RemoteBlob, StagedEntry } from "../model/blob";
 import { RetentionReason } from "../staging/retention";
 import { StagingStore } from "../staging/staging-store";
 import { PushRecords } from "../state/push-records";
-import { describeError, FatalError, fatalOf, isLeaseConflict, isNotFound, leasedMessage } from "../storage/errors";
+import { describeError, FatalError, fatalOf, isLeaseConflict, isNotFound, leasedMessage, statusOf } from "../storage/errors";
 import { HopStats, ItemAction, SyncContext } from "./context";
 import { applyGuards, HopChanges } from "./guards";
 import { withItemRetry } from "./item-retry";
@@ -74,12 +74,20 @@ export function storageExecutor(ctx: SyncContext, container: string, store: Stag
     async deleteAtDestination(records, dst, stats) {
       if (dst.etag !== records.get(dst.name)?.dstEtag && (await retainDestination(ctx, container, store, dst))) stats.retainedFromDestination++;
       if (ctx.versions) {
-        await retry(() => ctx.versions!.keep(container, dst, "deleted by a push"));
-        stats.versionsKept++;
+        // Gone since the listing (404: the copy has no source): nothing to keep, and nothing left to delete.
+        const kept = await retry(() => ctx.versions!.keep(container, dst, "deleted by a push")).then(() => true, (err) => {
+          if (isNotFound(err)) return false;
+          throw err;
+        });
+        if (kept) stats.versionsKept++;
       }
-      await retry(() => ctx.dst.blob(container, dst.name).delete({ conditions: { ifMatch: dst.etag }, abortSignal: ctx.signal }).catch((err) => {
+      const blob = ctx.dst.blob(container, dst.name);
+      await retry(() => blob.delete({ conditions: { ifMatch: dst.etag }, abortSignal: ctx.signal }).catch(async (err) => {
         if (isLeaseConflict(err)) throw new Error(`${leasedMessage(ctx.dst.label)} (${describeError(err)})`);
-        if (!isNotFound(err)) throw err;
+        if (isNotFound(err)) return;
+        // A service may answer a conditional delete of a blob that is gone with 412 (Azurite does): gone is done.
+        if (statusOf(err) === 412 && !(await blob.exists({ abortSignal: ctx.signal }))) return;
+        throw err;
       }));
       records.delete(dst.name);
     },

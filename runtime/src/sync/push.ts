@@ -350,7 +350,8 @@ export async function pushOne(ctx: SyncContext, container: string, staged: Stagi
       if (dst && ctx.versions) {
         const kept = dst;
         await withItemRetry(3, ctx.config.retry.retryDelayMs, ctx.signal, () => ctx.versions!.keep(container, kept, "overwritten by a push").catch((err) => {
-          throw isConditionFailed(err) ? new DestinationChanged(err) : isLeaseConflict(err) ? new Error(leasedMessage(ctx.dst.label)) : err;
+          // Changed (412) or deleted (404: the copy has no source) since listed: its new state is seen first.
+          throw isConditionFailed(err) || isNotFound(err) ? new DestinationChanged(err) : isLeaseConflict(err) ? new Error(leasedMessage(ctx.dst.label)) : err;
         }));
         stats.versionsKept++;
       }
