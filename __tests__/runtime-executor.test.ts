@@ -230,3 +230,33 @@ describe("a destination blob deleted between the listing and the push's delete",
     }
   });
 });
+
+describe("the target versions' index across the service's midnight", () => {
+  test("each kept version is indexed under its own day, so a purge takes a version and its index line together", async () => {
+    // Found in review: a run's index stayed under the day of its first line, so the versions kept after midnight
+    // lost their index lines a day before the versions themselves were purged.
+    const container = "midnight";
+    let now = new Date("2026-12-01T23:59:59.000Z");
+    const versions = new TargetVersions(ctx.dst, "dr-sync-versions", "midnight-test", () => now);
+    await seed(drill.sites.target, container, [{ name: "a.txt", body: "a" }, { name: "b.txt", body: "b" }]);
+    const listed = async (name: string) => (await listOne(ctx.dst.container(container), container, name, { side: "target", sasEnv: "X", missing: "empty" }))!;
+    const before = await versions.keep(container, await listed("a.txt"), "overwritten by a push");
+    now = new Date("2026-12-02T00:00:01.000Z");
+    const after = await versions.keep(container, await listed("b.txt"), "overwritten by a push");
+    expect(before.version).toContain("/2026-12-01/");
+    expect(after.version).toContain("/2026-12-02/");
+    const linesByDay: Record<string, string[]> = {};
+    for (const day of ["2026-12-01", "2026-12-02"]) {
+      for await (const b of drill.sites.target.container("dr-sync-versions").listBlobsFlat({ prefix: `i/${container}/${day}/` })) {
+        const text = (await drill.sites.target.container("dr-sync-versions").getBlobClient(b.name).downloadToBuffer()).toString();
+        linesByDay[day] = [...(linesByDay[day] ?? []), ...text.trim().split("\n").map((l) => JSON.parse(l).name)];
+      }
+    }
+    expect(linesByDay).toEqual({ "2026-12-01": ["a.txt"], "2026-12-02": ["b.txt"] });
+    // Purged a day later by a clock on 2026-12-09 with 7 days kept: the first day goes whole, the second stays whole.
+    await versions.purge(container, 7, new Date("2026-12-09T12:00:00.000Z"));
+    const left: string[] = [];
+    await versions.eachEntry(container, "", () => true, (e) => left.push(e.name));
+    expect(left).toEqual(["b.txt"]);
+  });
+});

@@ -37,8 +37,8 @@ export interface VersionEntry {
  * older than the retention. A fresh VM with empty staging finds everything it needs here.
  */
 export class TargetVersions {
-  /** Per container: the index blob this run appends to (created once, however many workers ask), its part, and
-   *  the lines waiting for the append in flight. */
+  /** Per container and day (`<container>/<day>`): the index blob this run appends to (created once, however many
+   *  workers ask), its part, and the lines waiting for the append in flight. */
   private readonly indexes = new Map<string, IndexState>();
   private created?: Promise<void>;
 
@@ -138,8 +138,10 @@ export class TargetVersions {
    * a row, most of a changed cycle's time. A line stays whole inside its append, which is all `read` relies on.
    */
   private record(container: string, day: string, entry: VersionEntry): Promise<void> {
-    let state = this.indexes.get(container);
-    if (!state) this.indexes.set(container, (state = { part: 0, queue: [] }));
+    // One index per day too: a line filed under an earlier day than its version would be purged a day before it.
+    const key = `${container}/${day}`;
+    let state = this.indexes.get(key);
+    if (!state) this.indexes.set(key, (state = { part: 0, queue: [] }));
     const st = state;
     return new Promise<void>((resolve, reject) => {
       st.queue.push({ line: JSON.stringify(entry) + "\n", name: entry.name, resolve, reject });
