@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { StagingIndex } from "../runtime/src/index/staging-index";
@@ -114,6 +114,25 @@ describe("a staging folder of the version before the index", () => {
     expect(legacyFiles()).toEqual([]);
     expect(existsSync(join(dir, "index.db.tmp"))).toBe(false);
     expect(await snapshot(drill.sites.target.container(CONTAINER))).toEqual(target);
+    await expectSitesEqual(drill);
+  }, 120000);
+
+  test("a manifest whose bytes are gone is dropped, and the pull mark with it: a push deletes nothing for it at the target", async () => {
+    // Found in review: the migration dropped the entry but kept the container's pull mark, so the next push took
+    // the blob for one deleted at the source and deleted it at the target.
+    await makeLegacy(dir, original);
+    const manifest = legacyFiles().find((f) => f.endsWith(".json"))!;
+    const key = manifest.split("/").pop()!.slice(0, -".json".length);
+    const data = readdirSync(join(manifest, "..")).filter((f) => f.startsWith(`${key}.`) && f.endsWith(".bin"));
+    expect(data).toHaveLength(1);
+    rmSync(join(manifest, "..", data[0]));
+    const target = await snapshot(drill.sites.target.container(CONTAINER));
+    const r = await drill.run(["push", "--json"]);
+    expect(json(r).containers[0].push).toMatchObject({ deleted: 0 });
+    expect(await snapshot(drill.sites.target.container(CONTAINER))).toEqual(target);
+    const healed = await drill.run(["run", "--json"]);
+    expect({ code: healed.code, stderr: healed.code ? healed.stderr.slice(-2000) : "" }).toEqual({ code: 0, stderr: "" });
+    expect(json(healed).containers[0].pull).toMatchObject({ copied: 1, deleted: 0 });
     await expectSitesEqual(drill);
   }, 120000);
 

@@ -6,6 +6,7 @@ import { IndexOptions, StagingIndex } from "../index/staging-index";
 import { killPoint } from "../index/kill-point";
 import { FatalError } from "../storage/errors";
 import { exists } from "./atomic-file";
+import { clearPullMark } from "./pull-mark";
 
 /** A staging folder of the version before the index that cannot be migrated as it is; nothing was changed. */
 export class MigrationError extends FatalError {
@@ -40,11 +41,13 @@ export async function migrateLegacyFolder(dir: string, indexFile: string, option
   await removeDatabase(tmp);
   // One transaction for the whole migration: nothing is committed before every manifest has been read.
   const index = StagingIndex.open(tmp, { ...options, batchRows: Number.MAX_SAFE_INTEGER, batchMs: Number.MAX_SAFE_INTEGER });
+  let dropped = 0;
   try {
     for await (const file of manifestFiles(dir)) {
       const entry = await readManifest(dir, file);
       // A manifest whose bytes are gone is what the old version's rebuild dropped too: the next pull fetches it.
       if (await exists(join(dir, file, "..", entry.dataFile))) index.putEntry(entry);
+      else dropped++;
     }
     for (const f of records) await replayRecords(join(dir, f), f.slice("pushed-".length, -".jsonl".length), index);
     index.putMeta(LEGACY_META, "cleanup");
@@ -54,6 +57,9 @@ export async function migrateLegacyFolder(dir: string, indexFile: string, option
     throw err;
   }
   index.close();
+  // Without the dropped entries staging no longer says what the source has: no push may delete or claim a recovery
+  // point on it before the next complete pull (cleared before the index goes into place, so a kill keeps it so).
+  if (dropped > 0) await clearPullMark(dir);
   killPoint("migration.after-tmp-commit");
   await fs.rename(tmp, target);
   killPoint("migration.after-rename");
