@@ -3,6 +3,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { renderFence } from "../runtime/src/state/fence";
+import { siteKey } from "../runtime/src/staging/object-path";
 import { FaultProxy, startFaultProxy } from "../tools/fault-proxy/fault-proxy";
 import { Drill, expectSitesEqual, RunResult, seed, snapshot, startDrill } from "./support/harness";
 import { eventsOf, Figures, waitFor } from "./support/faults";
@@ -94,6 +95,11 @@ describe("staged data files gone from the staging disk (removed by hand, lost wi
       const second = await drill.run(["run", "--json"]);
       expect({ code: second.code, out: second.code === 0 ? "" : second.stdout }).toEqual({ code: 0, out: "" });
       await expectSitesEqual(drill);
+      // The versions staging lost were still at the target: kept from there before the push deleted or replaced them.
+      const targetKey = siteKey(drill.config.target.blobEndpoint);
+      const fromTarget = (JSON.parse((await drill.run(["retention", "list", "--json", "--container", "docs"])).stdout) as { site: string; name: string; dataPath: string }[])
+        .filter((k) => k.site === targetKey).map((k) => [k.name, readFileSync(k.dataPath, "utf8")]).sort();
+      expect(fromTarget).toEqual([["changed.txt", "version 1 of changed"], ["gone.txt", "version 1 of gone"]]);
       figures.add("scenarios");
     } finally {
       await drill.stop();

@@ -229,6 +229,30 @@ describe("a destination blob deleted between the listing and the push's delete",
       await store.close();
     }
   });
+
+  test("another 404 of the version copy (the versions container deleted during the run) fails the deletion: nothing goes unkept", async () => {
+    const container = "versions-gone";
+    const versionsContainer = "versions-deleted-midrun";
+    const versions = new TargetVersions(ctx.dst, versionsContainer, "executor-test", () => new Date());
+    await seed(drill.sites.target, container, [{ name: "first.txt", body: "1" }, { name: "second.txt", body: "2" }]);
+    const listed = async (name: string) => (await listOne(ctx.dst.container(container), container, name, { side: "target", sasEnv: "X", missing: "empty" }))!;
+    const store = await StagingStore.open(ctx.config.stagingDir, ctx.srcKey, container, ctx.retention);
+    try {
+      const records = new PushRecords(store.rows, ctx.dstKey);
+      const exec = storageExecutor({ ...ctx, versions }, container, store);
+      const first = await listed("first.txt");
+      records.written("first.txt", { srcEtag: "0x1", dstEtag: first.etag });
+      await exec.deleteAtDestination(records, first, newHopStats());
+      // The run created the versions container once; someone deletes it.
+      await drill.sites.target.container(versionsContainer).delete();
+      const second = await listed("second.txt");
+      records.written("second.txt", { srcEtag: "0x1", dstEtag: second.etag });
+      await expect(exec.deleteAtDestination(records, second, newHopStats())).rejects.toThrow(/does not exist|ContainerNotFound/);
+      expect(await drill.sites.target.container(container).getBlobClient("second.txt").exists()).toBe(true);
+    } finally {
+      await store.close();
+    }
+  });
 });
 
 describe("the target versions' index across the service's midnight", () => {

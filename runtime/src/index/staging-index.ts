@@ -116,6 +116,7 @@ export class StagingIndex {
       putRecord: p("INSERT OR REPLACE INTO push_records (target, name, src_etag, dst_etag, md5) VALUES (?, ?, ?, ?, ?)"),
       getRecord: rows("SELECT src_etag, dst_etag, md5 FROM push_records WHERE target = ? AND name = ?"),
       deleteRecord: p("DELETE FROM push_records WHERE target = ? AND name = ?"),
+      deleteRecordsOf: p("DELETE FROM push_records WHERE name = ?"),
       firstRecords: rows("SELECT name, src_etag, dst_etag, md5 FROM push_records WHERE target = ?1 ORDER BY name LIMIT ?2"),
       nextRecords: rows("SELECT name, src_etag, dst_etag, md5 FROM push_records WHERE target = ?1 AND name > ?3 ORDER BY name LIMIT ?2"),
       markSeen: p("INSERT OR IGNORE INTO seen (name) VALUES (?)"),
@@ -255,6 +256,11 @@ export class StagingIndex {
 
   deletePushRecord(target: string, name: string): void {
     this.write(this.st.deleteRecord, target, name);
+  }
+
+  /** Forgets what every target was last written of one name. */
+  deletePushRecordsOf(name: string): void {
+    this.write(this.st.deleteRecordsOf, name);
   }
 
   /** Every push record for one target site with its name, in listing order. */

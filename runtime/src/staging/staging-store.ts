@@ -118,9 +118,7 @@ export class StagingStore {
     const full: StagedEntry = { ...entry, dataFile: dataFileName(entry.name, entry.srcEtag) };
     await this.ensureShard(full.name);
     const old = this.index.getEntry(entry.name);
-    if (old && old.dataFile !== full.dataFile) {
-      await this.retention.keep(this.site, this.container, old, this.dataPath(old), "overwritten by a newer source version");
-    }
+    if (old && old.dataFile !== full.dataFile) await this.keepOld(old, "overwritten by a newer source version");
     await fs.rename(tmpPath, this.dataPath(full));
     killPoint("staging.after-data-rename");
     this.index.putEntry(full);
@@ -131,13 +129,22 @@ export class StagingStore {
     return full;
   }
 
+  /**
+   * Keeps a staged version that is about to go in the retention area. When its data file is gone there is nothing
+   * of it to keep here; the targets still hold those bytes, so their push records are forgotten: a push then keeps
+   * the target's copy in the retention area before it replaces or deletes it (as for a blob it did not write).
+   */
+  private async keepOld(old: StagedEntry, reason: RetentionReason): Promise<void> {
+    if ((await this.retention.keep(this.site, this.container, old, this.dataPath(old), reason)) === undefined) this.index.deletePushRecordsOf(old.name);
+  }
+
   /** Removes a blob from staging, keeping its last version in the retention area. */
   async remove(name: string, reason: RetentionReason = "deleted at source"): Promise<void> {
     this.refuseInPlan("remove");
     const old = this.index.getEntry(name);
     if (!old) return;
     await this.markDirty();
-    await this.retention.keep(this.site, this.container, old, this.dataPath(old), reason);
+    await this.keepOld(old, reason);
     this.index.deleteEntry(name);
     noteUnstaged(this.index);
     this.removeDataAfterCommit(old);

@@ -73,15 +73,16 @@ export function storageExecutor(ctx: SyncContext, container: string, store: Stag
 
     async deleteAtDestination(records, dst, stats) {
       if (dst.etag !== records.get(dst.name)?.dstEtag && (await retainDestination(ctx, container, store, dst))) stats.retainedFromDestination++;
+      const blob = ctx.dst.blob(container, dst.name);
       if (ctx.versions) {
-        // Gone since the listing (404: the copy has no source): nothing to keep, and nothing left to delete.
-        const kept = await retry(() => ctx.versions!.keep(container, dst, "deleted by a push")).then(() => true, (err) => {
-          if (isNotFound(err)) return false;
+        // Gone since the listing (the copy has no source): nothing to keep, and nothing left to delete. Any other
+        // 404 (the versions container deleted meanwhile) fails the deletion: nothing goes without its version.
+        const kept = await retry(() => ctx.versions!.keep(container, dst, "deleted by a push")).then(() => true, async (err) => {
+          if (isNotFound(err) && !(await blob.exists({ abortSignal: ctx.signal }))) return false;
           throw err;
         });
         if (kept) stats.versionsKept++;
       }
-      const blob = ctx.dst.blob(container, dst.name);
       await retry(() => blob.delete({ conditions: { ifMatch: dst.etag }, abortSignal: ctx.signal }).catch(async (err) => {
         if (isLeaseConflict(err)) throw new Error(`${leasedMessage(ctx.dst.label)} (${describeError(err)})`);
         if (isNotFound(err)) return;

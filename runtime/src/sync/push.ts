@@ -349,9 +349,11 @@ export async function pushOne(ctx: SyncContext, container: string, staged: Stagi
     try {
       if (dst && ctx.versions) {
         const kept = dst;
-        await withItemRetry(3, ctx.config.retry.retryDelayMs, ctx.signal, () => ctx.versions!.keep(container, kept, "overwritten by a push").catch((err) => {
-          // Changed (412) or deleted (404: the copy has no source) since listed: its new state is seen first.
-          throw isConditionFailed(err) || isNotFound(err) ? new DestinationChanged(err) : isLeaseConflict(err) ? new Error(leasedMessage(ctx.dst.label)) : err;
+        await withItemRetry(3, ctx.config.retry.retryDelayMs, ctx.signal, () => ctx.versions!.keep(container, kept, "overwritten by a push").catch(async (err) => {
+          // Changed (412) or deleted (a 404 for a blob that is gone) since listed: its new state is seen first. Any
+          // other 404 (the versions container deleted meanwhile) fails the write: nothing is replaced unkept.
+          if (isConditionFailed(err) || (isNotFound(err) && !(await ctx.dst.blob(container, kept.name).exists({ abortSignal: ctx.signal })))) throw new DestinationChanged(err);
+          throw isLeaseConflict(err) ? new Error(leasedMessage(ctx.dst.label)) : err;
         }));
         stats.versionsKept++;
       }
