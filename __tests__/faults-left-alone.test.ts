@@ -56,32 +56,45 @@ describe("a target blob someone holds a lease on (an application, a drill VM who
     // the retention area and in the target versions twice, then failed as "changed at target twice".
     const drill = await startDrill(["held"]);
     try {
-      await seed(drill.sites.source, "held", ["changed.txt", "deleted.txt", "other.txt"].map((name) => ({ name, body: `version 1 of ${name}` })));
+      // Enough blobs that two deletions stay within the delete guard's half.
+      await seed(drill.sites.source, "held", ["changed.txt", "deleted.txt", "other.txt", ...Array.from({ length: 5 }, (_, i) => `stays/${i}.txt`)]
+        .map((name) => ({ name, body: `version 1 of ${name}` })));
       expect((await drill.run(["run"])).code).toBe(0);
       const target = drill.sites.target.container("held");
       const leases = ["changed.txt", "deleted.txt"].map((n) => target.getBlobClient(n).getBlobLeaseClient());
       for (const l of leases) await l.acquireLease(-1);
       await seed(drill.sites.source, "held", [{ name: "changed.txt", body: "version 2 of changed.txt" }, { name: "new.txt", body: "new" }]);
       await drill.sites.source.container("held").deleteBlob("deleted.txt");
+      // Deleted at the source too, and not leased: the leases must not hold its deletion back.
+      await drill.sites.source.container("held").deleteBlob("other.txt");
       // Copies of the target's blobs: in the retention area under the target's key, and in the target versions.
       const sourceKey = siteKey(drill.config.source.blobEndpoint);
-      const keptAtTarget = async () => (JSON.parse((await drill.run(["retention", "list", "--json", "--container", "held"])).stdout) as { site: string }[])
-        .filter((k) => k.site !== sourceKey).length;
-      const keptBefore = await keptAtTarget();
+      const keptAtTarget = async () => (JSON.parse((await drill.run(["retention", "list", "--json", "--container", "held"])).stdout) as { site: string; name: string }[])
+        .filter((k) => k.site !== sourceKey).map((k) => k.name).sort();
+      const leasedKept = async () => (await keptAtTarget()).filter((n) => n === "changed.txt" || n === "deleted.txt");
+      expect(await leasedKept()).toEqual([]);
 
+      let keptAfterFirst: string[] = [];
       for (let i = 0; i < 2; i++) {
         const res = await drill.run(["run", "--json"]);
         expect(res.code).toBe(1);
         const c = container(json(res), "held");
         expect(c.push.failures.map((f: { name: string }) => f.name).sort()).toEqual(["changed.txt", "deleted.txt"]);
         for (const f of c.push.failures) expect(f.error).toMatch(/^leased at target \(127\.0\.0\.1:\d+\): .*breaks no one.s lease/);
-        expect(c.push.retainedFromDestination).toBe(0);
-        expect(c.push.versionsKept).toBe(0);
         expect(res.stderr).toMatch(/"blob\.leased"/);
-        expect(await keptAtTarget()).toBe(keptBefore);
+        // Nothing of the leased blobs is kept, ever; the second run keeps nothing at all.
+        expect(await leasedKept()).toEqual([]);
+        if (i === 0) keptAfterFirst = await keptAtTarget();
+        else {
+          expect(c.push).toMatchObject({ retainedFromDestination: 0, versionsKept: 0, deleted: 0 });
+          expect(await keptAtTarget()).toEqual(keptAfterFirst);
+        }
         expect((await target.getBlockBlobClient("changed.txt").downloadToBuffer()).toString()).toBe("version 1 of changed.txt");
         expect(await target.getBlobClient("deleted.txt").exists()).toBe(true);
         expect(await target.getBlobClient("new.txt").exists()).toBe(true);
+        // The leases held back no other deletion.
+        expect(await target.getBlobClient("other.txt").exists()).toBe(false);
+        if (i === 0) expect(c.push.deleted).toBe(1);
       }
 
       for (const l of leases) await l.releaseLease();

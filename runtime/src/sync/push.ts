@@ -89,6 +89,10 @@ export interface PushWalk {
   empties: number;
   overwrites: number;
   totalBytes: number;
+  /** Blobs left as they are because they are leased at the destination: failures of their own, named after the
+   *  deletions are made. A lease (an attached disk) can last for weeks, and no retry cures it: it must not hold back
+   *  the container's other deletions all that time, as a failed transfer does. */
+  readonly leased: { name: string; error: string }[];
 }
 
 export interface WalkOptions {
@@ -121,7 +125,7 @@ export async function walkPush(ctx: SyncContext, container: string, store: Stagi
   const deleting = ctx.config.deleteDestination && (opts.stagingComplete ?? true);
   const walk: PushWalk = {
     stats, deleting, destination: opts.destination ?? listDestination(ctx, container),
-    aheadListed: 0, aheadDeletes: 0, empties: 0, overwrites: 0, totalBytes: opts.ahead?.bytes ?? 0,
+    aheadListed: 0, aheadDeletes: 0, empties: 0, overwrites: 0, totalBytes: opts.ahead?.bytes ?? 0, leased: [],
   };
   /** Whether `name` was written ahead: out of what the target held and of what it would lose; copied, by this run. */
   const aheadOf = (name: string): AddedName | undefined => {
@@ -135,7 +139,7 @@ export async function walkPush(ctx: SyncContext, container: string, store: Stagi
     if (!dst.leased) return false;
     const error = leasedMessage(ctx.dst.label);
     exec.report("push", { name: dst.name, action: "skip", reason: `leased at the destination: not ${what}` });
-    stats.failed.push({ name: dst.name, error });
+    walk.leased.push({ name: dst.name, error });
     ctx.events.warn("blob.leased", `"${dst.name}" in ${container} is ${error}`, { container, blob: dst.name, hop: "push" });
     return true;
   };
@@ -155,12 +159,13 @@ export async function walkPush(ctx: SyncContext, container: string, store: Stagi
       stats.adopted++;
       return;
     }
-    if (dst && leased(dst, "replaced")) return;
     if (d.compareBytes) {
-      // Counted only once the bytes are compared (after the walk): see adoptSameBytes.
+      // Counted only once the bytes are compared (after the walk): see adoptSameBytes. A leased blob that holds the
+      // staged bytes is adopted (no write); one that does not is a lease failure then.
       rows.enqueue(COMPARES, entry.name, { entry, dst } satisfies Job);
       return;
     }
+    if (dst && leased(dst, "replaced")) return;
     if (d.empties && !written) walk.empties++;
     // A grown append blob is counted, or not, once its old end is compared (actOnPush).
     if (d.overwrites && !written && d.checkAppended && dst) rows.enqueue(APPEND_CHECKS, entry.name, { entry, dst } satisfies Job);
@@ -227,6 +232,11 @@ export async function actOnPush(ctx: SyncContext, container: string, store: Stag
   const rows = store.rows;
   for (const job of rows.queued<Job>(ADOPTS)) exec.adopt(records, job.entry, job.dst!);
   await adoptSameBytes(ctx, container, rows.queued<Job>(COMPARES), records, exec, stats, (job) => {
+    if (job.dst?.leased) {
+      walk.leased.push({ name: job.entry.name, error: leasedMessage(ctx.dst.label) });
+      ctx.events.warn("blob.leased", `"${job.entry.name}" in ${container} is ${leasedMessage(ctx.dst.label)}`, { container, blob: job.entry.name, hop: "push" });
+      return;
+    }
     walk.overwrites++;
     walk.totalBytes += job.entry.size;
     exec.report("push", { name: job.entry.name, action: "copy", reason: "bytes differ at destination (same size, properties and metadata, no Content-MD5)", size: job.entry.size });
@@ -313,6 +323,7 @@ export async function actOnPush(ctx: SyncContext, container: string, store: Stag
       if (fatal) throw fatal;
     }
   }
+  stats.failed.push(...walk.leased);
   records.prune();
   store.flush();
   return { stats };
