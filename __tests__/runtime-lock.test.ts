@@ -24,12 +24,22 @@ describe("whether a lock's holder still runs", () => {
     ["this system says no boot or start: the pid alone", holder(), here({ bootId: undefined, startOf: () => undefined }), 0, true],
     ["another host, touched a minute ago", holder({ host: "other-vm" }), here(), 60_000, true],
     ["another host, untouched for longer than the limit", holder({ host: "other-vm" }), here(), OTHER_HOST_LOCK_STALE_MS, false],
+    // Containers sharing a hostname and a state volume: the pid in the lock is another namespace's, not ours.
+    ["another pid namespace on this host, its heartbeat fresh: held whatever our pid says", holder({ pidNs: "pid:[1]" }), here({ pidNs: "pid:[2]", alive: () => true, startOf: () => "1" }), 60_000, true],
+    ["another pid namespace on this host, untouched for the limit", holder({ pidNs: "pid:[1]" }), here({ pidNs: "pid:[2]" }), OTHER_HOST_LOCK_STALE_MS, false],
+    ["the same pid namespace: judged by its pid", holder({ pidNs: "pid:[1]" }), here({ pidNs: "pid:[1]", alive: () => false }), 0, false],
   ] as const)("%s", (_what, h, view, untouchedMs, runs) => {
     expect(holderRuns(h, view, untouchedMs)).toBe(runs);
   });
 });
 
-describe("taking the lock", () => {
+const hasProc = existsSync("/proc/self/stat");
+if (!hasProc) {
+  // eslint-disable-next-line no-console
+  console.warn("runtime-lock: SKIPPED: no /proc here; the lock's process checks use it (Linux), and these tests with them");
+}
+
+(hasProc ? describe : describe.skip)("taking the lock", () => {
   let dir: string;
   beforeEach(() => { dir = mkdtempSync(join(tmpdir(), "drsync-lock-")); });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
@@ -82,11 +92,33 @@ describe("taking the lock", () => {
     await lock.release();
   });
 
+  test("another host's heartbeat keeps its lock held however old the lock file; a heartbeat not of that holder does not", async () => {
+    const other = holder({ host: "other-vm", pid: 1 });
+    leave(other, OTHER_HOST_LOCK_STALE_MS * 2);
+    writeFileSync(join(dir, "lock.beat"), JSON.stringify({ pid: other.pid, host: other.host, startedAt: other.startedAt }));
+    const err = await RunLock.acquire(dir, "run").catch((e) => e);
+    expect(err).toBeInstanceOf(FatalError);
+    expect(err.message).toMatch(/on host other-vm, touched 0 s ago/);
+    writeFileSync(join(dir, "lock.beat"), JSON.stringify({ pid: 2, host: "other-vm", startedAt: other.startedAt }));
+    const lock = await RunLock.acquire(dir, "run");
+    expect(lock.stale).toMatchObject({ host: "other-vm" });
+    await lock.release();
+  });
+
+  test("the holder writes its heartbeat while it holds the lock, and removes it with the lock", async () => {
+    const lock = await RunLock.acquire(dir, "run", 20);
+    await new Promise((r) => setTimeout(r, 200));
+    const info = JSON.parse(readFileSync(join(dir, "lock"), "utf8")) as LockInfo;
+    expect(JSON.parse(readFileSync(join(dir, "lock.beat"), "utf8"))).toEqual({ pid: info.pid, host: info.host, startedAt: info.startedAt });
+    await lock.release();
+    expect(existsSync(join(dir, "lock.beat"))).toBe(false);
+  });
+
   test("a held lock records this boot and process start, and release removes only its own", async () => {
     const lock = await RunLock.acquire(dir, "run");
     const info = JSON.parse(readFileSync(join(dir, "lock"), "utf8")) as LockInfo;
     expect(info.pid).toBe(process.pid);
-    if (existsSync("/proc/self/stat")) expect(info.pidStart).toBe(processStart(process.pid));
+    expect(info.pidStart).toBe(processStart(process.pid));
     // Someone else's lock in its place (taken over as left): not ours to remove.
     leave({ ...info, startedAt: "2026-12-02T00:00:00.000Z" });
     await lock.release();
