@@ -501,6 +501,28 @@ describe("restore writes like a run does", () => {
     figures.add("scenarios");
   });
 
+  test("a retained page blob kept before its received MD5 was recorded is checked by size only, not by its stale stored MD5", async () => {
+    const cc = drill.sites.source.container("keep");
+    const disk = cc.getPageBlobClient("disk/old.vhd");
+    // A stored Content-MD5 set at creation, stale once pages are written: it says nothing of the bytes.
+    await disk.create(4096, { blobHTTPHeaders: { blobContentMD5: Buffer.alloc(16, 5) } });
+    await disk.uploadPages(Buffer.alloc(512, 1), 0, 512);
+    expect((await drill.run(["run"])).code).toBe(0);
+    await disk.uploadPages(Buffer.alloc(512, 2), 512, 512);
+    expect((await drill.run(["run"])).code).toBe(0);
+    const kept = (JSON.parse((await drill.run(["retention", "list", "--json", "--container", "keep", "--blob", "disk/old.vhd"])).stdout) as { manifestPath: string; site: string }[])
+      .filter((k) => !k.site.startsWith("target versions"));
+    expect(kept).toHaveLength(1);
+    // As a copy kept by an older version reads: no MD5 of the received bytes.
+    const manifest = JSON.parse(readFileSync(kept[0].manifestPath, "utf8"));
+    delete manifest.entry.stagedMd5;
+    writeFileSync(kept[0].manifestPath, JSON.stringify(manifest) + "\n");
+    const out = join(drill.dir, "old.vhd");
+    const res = await drill.run(["restore", "--container", "keep", "--blob", "disk/old.vhd", "--out", out]);
+    expect({ code: res.code, stderr: res.code ? res.stderr : "" }).toEqual({ code: 0, stderr: "" });
+    expect(readFileSync(out)).toEqual(Buffer.concat([Buffer.alloc(512, 1), Buffer.alloc(3584)]));
+  });
+
   test("into a site whose fence says active: refused (exit 5) unless --allow-active-site, and what it replaces is kept", async () => {
     await fence("active");
     try {

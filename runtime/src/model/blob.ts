@@ -101,3 +101,11 @@ function lowerKeys(m: Readonly<Record<string, string>>): Record<string, string> 
   for (const [k, v] of Object.entries(m)) out[k.toLowerCase()] = v;
   return out;
 }
+
+/**
+ * A blob's stored Content-MD5, where it speaks for the bytes: only a block blob's. Put Page and Append Block never
+ * update it, so a page or append blob's stays whatever its creation (or Set Blob Properties) said.
+ */
+export function storedMd5(blob: { readonly kind: BlobKind; readonly props: BlobProps }): string | undefined {
+  return blob.kind === "BlockBlob" ? blob.props.contentMD5 : undefined;
+}

@@ -1,4 +1,4 @@
-import { describePropDifferences, PushRecord, RemoteBlob, StagedEntry } from "../model/blob";
+import { describePropDifferences, PushRecord, RemoteBlob, StagedEntry, storedMd5 } from "../model/blob";
 
 /** What to do with one blob in one hop, and why: every copy and skip has a named reason. */
 export type Decision =
@@ -36,14 +36,6 @@ export function decidePull(src: RemoteBlob, staged: StagedEntry | undefined): De
  * True when two versions provably hold the same bytes: same size, and an MD5 of one equal to one of the other's.
  * Without MD5s it cannot be known, and the change counts as an overwrite.
  */
-/**
- * A blob's stored Content-MD5, where it speaks for the bytes: only a block blob's. Put Page and Append Block never
- * update it, so a page or append blob's stays whatever its creation (or Set Blob Properties) said.
- */
-export function storedMd5(blob: { readonly kind: RemoteBlob["kind"]; readonly props: RemoteBlob["props"] }): string | undefined {
-  return blob.kind === "BlockBlob" ? blob.props.contentMD5 : undefined;
-}
-
 export function sameContent(size: number, md5: string | undefined, otherSize: number, otherMd5s: readonly (string | undefined)[]): boolean {
   return size === otherSize && !!md5 && otherMd5s.includes(md5);
 }

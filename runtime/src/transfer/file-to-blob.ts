@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { BlockBlobClient, BlobHTTPHeaders } from "@azure/storage-blob";
-import { normalizeEtag, RangeMd5s, StagedEntry } from "../model/blob";
+import { normalizeEtag, RangeMd5s, StagedEntry, storedMd5 } from "../model/blob";
 import { SiteClient } from "../storage/site-client";
 import { IntegrityError, md5OfStaged } from "./blob-to-file";
 import { md5OfBlocks, md5OfRange } from "./file-hash";
@@ -67,7 +67,9 @@ export async function stagedCopyProblem(entry: StagedEntry, path: string): Promi
     throw err;
   }
   if (size !== entry.size) return `${size} bytes, the source had ${entry.size}`;
-  const want = expectedMd5(entry);
+  // The MD5 taken when the bytes were received; a copy kept before those were recorded has only the stored one,
+  // which speaks for a block blob's bytes alone.
+  const want = entry.stagedMd5 ?? storedMd5(entry);
   const md5 = want ? await md5OfStaged(path, entry.stagedMd5 ? entry.pageRanges : undefined) : undefined;
   return md5 !== want ? `its MD5 is ${md5}, it was ${want} when received` : undefined;
 }
