@@ -521,6 +521,10 @@ describe("restore writes like a run does", () => {
     const res = await drill.run(["restore", "--container", "keep", "--blob", "disk/old.vhd", "--out", out]);
     expect({ code: res.code, stderr: res.code ? res.stderr : "" }).toEqual({ code: 0, stderr: "" });
     expect(readFileSync(out)).toEqual(Buffer.concat([Buffer.alloc(512, 1), Buffer.alloc(3584)]));
+    // And to the target, through the upload's own check, which must not refuse it on its stale stored MD5 either.
+    const toTarget = await drill.run(["restore", "--container", "keep", "--blob", "disk/old.vhd", "--to", "target"]);
+    expect({ code: toTarget.code, stderr: toTarget.code ? toTarget.stderr : "" }).toEqual({ code: 0, stderr: "" });
+    expect(await drill.sites.target.container("keep").getPageBlobClient("disk/old.vhd").downloadToBuffer()).toEqual(Buffer.concat([Buffer.alloc(512, 1), Buffer.alloc(3584)]));
   });
 
   test("into a site whose fence says active: refused (exit 5) unless --allow-active-site, and what it replaces is kept", async () => {

@@ -114,6 +114,26 @@ if (!hasProc) {
     expect(existsSync(join(dir, "lock.beat"))).toBe(false);
   });
 
+  test("a heartbeat that cannot be read whole counts as a sign of life: the lock is held, never stolen", async () => {
+    leave(holder({ host: "other-vm", pid: 1 }), OTHER_HOST_LOCK_STALE_MS * 2);
+    writeFileSync(join(dir, "lock.beat"), '{"pid":');
+    const err = await RunLock.acquire(dir, "run").catch((e) => e);
+    expect(err).toBeInstanceOf(FatalError);
+    expect(err.exitCode).toBe(3);
+  });
+
+  test("a holder whose lock was taken over stops its heartbeat, so it keeps no one else's lock alive", async () => {
+    const lock = await RunLock.acquire(dir, "run", 20);
+    const other = holder({ host: "other-vm", pid: 7 });
+    leave(other);
+    const foreign = JSON.stringify({ pid: other.pid, host: other.host, startedAt: other.startedAt });
+    writeFileSync(join(dir, "lock.beat"), foreign);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(readFileSync(join(dir, "lock.beat"), "utf8")).toBe(foreign);
+    await lock.release();
+    expect(existsSync(join(dir, "lock"))).toBe(true);
+  });
+
   test("a held lock records this boot and process start, and release removes only its own", async () => {
     const lock = await RunLock.acquire(dir, "run");
     const info = JSON.parse(readFileSync(join(dir, "lock"), "utf8")) as LockInfo;

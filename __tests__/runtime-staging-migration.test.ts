@@ -175,6 +175,22 @@ describe("a staging folder of the version before the index", () => {
     expect(await snapshot(drill.sites.target.container(CONTAINER))).toEqual(target);
     writeFileSync(path, saved);
   }, 120000);
+  test("a manifest whose bytes are gone, its blob then changed at the source: the target's version is kept before it is replaced", async () => {
+    // Last in this file: it changes the source. Found in review: its push record survived the migration, so the push took the target's copy for one it had
+    // written and replaced it without keeping it: the last copy of that version.
+    await makeLegacy(dir, original);
+    const manifest = legacyFiles().find((f) => f.endsWith(".json"))!;
+    const { name, dataFile } = JSON.parse(readFileSync(manifest, "utf8")) as { name: string; dataFile: string };
+    rmSync(join(manifest, "..", dataFile));
+    const before = (await drill.sites.target.container(CONTAINER).getBlockBlobClient(name).downloadToBuffer()).toString("base64");
+    await seed(drill.sites.source, CONTAINER, [{ name, body: "changed at the source before the healing run" }]);
+    const r = await drill.run(["run", "--json"]);
+    expect({ code: r.code, stderr: r.code ? r.stderr.slice(-2000) : "" }).toEqual({ code: 0, stderr: "" });
+    const keptFromTarget = (JSON.parse((await drill.run(["retention", "list", "--json", "--container", CONTAINER, "--blob", name])).stdout) as { site: string; dataPath: string }[])
+      .filter((k) => k.site === targetKey).map((k) => readFileSync(k.dataPath).toString("base64"));
+    expect(keptFromTarget).toEqual([before]);
+    await expectSitesEqual(drill);
+  }, 120000);
 });
 
 /** The bytes of a valid SQLite file that is not a dr-sync index. */

@@ -117,6 +117,7 @@ export class StagingIndex {
       getRecord: rows("SELECT src_etag, dst_etag, md5 FROM push_records WHERE target = ? AND name = ?"),
       deleteRecord: p("DELETE FROM push_records WHERE target = ? AND name = ?"),
       deleteRecordsOf: p("DELETE FROM push_records WHERE name = ?"),
+      deleteRecordsWithoutEntries: p("DELETE FROM push_records WHERE name NOT IN (SELECT name FROM entries)"),
       firstRecords: rows("SELECT name, src_etag, dst_etag, md5 FROM push_records WHERE target = ?1 ORDER BY name LIMIT ?2"),
       nextRecords: rows("SELECT name, src_etag, dst_etag, md5 FROM push_records WHERE target = ?1 AND name > ?3 ORDER BY name LIMIT ?2"),
       markSeen: p("INSERT OR IGNORE INTO seen (name) VALUES (?)"),
@@ -258,9 +259,14 @@ export class StagingIndex {
     this.write(this.st.deleteRecord, target, name);
   }
 
-  /** Forgets what every target was last written of one name. */
+  /** Forgets what every target was last written of one name (a scan of the records: for a rare case only). */
   deletePushRecordsOf(name: string): void {
     this.write(this.st.deleteRecordsOf, name);
+  }
+
+  /** Forgets the push records of every name that has no staged entry (one pass, for the legacy migration). */
+  deletePushRecordsWithoutEntries(): void {
+    this.write(this.st.deleteRecordsWithoutEntries);
   }
 
   /** Every push record for one target site with its name, in listing order. */

@@ -50,6 +50,9 @@ export async function migrateLegacyFolder(dir: string, indexFile: string, option
       else dropped++;
     }
     for (const f of records) await replayRecords(join(dir, f), f.slice("pushed-".length, -".jsonl".length), index);
+    // The targets still hold what those records name for a dropped entry: without its record, a push keeps the
+    // target's copy in the retention area before it replaces or deletes it (it may be the last copy).
+    if (dropped > 0) index.deletePushRecordsWithoutEntries();
     index.putMeta(LEGACY_META, "cleanup");
   } catch (err) {
     index.close();

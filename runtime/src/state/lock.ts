@@ -71,9 +71,7 @@ export class RunLock {
   private constructor(private readonly path: string, readonly stale: LockInfo | undefined, private readonly info: LockInfo, heartbeatMs: number) {
     // A heartbeat while held, so a run on another host sharing the state folder can tell it is live: the file is
     // rewritten (never given a time of ours), so its time is the file system's clock, which both hosts share.
-    this.heartbeat = setInterval(() => {
-      fs.writeFile(`${path}.beat`, beatOf(info), { mode: 0o600 }).catch(() => undefined);
-    }, heartbeatMs);
+    this.heartbeat = setInterval(() => { void this.beat(); }, heartbeatMs);
     this.heartbeat.unref?.();
   }
 
@@ -125,6 +123,18 @@ export class RunLock {
     throw new FatalError(`could not take ${path}; another run keeps taking it`, LOCKED_EXIT_CODE);
   }
 
+  /** One heartbeat: written aside and renamed into place, so a reader never sees it half written; and only while
+   *  the lock is still ours (one taken over from a holder that was suspended must not be kept alive by it). */
+  private async beat(): Promise<void> {
+    const holder = await readLock(this.path);
+    if (!holder || !sameLock(holder, this.info)) {
+      clearInterval(this.heartbeat);
+      return;
+    }
+    const aside = `${this.path}.beat.${process.pid}.tmp`;
+    await fs.writeFile(aside, beatOf(this.info), { mode: 0o600 }).then(() => fs.rename(aside, `${this.path}.beat`)).catch(() => fs.rm(aside, { force: true }).catch(() => undefined));
+  }
+
   async release(): Promise<void> {
     clearInterval(this.heartbeat);
     const holder = await readLock(this.path);
@@ -132,6 +142,15 @@ export class RunLock {
       await fs.rm(this.path, { force: true });
       await fs.rm(`${this.path}.beat`, { force: true });
     }
+  }
+}
+
+function isBeat(text: string): boolean {
+  try {
+    const b = JSON.parse(text) as { pid?: unknown };
+    return typeof b?.pid === "number";
+  } catch {
+    return false;
   }
 }
 
@@ -150,7 +169,10 @@ async function sinceHeartbeat(path: string, holder: LockInfo): Promise<number> {
     await fs.writeFile(probe, "", { mode: 0o600 });
     const now = (await fs.stat(probe)).mtimeMs;
     let last = (await fs.stat(path).catch(() => undefined))?.mtimeMs ?? 0;
-    const beat = await fs.readFile(`${path}.beat`, "utf8").catch(() => "");
+    const beat = await fs.readFile(`${path}.beat`, "utf8").catch(() => undefined);
+    // A beat that cannot be read whole (a writer of another version, a file system that shows a rename late) is
+    // taken as a sign of life: when in doubt, the lock is held, never stolen.
+    if (beat !== undefined && !isBeat(beat)) return 0;
     if (beat === beatOf(holder)) last = Math.max(last, (await fs.stat(`${path}.beat`).catch(() => undefined))?.mtimeMs ?? 0);
     return Math.max(0, now - last);
   } finally {

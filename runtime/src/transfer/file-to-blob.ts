@@ -67,9 +67,7 @@ export async function stagedCopyProblem(entry: StagedEntry, path: string): Promi
     throw err;
   }
   if (size !== entry.size) return `${size} bytes, the source had ${entry.size}`;
-  // The MD5 taken when the bytes were received; a copy kept before those were recorded has only the stored one,
-  // which speaks for a block blob's bytes alone.
-  const want = entry.stagedMd5 ?? storedMd5(entry);
+  const want = expectedMd5(entry);
   const md5 = want ? await md5OfStaged(path, entry.stagedMd5 ? entry.pageRanges : undefined) : undefined;
   return md5 !== want ? `its MD5 is ${md5}, it was ${want} when received` : undefined;
 }
@@ -123,9 +121,12 @@ export class StagedCopyDamagedError extends Error {
   }
 }
 
-/** The hash a staged copy must have: the one taken when it was received, or (older manifests) the stored Content-MD5. */
+/**
+ * The hash a staged copy must have: the one taken when it was received, or (copies kept before that was recorded)
+ * a block blob's stored Content-MD5; a page or append blob's says nothing of its bytes.
+ */
 function expectedMd5(entry: StagedEntry): string | undefined {
-  return entry.stagedMd5 ?? entry.props.contentMD5;
+  return entry.stagedMd5 ?? storedMd5(entry);
 }
 
 function checkMd5(entry: StagedEntry, md5: string): void {
