@@ -233,6 +233,7 @@ export async function actOnPush(ctx: SyncContext, container: string, store: Stag
   for (const job of rows.queued<Job>(ADOPTS)) exec.adopt(records, job.entry, job.dst!);
   await adoptSameBytes(ctx, container, rows.queued<Job>(COMPARES), records, exec, stats, (job) => {
     if (job.dst?.leased) {
+      exec.report("push", { name: job.entry.name, action: "skip", reason: "leased at the destination: not replaced" });
       walk.leased.push({ name: job.entry.name, error: leasedMessage(ctx.dst.label) });
       ctx.events.warn("blob.leased", `"${job.entry.name}" in ${container} is ${leasedMessage(ctx.dst.label)}`, { container, blob: job.entry.name, hop: "push" });
       return;
