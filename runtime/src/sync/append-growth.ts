@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { BlobClient } from "@azure/storage-blob";
 import { RemoteBlob, StagedEntry } from "../model/blob";
 import { md5OfRange } from "../transfer/file-hash";
+import { WorkPool } from "../transfer/pool";
 import { SyncContext } from "./context";
 
 /** How much of a grown append blob's old end is compared: one ranged read, whatever the blob's size. */
@@ -49,4 +50,20 @@ async function oldEndReadsAsStaged(client: BlobClient, oldSize: number, stagedPa
     // Never thrown: a pool's worker owns its errors, and a cancelled run stops at its next step anyway.
     return false;
   }
+}
+
+/**
+ * Runs `appended` on each grown append blob, a few at once, then `after` on it; returns how many were not appended
+ * to (re-created): the overwrites the hop's guards count.
+ */
+export async function countRecreated<T>(concurrency: number, grown: Iterable<T>, appended: (item: T) => Promise<boolean>,
+  after: (item: T) => void = () => undefined): Promise<number> {
+  let recreated = 0;
+  const pool = new WorkPool<T>(concurrency, async (item) => {
+    if (!(await appended(item))) recreated++;
+    after(item);
+  });
+  for (const item of grown) await pool.add(item);
+  await pool.drain();
+  return recreated;
 }

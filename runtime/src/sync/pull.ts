@@ -8,7 +8,7 @@ import { describeError, fatalOf, isNotFound } from "../storage/errors";
 import { downloadToFile } from "../transfer/blob-to-file";
 import { WorkPool } from "../transfer/pool";
 import { HopStats, MiB, newHopStats, SyncContext } from "./context";
-import { appendedSinceStaged } from "./append-growth";
+import { appendedSinceStaged, countRecreated } from "./append-growth";
 import { decidePull } from "./decide";
 import type { Executor } from "./executor";
 import { march } from "./march";
@@ -174,7 +174,11 @@ export async function pullContainer(ctx: SyncContext, container: string, store: 
 
   if (!fatal) {
     try {
-      overwrites += await countRewrittenAppendBlobs(ctx, container, store, rows.queued<RemoteBlob>(APPEND_CHECKS), (blob) => rows.enqueue(DEFERRED, blob.name, blob));
+      // Each is deferred for the guards like any overwrite; only the re-created ones count as one.
+      overwrites += await countRecreated(ctx.config.transferConcurrency, rows.queued<RemoteBlob>(APPEND_CHECKS), async (blob) => {
+        const staged = store.get(blob.name);
+        return !!staged && appendedSinceStaged(ctx, container, blob, staged, store.dataPath(staged));
+      }, (blob) => rows.enqueue(DEFERRED, blob.name, blob));
     } catch (err) {
       fatal ??= err;
     }
@@ -222,23 +226,6 @@ export async function pullContainer(ctx: SyncContext, container: string, store: 
   }
   store.flush();
   return { stats, listingStart };
-}
-
-/**
- * Compares the old end of each append blob that grew (`appendedSinceStaged`), a few at once, and defers every one
- * of them for the guards. Returns how many were re-created with other content: overwrites for the guard.
- */
-async function countRewrittenAppendBlobs(ctx: SyncContext, container: string, store: StagingStore, grown: Iterable<RemoteBlob>,
-  defer: (blob: RemoteBlob) => void): Promise<number> {
-  let rewritten = 0;
-  const pool = new WorkPool<RemoteBlob>(ctx.config.transferConcurrency, async (blob) => {
-    const staged = store.get(blob.name);
-    if (!staged || !(await appendedSinceStaged(ctx, container, blob, staged, store.dataPath(staged)))) rewritten++;
-    defer(blob);
-  });
-  for (const blob of grown) await pool.add(blob);
-  await pool.drain();
-  return rewritten;
 }
 
 /**

@@ -15,7 +15,7 @@ import { march } from "./march";
 import { retainRemote } from "./retain-remote";
 import { containerPart, scratchPrefixFor } from "../shard/part";
 import { adoptSameBytes } from "./adopt-same-bytes";
-import { appendedSincePushed } from "./append-growth";
+import { appendedSincePushed, countRecreated } from "./append-growth";
 import { acceptAdded, AddedName, addedCursor, countStagedNew, isAdded, noteWrittenAhead, pushedAhead, STAGED_NEW } from "./added-names";
 import type { AheadResult } from "./push-ahead";
 
@@ -136,12 +136,8 @@ export async function walkPush(ctx: SyncContext, container: string, store: Stagi
   /** A destination blob someone holds a lease on cannot be written or deleted: a failure of its own, nothing queued
    *  (no copy of it kept, no version, no write tried). */
   const leased = (dst: RemoteBlob, what: "replaced" | "deleted"): boolean => {
-    if (!dst.leased) return false;
-    const error = leasedMessage(ctx.dst.label);
-    exec.report("push", { name: dst.name, action: "skip", reason: `leased at the destination: not ${what}` });
-    walk.leased.push({ name: dst.name, error });
-    ctx.events.warn("blob.leased", `"${dst.name}" in ${container} is ${error}`, { container, blob: dst.name, hop: "push" });
-    return true;
+    if (dst.leased) leftLeased(ctx, container, exec, walk, dst.name, what);
+    return !!dst.leased;
   };
   const consider = (staged: StagedEntryWithRecord, dst: RemoteBlob | undefined, written?: AddedName): void => {
     const pushedAhead = written !== undefined && opts.ahead !== undefined && written.run === opts.ahead.run;
@@ -233,9 +229,7 @@ export async function actOnPush(ctx: SyncContext, container: string, store: Stag
   for (const job of rows.queued<Job>(ADOPTS)) exec.adopt(records, job.entry, job.dst!);
   await adoptSameBytes(ctx, container, rows.queued<Job>(COMPARES), records, exec, stats, (job) => {
     if (job.dst?.leased) {
-      exec.report("push", { name: job.entry.name, action: "skip", reason: "leased at the destination: not replaced" });
-      walk.leased.push({ name: job.entry.name, error: leasedMessage(ctx.dst.label) });
-      ctx.events.warn("blob.leased", `"${job.entry.name}" in ${container} is ${leasedMessage(ctx.dst.label)}`, { container, blob: job.entry.name, hop: "push" });
+      leftLeased(ctx, container, exec, walk, job.entry.name, "replaced");
       return;
     }
     walk.overwrites++;
@@ -243,7 +237,8 @@ export async function actOnPush(ctx: SyncContext, container: string, store: Stag
     exec.report("push", { name: job.entry.name, action: "copy", reason: "bytes differ at destination (same size, properties and metadata, no Content-MD5)", size: job.entry.size });
     rows.enqueue(COPIES, job.entry.name, job);
   });
-  walk.overwrites += await countRewrittenAppendBlobs(ctx, container, store, rows.queued<Job>(APPEND_CHECKS));
+  walk.overwrites += await countRecreated(ctx.config.transferConcurrency, rows.queued<Job>(APPEND_CHECKS),
+    async ({ entry, dst }) => !!dst && appendedSincePushed(ctx, container, entry, dst, store.dataPath(entry)));
   if (!walk.deleting && ctx.config.deleteDestination) {
     ctx.events.warn("deletes.held", `no complete pull of "${container}" is staged yet; the push copies but deletes nothing at the target`, { container, hop: "push" });
   }
@@ -330,15 +325,12 @@ export async function actOnPush(ctx: SyncContext, container: string, store: Stag
   return { stats };
 }
 
-/** Compares the old end of each append blob that grew since pushed, a few at once; returns how many were re-created. */
-async function countRewrittenAppendBlobs(ctx: SyncContext, container: string, store: StagingStore, grown: Iterable<Job>): Promise<number> {
-  let rewritten = 0;
-  const pool = new WorkPool<Job>(ctx.config.transferConcurrency, async ({ entry, dst }) => {
-    if (!dst || !(await appendedSincePushed(ctx, container, entry, dst, store.dataPath(entry)))) rewritten++;
-  });
-  for (const job of grown) await pool.add(job);
-  await pool.drain();
-  return rewritten;
+/** Leaves a blob leased at the destination as it is: reported, warned, and a failure once the deletions are made. */
+function leftLeased(ctx: SyncContext, container: string, exec: Executor, walk: PushWalk, name: string, what: "replaced" | "deleted"): void {
+  const error = leasedMessage(ctx.dst.label);
+  exec.report("push", { name, action: "skip", reason: `leased at the destination: not ${what}` });
+  walk.leased.push({ name, error });
+  ctx.events.warn("blob.leased", `"${name}" in ${container} is ${error}`, { container, blob: name, hop: "push" });
 }
 
 /**
