@@ -352,14 +352,19 @@ describe("blobs that could never replicate", () => {
     figures.add("scenarios");
   });
 
-  test("a page blob replaced at the source by a block blob is replaced at the target too, its old version kept", async () => {
+  /** A page blob of 2 KiB replicated, then replaced at the source by a block blob of 16 bytes under the same name. */
+  const replicatedThenRetyped = async (name: string) => {
     const cc = drill.sites.source.container("odd");
-    const disk = cc.getPageBlobClient("swap/data.bin");
+    const disk = cc.getPageBlobClient(name);
     await disk.create(2048);
     await disk.uploadPages(randomBytes(512), 0, 512);
     expect((await drill.run(["run"])).code).toBe(0);
-    await cc.deleteBlob("swap/data.bin");
-    await cc.getBlockBlobClient("swap/data.bin").upload("now a block blob", 16);
+    await cc.deleteBlob(name);
+    await cc.getBlockBlobClient(name).upload("now a block blob", 16);
+  };
+
+  test("a page blob replaced at the source by a block blob is replaced at the target too, its old version kept", async () => {
+    await replicatedThenRetyped("swap/data.bin");
     const res = await drill.run(["run", "--json"]);
     expect({ code: res.code, out: res.code === 0 ? "" : res.stdout }).toEqual({ code: 0, out: "" });
     const props = await drill.sites.target.container("odd").getBlockBlobClient("swap/data.bin").getProperties();
@@ -372,13 +377,7 @@ describe("blobs that could never replicate", () => {
 
   test("a blob whose type changed at the source, its staged copy damaged: the target's blob of the old type is not deleted for it", async () => {
     // Found in review: the blob of the old type was deleted at the target before the damaged staged copy was refused.
-    const cc = drill.sites.source.container("odd");
-    const disk = cc.getPageBlobClient("swap/damaged.bin");
-    await disk.create(2048);
-    await disk.uploadPages(randomBytes(512), 0, 512);
-    expect((await drill.run(["run"])).code).toBe(0);
-    await cc.deleteBlob("swap/damaged.bin");
-    await cc.getBlockBlobClient("swap/damaged.bin").upload("now a block blob", 16);
+    await replicatedThenRetyped("swap/damaged.bin");
     expect((await drill.run(["pull"])).code).toBe(0);
     writeFileSync(stagedFile(drill.config.stagingDir, "swap/damaged.bin").dataPath, "NOW A BLOCK BLOB"); // same size, other bytes
     const res = await drill.run(["push", "--json"]);

@@ -7,6 +7,7 @@ import { describeError, FatalError, fatalOf, isLeaseConflict, isNotFound, leased
 import { HopStats, ItemAction, SyncContext } from "./context";
 import { applyGuards, HopChanges } from "./guards";
 import { withItemRetry } from "./item-retry";
+import { goneSinceListed } from "./gone";
 import type { RangeSink } from "../transfer/blocks-ahead";
 import { fetchOne, stagedFrom } from "./pull";
 import { Job, pushOne, retainDestination } from "./push";
@@ -78,7 +79,7 @@ export function storageExecutor(ctx: SyncContext, container: string, store: Stag
         // Gone since the listing (the copy has no source): nothing to keep, and nothing left to delete. Any other
         // 404 (the versions container deleted meanwhile) fails the deletion: nothing goes without its version.
         const kept = await retry(() => ctx.versions!.keep(container, dst, "deleted by a push")).then(() => true, async (err) => {
-          if (isNotFound(err) && !(await blob.exists({ abortSignal: ctx.signal }))) return false;
+          if (await goneSinceListed(err, blob, ctx.signal)) return false;
           throw err;
         });
         if (kept) stats.versionsKept++;

@@ -83,7 +83,8 @@ export async function listKept(opts: ListKeptOptions, sink: KeptSink, onWarning:
       }
     });
   } catch (err) {
-    if (writing || !scratchUnusable(err)) throw err;
+    // The scratch could not be made or written: the staging disk is full, read-only or failing.
+    if (writing || !isStagingDiskFailure(err)) throw err;
     onWarning(`the staging disk cannot hold the sort of the kept copies (${describeError(err)}); they are sorted in memory`);
     const all: KeptCopy[] = [];
     const names = new Set<string>();
@@ -118,10 +119,6 @@ function emit(copies: Iterable<KeptCopy>, sink: KeptSink): number {
   return count;
 }
 
-/** The scratch could not be made or written: the staging disk is full, read-only or failing. */
-function scratchUnusable(err: unknown): boolean {
-  return isStagingDiskFailure(err);
-}
 
 /** The latest time a key can stand for; later (or unreadable) times sort after every real one. */
 const MAX_MS = 9_999_999_999_999;

@@ -15,6 +15,7 @@ import { march } from "./march";
 import { retainRemote } from "./retain-remote";
 import { containerPart, scratchPrefixFor } from "../shard/part";
 import { adoptSameBytes } from "./adopt-same-bytes";
+import { goneSinceListed } from "./gone";
 import { appendedSincePushed, countRecreated } from "./append-growth";
 import { acceptAdded, AddedName, addedCursor, countStagedNew, isAdded, noteWrittenAhead, pushedAhead, STAGED_NEW } from "./added-names";
 import type { AheadResult } from "./push-ahead";
@@ -356,7 +357,7 @@ export async function pushOne(ctx: SyncContext, container: string, staged: Stagi
         await withItemRetry(3, ctx.config.retry.retryDelayMs, ctx.signal, () => ctx.versions!.keep(container, kept, "overwritten by a push").catch(async (err) => {
           // Changed (412) or deleted (a 404 for a blob that is gone) since listed: its new state is seen first. Any
           // other 404 (the versions container deleted meanwhile) fails the write: nothing is replaced unkept.
-          if (isConditionFailed(err) || (isNotFound(err) && !(await ctx.dst.blob(container, kept.name).exists({ abortSignal: ctx.signal })))) throw new DestinationChanged(err);
+          if (isConditionFailed(err) || (await goneSinceListed(err, ctx.dst.blob(container, kept.name), ctx.signal))) throw new DestinationChanged(err);
           throw isLeaseConflict(err) ? new Error(leasedMessage(ctx.dst.label)) : err;
         }));
         stats.versionsKept++;
