@@ -2,7 +2,7 @@ import { createServer, IncomingHttpHeaders } from "node:http";
 import { AddressInfo } from "node:net";
 import { ContainerClient } from "@azure/storage-blob";
 import { ListingStart, listBlobs } from "../runtime/src/listing/blob-lister";
-import { endsWhole, fetchListPage } from "../runtime/src/listing/list-page-request";
+import { endsWhole, fetchListPage, nextMarkerHint } from "../runtime/src/listing/list-page-request";
 import { decodeXml, ListXmlError, listXmlBlobs, parseListBlobsXml } from "../runtime/src/listing/list-xml";
 import { normalizeEtag, RemoteBlob } from "../runtime/src/model/blob";
 import { SiteClient } from "../runtime/src/storage/site-client";
@@ -251,6 +251,112 @@ describe("endsWhole: a body that plainly ends whole, read without a check parse"
   });
 });
 
+describe("nextMarkerHint: the marker read from the body's end, to ask for the next page early", () => {
+  test.each([
+    ["a page with a marker to follow", page(ONE, "<NextMarker>2!8!b</NextMarker>"), "2!8!b"],
+    ["a marker with escaped characters", page(ONE, "<NextMarker>a&amp;b&lt;c</NextMarker>"), "a&b<c"],
+    ["the last page (self-closing)", page(ONE), undefined],
+    ["the last page (empty element)", page(ONE, "<NextMarker></NextMarker>"), undefined],
+    ["no NextMarker at all", page(ONE, ""), undefined],
+    // Only a hint: the parser's NextMarker decides, and the listing checks the two agree.
+    ["a metadata key named NextMarker on the last page", page(ONE.replace("<Foo>", "<NextMarker>v</NextMarker><Foo>")), "v"],
+    ["a marker that does not decode", page(ONE, "<NextMarker>a&bogus;</NextMarker>"), undefined],
+    ["a body cut inside the marker", page(ONE, "<NextMarker>abc").slice(0, -"</EnumerationResults>".length), undefined],
+  ])("%s", (_what, xml, hint) => {
+    expect(nextMarkerHint(xml)).toBe(hint);
+  });
+});
+
+describe("pages asked for ahead", () => {
+  /** A service of `pages` pages of one blob each (markers m1, m2, ...); records each request's marker and whether its
+   *  client went away before the answer. */
+  const paged = (pages: number, tail?: (n: number) => string) => {
+    const asked: { marker: string; closedEarly: boolean }[] = [];
+    const handler: Parameters<typeof createServer>[1] = (req, res) => {
+      const marker = new URL(req.url!, "http://x").searchParams.get("marker") ?? "";
+      const n = marker ? Number(marker.slice(1)) : 0;
+      const rec = { marker, closedEarly: false };
+      asked.push(rec);
+      res.on("close", () => { if (!res.writableFinished) rec.closedEarly = true; });
+      const answer = () => {
+        res.writeHead(200, { "content-type": "application/xml" });
+        res.end(page(ONE.replace("a &amp; b", `p${n}`), tail ? tail(n) : n + 1 < pages ? `<NextMarker>m${n + 1}</NextMarker>` : "<NextMarker/>"));
+      };
+      // Page 2 and later take a while: a consumer that stops meanwhile leaves a request in flight.
+      if (n >= 2) setTimeout(answer, 300); else answer();
+    };
+    return { asked, handler };
+  };
+
+  test("the next page is asked for while the one before is still being walked, and the listing is whole and in order", async () => {
+    const svc = paged(4);
+    await withFakeService(svc.handler, async (client) => {
+      const names: string[] = [];
+      for await (const b of listBlobs(client.container("c"), "c", { side: "source", sasEnv: "X", missing: "error" })) {
+        // Hold the first page's blob until its next page was asked for: without asking ahead this never ends.
+        if (names.length === 0) await waitUntil(() => svc.asked.length >= 2);
+        names.push(b.name.split("/")[0]);
+      }
+      expect(names).toEqual(["p0", "p1", "p2", "p3"]);
+      expect(svc.asked.map((a) => a.marker)).toEqual(["", "m1", "m2", "m3"]);
+    });
+  });
+
+  test("a consumer that stops early: the page asked for ahead is cancelled, nothing is left failing unhandled", async () => {
+    const svc = paged(4);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      await withFakeService(svc.handler, async (client) => {
+        for await (const b of listBlobs(client.container("c"), "c", { side: "source", sasEnv: "X", missing: "error" })) {
+          // Page 2 has been asked for (it answers late): stop with it in flight.
+          if (b.name.startsWith("p1")) {
+            await waitUntil(() => svc.asked.length === 3);
+            break;
+          }
+        }
+        await waitUntil(() => svc.asked[2].closedEarly);
+      });
+      await new Promise((r) => setTimeout(r, 50));
+      expect(svc.asked.map((a) => a.marker)).toEqual(["", "m1", "m2"]);
+      expect(svc.asked[2].closedEarly).toBe(true);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+  });
+
+  test("a hint the page's own NextMarker contradicts is dropped: the listing follows the parsed marker only", async () => {
+    // Page 1 is the last page, but one of its blobs has a metadata key named NextMarker ("m9"): the hint says m9,
+    // the page's own end says there is no next page. A listing that followed the hint would go on to page 9.
+    const svc = paged(2, (n) => (n === 0 ? "<NextMarker>m1</NextMarker>" : "<NextMarker/>"));
+    const handler: Parameters<typeof createServer>[1] = (req, res) => {
+      const marker = new URL(req.url!, "http://x").searchParams.get("marker") ?? "";
+      if (marker !== "m1") return svc.handler(req, res);
+      svc.asked.push({ marker, closedEarly: false });
+      res.writeHead(200, { "content-type": "application/xml" });
+      res.end(page(ONE.replace("a &amp; b", "p1").replace("<Foo>", "<NextMarker>m9</NextMarker><Foo>")));
+    };
+    await withFakeService(handler, async (client) => {
+      const names: string[] = [];
+      for await (const b of listBlobs(client.container("c"), "c", { side: "source", sasEnv: "X", missing: "error" })) names.push(b.name.split("/")[0]);
+      expect(names).toEqual(["p0", "p1"]);
+      // m9 may have been asked for ahead (or cancelled before it left); nothing of it was listed.
+      expect(svc.asked.slice(0, 2).map((a) => a.marker)).toEqual(["", "m1"]);
+    });
+  });
+});
+
+/** Resolves once `cond` holds; fails the test after 5 s. */
+async function waitUntil(cond: () => boolean): Promise<void> {
+  const until = Date.now() + 5000;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error("condition not reached within 5 s");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 describe("listing through the pipeline", () => {
   test("pins x-ms-version, sends the query, retries a 503, follows markers and reads the service's Date", async () => {
     const seen: { url: string; headers: IncomingHttpHeaders }[] = [];
@@ -280,7 +386,7 @@ describe("listing through the pipeline", () => {
       expect(seen).toHaveLength(3);
       for (const s of seen) expect(s.headers["x-ms-version"]).toBe("2017-11-09");
       const q = new URL(seen[1].url, "http://x").searchParams;
-      expect(Object.fromEntries(q)).toEqual({ sv: "x", sig: "y", restype: "container", comp: "list", include: "metadata", maxresults: "5000", prefix: "a ", timeout: "10" });
+      expect(Object.fromEntries(q)).toEqual({ sv: "x", sig: "y", restype: "container", comp: "list", include: "metadata", maxresults: "1000", prefix: "a ", timeout: "10" });
       expect(new URL(seen[2].url, "http://x").searchParams.get("marker")).toBe("m2");
       expect(starts).toHaveLength(1);
       expect(starts[0].date).toEqual(new Date("2026-11-26T01:00:00.000Z"));

@@ -15,7 +15,8 @@ import { changeSet, generateBlobs, Shape, SHAPES } from "./workload";
  * changed, added and deleted at the source before each), each printed with wall time, peak RSS and CPU. PROBE_SITES=one
  * puts both accounts in one Azurite (default: one Azurite per site, as the bench); PROBE_CONFIG is JSON merged into
  * dr-sync's config (e.g. `{"versionsContainer":null}`). Node.js flags for dr-sync come from PROBE_NODE_ARGS (e.g.
- * `--cpu-prof --cpu-prof-dir=/tmp/prof`), so a profile and a plain run use the same command. No proxy, no peers.
+ * `--cpu-prof --cpu-prof-dir=/tmp/prof`), so a profile and a plain run use the same command; PROBE_RUN_ARGS are added to
+ * dr-sync's own (e.g. `--log-level debug`), and PROBE_STDERR=P keeps each cycle's stderr in `P-<cycle>-<n>.log`. No proxy, no peers.
  */
 async function main(): Promise<void> {
   const [shapeArg = "folders", countArg = "5000", repsArg = "3", kibArg = "4"] = process.argv.slice(2);
@@ -24,6 +25,8 @@ async function main(): Promise<void> {
   const count = Number(countArg);
   const reps = Number(repsArg);
   const nodeArgs = (process.env.PROBE_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
+  const runArgs = (process.env.PROBE_RUN_ARGS ?? "").split(/\s+/).filter(Boolean);
+  let cycles = 0;
   const extraConfig = JSON.parse(process.env.PROBE_CONFIG ?? "{}") as Record<string, unknown>;
   const work = mkdtempSync(join(tmpdir(), "bench-probe-"));
   // On disk, as the bench: Azurite's in-memory store answered the same listings 4-7 times slower here.
@@ -48,7 +51,8 @@ async function main(): Promise<void> {
     };
     const env = { ...process.env, DR_SOURCE_SAS: sites.source.sas("rl"), DR_TARGET_SAS: sites.target.sas("rwdlac") };
     const cycle = async (label: string, dir: string, command = "run") => {
-      const m = await runMeasured(pinnedNodeBinary(), [...nodeArgs, process.env.PROBE_BUNDLE ?? DR_SYNC_BUNDLE, command, "--config", config(dir)], { env });
+      const m = await runMeasured(pinnedNodeBinary(), [...nodeArgs, process.env.PROBE_BUNDLE ?? DR_SYNC_BUNDLE, command, "--config", config(dir), ...runArgs], { env });
+      if (process.env.PROBE_STDERR) writeFileSync(`${process.env.PROBE_STDERR}-${label}-${++cycles}.log`, m.stderr);
       const lines = m.stderr.split("\n").filter(Boolean).length;
       process.stdout.write(`${label.padEnd(8)} exit ${m.code} ${(m.wallMs / 1000).toFixed(2).padStart(6)} s  rss ${Math.round((m.maxRssKiB ?? 0) / 1024)} MiB  cpu ${m.cpuSeconds?.toFixed(2)} s  ${lines} stderr lines\n`);
       if (m.code !== 0) process.stdout.write(m.stderr.slice(-2000));

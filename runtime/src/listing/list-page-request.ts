@@ -3,7 +3,7 @@ import { ContainerClient } from "@azure/storage-blob";
 import { createPipelineRequest, PipelineRequest, PipelineResponse, RestError } from "@azure/core-rest-pipeline";
 import { isTransient } from "../storage/errors";
 import { RemoteBlob } from "../model/blob";
-import { ListPageEnd, ListXmlError, listXmlBlobs, parseListBlobsXml } from "./list-xml";
+import { decodeXml, ListPageEnd, ListXmlError, listXmlBlobs, parseListBlobsXml } from "./list-xml";
 
 export interface ListPageQuery {
   readonly prefix?: string;
@@ -18,6 +18,12 @@ export interface ListPageQuery {
 export interface FetchedListPage {
   /** The service's Date header: when it answered, by its clock. */
   readonly date?: Date;
+  /**
+   * The NextMarker as read from the body's end without parsing the blobs before it (a `<` in any text is escaped, so
+   * the last `<NextMarker>` tag is the root's): what the next page can be asked for while this one is walked. Only a
+   * hint: `end()` is the page's word, and a listing whose hint differs from it fetches again with the real marker.
+   */
+  readonly nextMarkerHint?: string;
   /** The page's blobs, in its order; one pass. */
   readonly blobs: Iterable<RemoteBlob>;
   /** What follows the blobs (reads past any not taken yet). */
@@ -70,13 +76,13 @@ export async function fetchListPage(client: ContainerClient, query: ListPageQuer
     }
     const dateHeader = response.headers.get("date");
     const date = dateHeader ? new Date(dateHeader) : undefined;
-    return lazyPage(xml, date && !Number.isNaN(date.getTime()) ? date : undefined);
+    return lazyPage(xml, date && !Number.isNaN(date.getTime()) ? date : undefined, nextMarkerHint(xml));
   }
 }
 
 /** A page whose blobs are parsed as they are taken. One found malformed partway stays so: every later read of it
  *  throws the same error, never a shorter page. */
-function lazyPage(xml: string, date: Date | undefined): FetchedListPage {
+function lazyPage(xml: string, date: Date | undefined, hint: string | undefined): FetchedListPage {
   const it = listXmlBlobs(xml);
   let ended: ListPageEnd | undefined;
   let failed: { err: unknown } | undefined;
@@ -94,12 +100,27 @@ function lazyPage(xml: string, date: Date | undefined): FetchedListPage {
   };
   return {
     date,
+    nextMarkerHint: hint,
     blobs: { [Symbol.iterator]: () => ({ next }) },
     end() {
       while (!next().done) { /* the rest of the page's blobs, not taken */ }
       return ended!;
     },
   };
+}
+
+/** The text of the body's last `<NextMarker>` element, decoded; undefined when there is none, it is empty, or it
+ *  does not decode (the parser refuses that one when the page is walked). */
+export function nextMarkerHint(xml: string): string | undefined {
+  const open = xml.lastIndexOf("<NextMarker>");
+  if (open < 0) return undefined;
+  const close = xml.indexOf("</NextMarker>", open);
+  if (close < 0) return undefined;
+  try {
+    return decodeXml(xml.slice(open + "<NextMarker>".length, close)) || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
