@@ -133,7 +133,7 @@ async function* listPages(client: ContainerClient, container: string, opts: List
       if (opts.signal?.aborted) throw new FatalError(`listing of ${opts.side} container "${container}" was cancelled`);
       const fetching = ahead && ahead.marker === marker ? ahead : fetchPage(marker);
       ahead = undefined;
-      let got: { page: FetchedListPage; sentAt: number; arrivedAt: number };
+      let got: ArrivedPage;
       try {
         got = await fetching.arrived;
       } catch (err) {
@@ -171,7 +171,14 @@ async function* listPages(client: ContainerClient, container: string, opts: List
 /** A page asked for, and the marker it was asked with. */
 interface PageFetch {
   readonly marker: string | undefined;
-  readonly arrived: Promise<{ page: FetchedListPage; sentAt: number; arrivedAt: number }>;
+  readonly arrived: Promise<ArrivedPage>;
+}
+
+/** A page as it arrived, with its request's round trip on the monotonic clock (for `listingStart`). */
+interface ArrivedPage {
+  readonly page: FetchedListPage;
+  readonly sentAt: number;
+  readonly arrivedAt: number;
 }
 
 /** What follows a page's blobs (its NextMarker, its prefixes), read past any blob not taken. */
