@@ -22,7 +22,7 @@ import { WORKER_HASH_MIN_BYTES } from "../runtime/src/transfer/hash-worker";
 import { normalizeEtag } from "../runtime/src/model/blob";
 import { forEachLimited, WorkPool } from "../runtime/src/transfer/pool";
 import { encodeBlobName } from "../runtime/src/storage/site-client";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { StagedEntry } from "../runtime/src/model/blob";
@@ -663,6 +663,47 @@ describe("retention list, sorted on the staging disk", () => {
     mkdirSync(join(root, ".restore-tmp", `${process.pid}-alive`), { recursive: true });
     await run({}, false);
     expect(readdirSync(join(root, ".restore-tmp"))).toEqual([`${process.pid}-alive`]);
+    rmSync(root, { recursive: true, force: true });
+  });
+});
+
+describe("the retention area keeps every copy", () => {
+  const staged = (name: string): StagedEntry => ({
+    name, srcEtag: `"0x1"`, size: 2, lastModified: "2026-11-01T00:00:00.000Z", kind: "BlockBlob", props: {}, metadata: {}, dataFile: "x.bin",
+  });
+
+  test("copies of one blob kept at the same instant (two runs within one second of the service's Date): none replaces another, each has its own time, the later newest", async () => {
+    const root = mkdtempSync(join(tmpdir(), "kept-same-ms-"));
+    const now = Date.parse("2026-12-03T09:25:22.512Z");
+    const area = new RetentionArea(root, () => new Date(now));
+    const versions = ["v1", "v2", "v3"];
+    for (const v of versions) {
+      const bin = join(root, `bytes-${v}`);
+      writeFileSync(bin, v);
+      await area.keep("site-a", "docs", staged("doc.txt"), bin, "overwritten by a newer source version");
+    }
+    const copies = await area.list({ container: "docs", name: "doc.txt" });
+    expect(copies.map((c) => readFileSync(c.dataPath, "utf8"))).toEqual(["v3", "v2", "v1"]);
+    expect(new Set(copies.map((c) => c.retainedAt)).size).toBe(3);
+    expect(copies.at(-1)?.retainedAt).toBe("2026-12-03T09:25:22.512Z");
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  test("a data file left without its manifest by a crash is replaced, not kept beside", async () => {
+    const root = mkdtempSync(join(tmpdir(), "kept-leftover-"));
+    const now = Date.parse("2026-12-03T09:25:22.512Z");
+    const area = new RetentionArea(root, () => new Date(now));
+    const bin = join(root, "bytes");
+    writeFileSync(bin, "kept");
+    const first = await area.keep("site-a", "docs", staged("doc.txt"), bin, "deleted at source");
+    // The crash came between the bytes and the manifest.
+    rmSync(first!.replace(/\.bin$/, ".json"));
+    rmSync(first!); // the kept file is a hard link to `bin`: a new file, not a write through the link
+    writeFileSync(first!, "half");
+    const second = await area.keep("site-a", "docs", staged("doc.txt"), bin, "deleted at source");
+    expect(second).toBe(first);
+    const copies = await area.list({ container: "docs", name: "doc.txt" });
+    expect(copies.map((c) => [c.retainedAt, readFileSync(c.dataPath, "utf8")])).toEqual([["2026-12-03T09:25:22.512Z", "kept"]]);
     rmSync(root, { recursive: true, force: true });
   });
 });

@@ -1,7 +1,7 @@
 import { Dir, promises as fs } from "node:fs";
 import { join } from "node:path";
 import { StagedEntry } from "../model/blob";
-import { ensurePrivateDir, writeFileAtomic } from "./atomic-file";
+import { ensurePrivateDir, exists, writeFileAtomic } from "./atomic-file";
 import { objectKey } from "./object-path";
 
 /** Why a copy was kept. */
@@ -78,15 +78,29 @@ export class RetentionArea {
 
   /** Puts the bytes in place with `put`, then the manifest beside them: a copy without its manifest is not listed. */
   private async place(site: string, container: string, entry: StagedEntry, reason: RetentionReason, put: (target: string) => Promise<void>): Promise<string> {
-    const now = this.clock();
-    const dir = join(this.root, now.toISOString().slice(0, 10), site, container);
-    await ensurePrivateDir(dir);
-    const stem = `${objectKey(entry.name)}.${now.getTime()}`;
+    const { dir, stem, at } = await this.freeSlot(site, container, entry.name, this.clock().getTime());
     const target = join(dir, `${stem}.bin`);
+    // Bytes without a manifest are what a crash left between the two: never listed, so replaced.
     await fs.rm(target, { force: true });
     await put(target);
-    await writeFileAtomic(join(dir, `${stem}.json`), JSON.stringify({ reason, retainedAt: now.toISOString(), entry }) + "\n");
+    await writeFileAtomic(join(dir, `${stem}.json`), JSON.stringify({ reason, retainedAt: at.toISOString(), entry }) + "\n");
     return target;
+  }
+
+  /**
+   * The first millisecond from `ms` at which no copy of `name` is kept yet. The service's clock has the Date
+   * header's one-second grain, so two runs within one second can keep the same blob at the same instant; the later
+   * copy goes one millisecond after, instead of over the earlier one, and `retainedAt` stays unique per blob (what
+   * `restore --retained-at` picks by).
+   */
+  private async freeSlot(site: string, container: string, name: string, ms: number): Promise<{ dir: string; stem: string; at: Date }> {
+    for (;; ms++) {
+      const at = new Date(ms);
+      const dir = join(this.root, at.toISOString().slice(0, 10), site, container);
+      await ensurePrivateDir(dir);
+      const stem = `${objectKey(name)}.${ms}`;
+      if (!(await exists(join(dir, `${stem}.json`)))) return { dir, stem, at };
+    }
   }
 
   /**
