@@ -581,10 +581,12 @@ describe("kept versions' index lines are appended in batches", () => {
 });
 
 
+/** A staged entry as the retention area's tests keep it (the bytes come from the file they pass). */
+const staged = (name: string, size = 10): StagedEntry => ({
+  name, srcEtag: `"0x${name.length}"`, size, lastModified: "2026-11-01T00:00:00.000Z", kind: "BlockBlob", props: {}, metadata: {}, dataFile: "x.bin",
+});
+
 describe("retention list, sorted on the staging disk", () => {
-  const staged = (name: string, size = 10): StagedEntry => ({
-    name, srcEtag: `"0x${name.length}"`, size, lastModified: "2026-11-01T00:00:00.000Z", kind: "BlockBlob", props: {}, metadata: {}, dataFile: "x.bin",
-  });
 
   test.each([
     // A key sorts newest first, ties in the order found, and a time that does not parse after every real one.
@@ -668,9 +670,6 @@ describe("retention list, sorted on the staging disk", () => {
 });
 
 describe("the retention area keeps every copy", () => {
-  const staged = (name: string): StagedEntry => ({
-    name, srcEtag: `"0x1"`, size: 2, lastModified: "2026-11-01T00:00:00.000Z", kind: "BlockBlob", props: {}, metadata: {}, dataFile: "x.bin",
-  });
 
   test("copies of one blob kept at the same instant (two runs within one second of the service's Date): none replaces another, each has its own time, the later newest", async () => {
     const root = mkdtempSync(join(tmpdir(), "kept-same-ms-"));
