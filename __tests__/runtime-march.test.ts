@@ -101,4 +101,26 @@ describe("march: one walk, three callbacks", () => {
     })).rejects.toThrow("boom");
     expect(seen).toEqual(["a", "b"]);
   });
+  test.each([
+    ["a callback that throws", items("a", "b", "c"), items("b", "c", "d"), (name: string) => { if (name === "b") throw new Error("boom"); }, "boom"],
+    ["a side out of order", items("a", "c", "b"), items("a", "b", "c"), () => undefined, OutOfOrderListingError],
+  ] as const)("%s: both listings are closed (a listing's request asked ahead is ended with it)", async (_label, src, dst, onName, error) => {
+    const closed: string[] = [];
+    // A listing that finishes its work only when closed, as listPages cancels its page asked ahead in its finally.
+    async function* listing(side: string, xs: readonly Item[]): AsyncGenerator<Item> {
+      try {
+        for (const x of xs) {
+          await new Promise((r) => setImmediate(r));
+          yield x;
+        }
+      } finally {
+        closed.push(side);
+      }
+    }
+    await expect(march(listing("source", src), listing("destination", dst), {
+      srcOnly: (s) => onName(s.name), dstOnly: (d) => onName(d.name), match: (s) => onName(s.name),
+    })).rejects.toThrow(error);
+    await new Promise((r) => setImmediate(r));
+    expect(closed.sort()).toEqual(["destination", "source"]);
+  });
 });

@@ -37,6 +37,19 @@ export async function march<S extends { readonly name: string }, D extends { rea
   const src = new Side("source", source);
   const dst = new Side("destination", destination);
   const counts = { srcOnly: 0, dstOnly: 0, match: 0 };
+  try {
+    return await walkInStep(src, dst, cb, counts);
+  } finally {
+    // A walk that stopped early (a callback threw, a side went out of order) closes both listings, so a page asked
+    // for ahead is cancelled now instead of running its retries after the run failed.
+    src.close();
+    dst.close();
+  }
+}
+
+async function walkInStep<S extends { readonly name: string }, D extends { readonly name: string }>(
+  src: Side<S>, dst: Side<D>, cb: MarchCallbacks<S, D>, counts: { srcOnly: number; dstOnly: number; match: number },
+): Promise<MarchCounts> {
   let s = await src.next();
   let d = await dst.next();
   // Synchronous sides and callbacks are never awaited: at millions of names a promise per step is the walk's
@@ -99,6 +112,14 @@ class Side<T extends { readonly name: string }> {
   private end(): undefined {
     this.ended = true;
     return undefined;
+  }
+
+  /** Ends the side's iterator if it has not ended by itself (not awaited: a pending page is abandoned, not waited for). */
+  close(): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.sync) this.sync.return?.();
+    else this.async!.return?.()?.catch(() => undefined);
   }
 
   private check(item: T): T {
