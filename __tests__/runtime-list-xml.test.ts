@@ -346,6 +346,35 @@ describe("pages asked for ahead", () => {
       expect(svc.asked.slice(0, 2).map((a) => a.marker)).toEqual(["", "m1"]);
     });
   });
+  test("a page asked ahead on a hint the page contradicts is cancelled when it is dropped, not left open until the listing ends", async () => {
+    // Each page puts its own NextMarker first (the parser takes it anywhere under the root) and carries a blob whose
+    // metadata key NextMarker says x<n>: the hint is x<n>, the page says m<n+1>. The x<n> requests are never answered.
+    const asked: { marker: string; closedEarly: boolean }[] = [];
+    const handler: Parameters<typeof createServer>[1] = (req, res) => {
+      const marker = new URL(req.url!, "http://x").searchParams.get("marker") ?? "";
+      const rec = { marker, closedEarly: false };
+      asked.push(rec);
+      res.on("close", () => { if (!res.writableFinished) rec.closedEarly = true; });
+      if (marker.startsWith("x")) return; // held open
+      const n = marker ? Number(marker.slice(1)) : 0;
+      const blob = ONE.replace("a &amp; b", `p${n}`).replace("<Foo>", `<NextMarker>x${n}</NextMarker><Foo>`);
+      res.writeHead(200, { "content-type": "application/xml" });
+      res.end(`<?xml version="1.0" encoding="utf-8"?><EnumerationResults ServiceEndpoint="https://h/" ContainerName="c"><MaxResults>5000</MaxResults>` +
+        `${n < 2 ? `<NextMarker>m${n + 1}</NextMarker>` : "<NextMarker/>"}<Blobs>${blob}</Blobs></EnumerationResults>`);
+    };
+    await withFakeService(handler, async (client) => {
+      const names: string[] = [];
+      for await (const b of listBlobs(client.container("c"), "c", { side: "source", sasEnv: "X", missing: "error" })) {
+        names.push(b.name.split("/")[0]);
+        // On page 1, hold until its stray request (x1) reached the service; on page 2, x1 was dropped when m2 was
+        // fetched and must be closed by now (a stray cancelled before it left is never seen).
+        if (names.length === 2) await waitUntil(() => asked.some((a) => a.marker === "x1"));
+        if (names.length === 3) await waitUntil(() => asked.some((a) => a.marker === "x1" && a.closedEarly));
+      }
+      expect(names).toEqual(["p0", "p1", "p2"]);
+      expect(asked.filter((a) => !a.marker.startsWith("x")).map((a) => a.marker)).toEqual(["", "m1", "m2"]);
+    });
+  });
 });
 
 /** Resolves once `cond` holds; fails the test after 5 s. */

@@ -119,11 +119,13 @@ async function* listPages(client: ContainerClient, container: string, opts: List
   const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
   const fetchPage = (marker: string | undefined): PageFetch => {
     const sentAt = performance.now();
-    const arrived = fetchListPage(client, { prefix: opts.prefix, delimiter, marker, maxResults: opts.pageSize ?? LIST_PAGE_SIZE, signal })
+    // Its own switch too: a page asked ahead and then dropped is cancelled at once, not when the listing ends.
+    const own = new AbortController();
+    const arrived = fetchListPage(client, { prefix: opts.prefix, delimiter, marker, maxResults: opts.pageSize ?? LIST_PAGE_SIZE, signal: AbortSignal.any([signal, own.signal]) })
       .then((page) => ({ page, sentAt, arrivedAt: performance.now() }));
     // Awaited only if taken; a prefetch left behind must not become an unhandled rejection.
     arrived.catch(() => undefined);
-    return { marker, arrived };
+    return { marker, arrived, cancel: () => own.abort() };
   };
   let marker: string | undefined;
   let first = true;
@@ -131,6 +133,7 @@ async function* listPages(client: ContainerClient, container: string, opts: List
   try {
     do {
       if (opts.signal?.aborted) throw new FatalError(`listing of ${opts.side} container "${container}" was cancelled`);
+      if (ahead && ahead.marker !== marker) ahead.cancel();
       const fetching = ahead && ahead.marker === marker ? ahead : fetchPage(marker);
       ahead = undefined;
       let got: ArrivedPage;
@@ -172,6 +175,8 @@ async function* listPages(client: ContainerClient, container: string, opts: List
 interface PageFetch {
   readonly marker: string | undefined;
   readonly arrived: Promise<ArrivedPage>;
+  /** Cancels this request alone (the page was asked ahead on a hint the walked page contradicted). */
+  readonly cancel: () => void;
 }
 
 /** A page as it arrived, with its request's round trip on the monotonic clock (for `listingStart`). */
