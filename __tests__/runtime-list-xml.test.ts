@@ -375,6 +375,24 @@ describe("pages asked for ahead", () => {
       expect(asked.filter((a) => !a.marker.startsWith("x")).map((a) => a.marker)).toEqual(["", "m1", "m2"]);
     });
   });
+  test("a container that answers 404 after its first page is a listing broken off, not an empty container, even where a missing container counts as empty", async () => {
+    const svc = paged(3);
+    const handler: Parameters<typeof createServer>[1] = (req, res) => {
+      if ((new URL(req.url!, "http://x").searchParams.get("marker") ?? "") !== "m1") return svc.handler(req, res);
+      res.writeHead(404, { "content-type": "application/xml", "x-ms-error-code": "ContainerNotFound" });
+      res.end(`<?xml version="1.0" encoding="utf-8"?><Error><Code>ContainerNotFound</Code><Message>gone</Message></Error>`);
+    };
+    await withFakeService(handler, async (client) => {
+      const names: string[] = [];
+      let missing = 0;
+      const listing = (async () => {
+        for await (const b of listBlobs(client.container("c"), "c", { side: "destination", sasEnv: "X", missing: "empty", onMissing: () => missing++ })) names.push(b.name.split("/")[0]);
+      })();
+      await expect(listing).rejects.toThrow(/destination container "c" was not found part way through its listing; nothing was copied or deleted for it/);
+      expect(names).toEqual(["p0"]);
+      expect(missing).toBe(0);
+    });
+  });
 });
 
 /** Resolves once `cond` holds; fails the test after 5 s. */

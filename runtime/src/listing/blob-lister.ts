@@ -142,6 +142,8 @@ async function* listPages(client: ContainerClient, container: string, opts: List
       } catch (err) {
         if (opts.signal?.aborted) throw new FatalError(`listing of ${opts.side} container "${container}" was cancelled; nothing was deleted for it`);
         if (isNotFound(err)) {
+          // Gone after a page was listed: what came before is not the container, so the listing did not end.
+          if (!first) throw new FatalError(`${opts.side} container "${container}" was not found part way through its listing; nothing was copied or deleted for it`);
           if (opts.missing === "empty") {
             opts.onMissing?.();
             return;
