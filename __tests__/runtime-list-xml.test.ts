@@ -225,6 +225,16 @@ describe("parseListBlobsXml", () => {
 });
 
 /** A loopback server answering with `handler`, and a site client pointed at it, for one test's body. */
+/** A fake List Blobs handler: notes each request's marker (null for none) and answers the page `pageFor` gives. */
+function pagesByMarker(asked: (string | null)[], pageFor: (marker: string | null) => string): Parameters<typeof createServer>[1] {
+  return (req, res) => {
+    const marker = new URL(req.url!, "http://h").searchParams.get("marker");
+    asked.push(marker);
+    res.writeHead(200, { "content-type": "application/xml" });
+    res.end(pageFor(marker));
+  };
+}
+
 async function withFakeService(handler: Parameters<typeof createServer>[1], body: (client: SiteClient) => Promise<void>): Promise<void> {
   const server = createServer(handler);
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
@@ -581,6 +591,40 @@ describe("listing through the pipeline", () => {
       const drain = async () => { for await (const _ of listBlobs(client.container("c"), "c", { side: "source", sasEnv: "X", missing: "error" })) { /* drain */ } };
       await expect(drain()).rejects.toThrow(/source container "c" could not be listed \(the service gave back the marker it was asked with.*\); nothing was deleted/);
       expect(calls).toBe(2);
+    });
+  });
+
+  // A service whose empty pages lead in a circle (A → empty → B → empty → A) would be listed forever: no name repeats,
+  // so the march's order check never sees it. The fake gives up after 40 requests, so the old code ends, not hangs.
+  test("empty pages that lead back to a marker already asked for are an error, not a listing without end", async () => {
+    const asked: (string | null)[] = [];
+    await withFakeService(pagesByMarker(asked, (marker) => {
+      if (asked.length > 40) return page("");
+      return marker === null ? page(ONE, "<NextMarker>A</NextMarker>") : page("", `<NextMarker>${marker === "A" ? "B" : "A"}</NextMarker>`);
+    }), async (client) => {
+      const names: string[] = [];
+      const drain = async () => { for await (const b of listBlobs(client.container("c"), "c", { side: "source", sasEnv: "X", missing: "error" })) names.push(b.name); };
+      await expect(drain()).rejects.toThrow(/^source container "c" could not be listed \(the service's empty pages lead back to a marker already asked for.*\); nothing was deleted for it$/);
+      expect(names).toEqual(["a & b/😀<x>"]);
+      // The first page, A and B; the page asked ahead for A again is cancelled, never walked.
+      expect(asked.slice(0, 3)).toEqual([null, "A", "B"]);
+      expect(asked.length).toBeLessThanOrEqual(4);
+    });
+  });
+
+  test("a run of empty pages, each with a new marker, is a listing that goes on (the service may answer so)", async () => {
+    const asked: (string | null)[] = [];
+    await withFakeService(pagesByMarker(asked, (marker) => {
+      const n = marker === null ? 0 : Number(marker.slice(1));
+      // Empty pages m1..m5, then one blob and m6, then empty pages m7 and m8 to the end.
+      if (n < 5) return page("", `<NextMarker>m${n + 1}</NextMarker>`);
+      if (n === 5) return page(ONE, "<NextMarker>m6</NextMarker>");
+      return page("", n < 8 ? `<NextMarker>m${n + 1}</NextMarker>` : "<NextMarker/>");
+    }), async (client) => {
+      const names: string[] = [];
+      for await (const b of listBlobs(client.container("c"), "c", { side: "source", sasEnv: "X", missing: "error" })) names.push(b.name);
+      expect(names).toEqual(["a & b/😀<x>"]);
+      expect(asked).toEqual([null, "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8"]);
     });
   });
 

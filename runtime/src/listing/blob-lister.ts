@@ -130,6 +130,10 @@ async function* listPages(client: ContainerClient, container: string, opts: List
   let marker: string | undefined;
   let first = true;
   let ahead: PageFetch | undefined;
+  // Markers asked for since the last page that held a blob or a prefix. A marker asked for twice is a listing that
+  // does not advance; through pages with items that shows as names out of order (the march refuses it), through
+  // empty pages only here. Cleared at each page with items, so it holds a run of empty pages, not the listing.
+  const emptyRun = new Set<string>();
   try {
     do {
       if (opts.signal?.aborted) throw new FatalError(`listing of ${opts.side} container "${container}" was cancelled`);
@@ -162,15 +166,38 @@ async function* listPages(client: ContainerClient, container: string, opts: List
       }
       // Not for a marker the page was asked with: that listing is refused below, not fetched again.
       if (page.nextMarkerHint && page.nextMarkerHint !== marker) ahead = fetchPage(page.nextMarkerHint);
-      yield page;
-      const next = endOf(page, container, opts).nextMarker;
+      const watched = watchedForItems(page);
+      yield watched.page;
+      const end = endOf(page, container, opts);
+      const next = end.nextMarker;
       // A service that answers the same marker again would be listed forever.
       if (next && next === marker) throw unlisted(container, opts, new Error(`the service gave back the marker it was asked with; the listing does not advance`));
+      if (watched.held() || end.prefixes?.length) emptyRun.clear();
+      else if (marker !== undefined) emptyRun.add(marker);
+      if (next && emptyRun.has(next)) throw unlisted(container, opts, new Error(`the service's empty pages lead back to a marker already asked for; the listing does not advance`));
       marker = next;
     } while (marker);
   } finally {
     stop.abort();
   }
+}
+
+/** The page as given to the consumer, and whether any blob was taken from it. */
+function watchedForItems(page: FetchedListPage): { page: FetchedListPage; held: () => boolean } {
+  let held = false;
+  const blobs: Iterable<RemoteBlob> = {
+    [Symbol.iterator]: () => {
+      const it = page.blobs[Symbol.iterator]();
+      return {
+        next: () => {
+          const r = it.next();
+          if (!r.done) held = true;
+          return r;
+        },
+      };
+    },
+  };
+  return { page: { date: page.date, nextMarkerHint: page.nextMarkerHint, blobs, end: () => page.end() }, held: () => held };
 }
 
 /** A page asked for, and the marker it was asked with. */
