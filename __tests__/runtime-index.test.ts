@@ -8,7 +8,7 @@ import { StagingStore } from "../runtime/src/staging/staging-store";
 import { RetentionArea } from "../runtime/src/staging/retention";
 import { StagedEntry } from "../runtime/src/model/blob";
 import { compareNames } from "../runtime/src/index/blob-name";
-import { INDEX_SCHEMA_VERSION, IndexError, StagingIndex } from "../runtime/src/index/staging-index";
+import { DELETE_RECORDS_OF_NAME_SQL, INDEX_SCHEMA_VERSION, IndexError, StagingIndex } from "../runtime/src/index/staging-index";
 import { listBlobs } from "../runtime/src/listing/blob-lister";
 import { PushRecords } from "../runtime/src/state/push-records";
 import { acceptAdded, addedCursor, countStagedNew, isAdded, noteAdded, pushedAhead, STAGED_NEW } from "../runtime/src/sync/added-names";
@@ -86,6 +86,26 @@ describe("staging index on disk", () => {
     expect(idx.getPushRecord("dr", "b")).toBeUndefined();
     expect(idx.getPushRecord("other", "b")).toBeDefined();
     idx.close();
+  });
+
+  test("one name's push records are forgotten at every target by key lookups, not by reading every record", () => {
+    const idx = StagingIndex.open(join(dir, "c.db"));
+    for (const t of ["dr", "other", "third"]) for (const n of ["a", "b", "c"]) idx.putPushRecord(t, n, { srcEtag: `s-${t}`, dstEtag: `d-${n}` });
+    idx.deletePushRecordsOf("b");
+    for (const t of ["dr", "other", "third"]) {
+      expect([...idx.pushRecords(t)].map(([n]) => n)).toEqual(["a", "c"]);
+    }
+    idx.deletePushRecordsOf("never recorded");
+    expect(idx.countPushRecords("dr")).toBe(2);
+    idx.close();
+    const db = openDatabase(join(dir, "c.db"), 1000);
+    try {
+      const plan = db.prepare(`EXPLAIN QUERY PLAN ${DELETE_RECORDS_OF_NAME_SQL}`).all("b").map((r) => String((r as { detail: unknown }).detail));
+      expect(plan).toContain("SEARCH push_records USING PRIMARY KEY (target=? AND name=?)");
+      expect(plan.filter((d) => /^SCAN push_records/.test(d))).toEqual([]);
+    } finally {
+      db.close();
+    }
   });
 
   test("entries with their push records for one target come by one join, in order, across pages; records of gone names are pruned", () => {

@@ -66,6 +66,16 @@ CREATE TABLE IF NOT EXISTS range_md5s (name TEXT PRIMARY KEY, data_file TEXT NOT
 // range_md5s came after schema 1 without a version change: a table only added, which an older dr-sync ignores (its
 // rows are trusted only for the data file they name, so one an older version left behind is never misread).
 
+/**
+ * Forgets one name's push records at every target site. The key is (target, name), so `WHERE name = ?` alone reads
+ * every record (20 ms per call at 400,000 records); the few targets are found by a skip through the key instead,
+ * and each (target, name) is one lookup. Exported for the test of its query plan.
+ */
+export const DELETE_RECORDS_OF_NAME_SQL = "DELETE FROM push_records WHERE name = ?1 AND target IN (" +
+  "WITH RECURSIVE t(x) AS (SELECT min(target) FROM push_records " +
+  "UNION ALL SELECT (SELECT min(target) FROM push_records WHERE target > t.x) FROM t WHERE t.x IS NOT NULL) " +
+  "SELECT x FROM t WHERE x IS NOT NULL)";
+
 const ENTRY_COLUMNS = "name, src_etag, size, last_modified, kind, props, metadata, data_file, page_ranges, staged_md5";
 const ENTRY_COLUMNS_E = ENTRY_COLUMNS.split(", ").map((c) => `e.${c}`).join(", ");
 
@@ -116,7 +126,7 @@ export class StagingIndex {
       putRecord: p("INSERT OR REPLACE INTO push_records (target, name, src_etag, dst_etag, md5) VALUES (?, ?, ?, ?, ?)"),
       getRecord: rows("SELECT src_etag, dst_etag, md5 FROM push_records WHERE target = ? AND name = ?"),
       deleteRecord: p("DELETE FROM push_records WHERE target = ? AND name = ?"),
-      deleteRecordsOf: p("DELETE FROM push_records WHERE name = ?"),
+      deleteRecordsOf: p(DELETE_RECORDS_OF_NAME_SQL),
       deleteRecordsWithoutEntries: p("DELETE FROM push_records WHERE name NOT IN (SELECT name FROM entries)"),
       firstRecords: rows("SELECT name, src_etag, dst_etag, md5 FROM push_records WHERE target = ?1 ORDER BY name LIMIT ?2"),
       nextRecords: rows("SELECT name, src_etag, dst_etag, md5 FROM push_records WHERE target = ?1 AND name > ?3 ORDER BY name LIMIT ?2"),
