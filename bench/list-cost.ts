@@ -10,8 +10,8 @@ import { generateBlobs } from "./workload";
  * `node build/bench-list-cost.js [COUNT] [REPS]` (after `npm run build`): what one List Blobs of COUNT blobs (default
  * 5,000 of the folders layout, 50 folders of 100) costs the service itself, the floor under any tool's unchanged
  * cycle: plain HTTP requests (no SDK) against one Azurite on disk, idle but for them. Prints the time to the first
- * byte and to the end of one flat page with and without `include=metadata`, and of 50 prefix listings (one per
- * folder) sent at once.
+ * byte and to the end of one flat page with and without `include=metadata`, the whole flat listing in pages of
+ * 1,000 (dr-sync's) and of 5,000 followed by their markers, and 50 prefix listings (one per folder) sent at once.
  */
 async function main(): Promise<void> {
   const count = Number(process.argv[2] ?? 5000);
@@ -31,11 +31,30 @@ async function main(): Promise<void> {
         res.on("end", () => (res.statusCode === 200 ? resolve({ firstMs: first - t0, endMs: performance.now() - t0 }) : reject(new Error(`List Blobs answered ${res.statusCode}`))));
       }).on("error", reject);
     });
+    // The whole body, for following NextMarker; maxresults in `query` comes last, so it overrides the 5,000 above.
+    const listBody = (query: string) => new Promise<string>((resolve, reject) => {
+      get(`${sites.source.blobEndpoint}list-cost?restype=container&comp=list${query}&${sas}`, { headers: { "x-ms-version": "2017-11-09" } }, (res) => {
+        const parts: Buffer[] = [];
+        res.on("data", (d: Buffer) => parts.push(d));
+        res.on("end", () => (res.statusCode === 200 ? resolve(Buffer.concat(parts).toString("utf8")) : reject(new Error(`List Blobs answered ${res.statusCode}`))));
+      }).on("error", reject);
+    });
     const folders = [...new Set(generateBlobs(count, 1024, "folders", 0, "folders").map((b) => b.name.slice(0, b.name.lastIndexOf("/") + 1)))];
     for (let r = 1; r <= reps; r++) {
       for (const [label, q] of [["flat, include=metadata", "&include=metadata"], ["flat, no metadata", ""]]) {
         const m = await list(q);
         process.stdout.write(`rep ${r}  ${label.padEnd(24)} first byte ${m.firstMs.toFixed(0).padStart(5)} ms  end ${m.endMs.toFixed(0).padStart(5)} ms\n`);
+      }
+      for (const size of [1000, 5000]) {
+        const t = performance.now();
+        let marker = "";
+        let pages = 0;
+        do {
+          const body = await listBody(`&include=metadata&maxresults=${size}${marker ? `&marker=${encodeURIComponent(marker)}` : ""}`);
+          pages++;
+          marker = /<NextMarker>([^<]*)<\/NextMarker>/.exec(body)?.[1] ?? "";
+        } while (marker);
+        process.stdout.write(`rep ${r}  ${`flat, ${pages} pages of ${size}`.padEnd(24)} all ended after ${(performance.now() - t).toFixed(0).padStart(5)} ms\n`);
       }
       const t0 = performance.now();
       await Promise.all(folders.map((f) => list(`&include=metadata&prefix=${encodeURIComponent(f)}`)));
