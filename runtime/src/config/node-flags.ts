@@ -8,5 +8,7 @@
  *   146 -> 100 MiB for 9% more CPU time. It caps nothing, so a larger container needs more memory, never crashes.
  * `--optimize-for-size` took a similar amount off but doubled the CPU time; a hard `--max-old-space-size` turns a
  * larger container than planned for into an out-of-memory crash. Neither is used.
+ * A process started without them (the contract's plain `node dr-sync.js run`) applies what it can of them itself:
+ * the growing percent, and a looser cap on the young generation (`config/heap-policy.ts`).
  */
 export const RUNTIME_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=2", "--heap-growing-percent=25"];

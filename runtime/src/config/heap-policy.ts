@@ -1,0 +1,71 @@
+import { PerformanceObserver } from "node:perf_hooks";
+import { getHeapSpaceStatistics, setFlagsFromString } from "node:v8";
+import { RUNTIME_NODE_FLAGS } from "./node-flags";
+
+/**
+ * The young generation's size (V8's new space) past which a run started without the unit's flags stops growing it.
+ * V8 doubles the new space while much of what it holds survives a scavenge, up to 64 MiB on this Node.js line: a
+ * no-op of 5,000 blobs ends at 21 MiB, one of 100,000 at 64 (heap headroom, not data, but resident all the same),
+ * so without a cap the contract's plain `node dr-sync.js run` grows with the container. The unit's
+ * `--max-semi-space-size=2` is tighter and costs CPU; 16 MiB keeps most of the default's speed.
+ */
+export const YOUNG_GENERATION_CAP_BYTES = 16 * 1024 * 1024;
+
+/** What of the unit's heap policy a process must apply itself, because its Node.js flags did not. */
+export interface HeapPolicyToApply {
+  /** Cap the young generation (no `--max-semi-space-size` given). */
+  readonly capYoungGeneration: boolean;
+  /** The unit's `--heap-growing-percent=…`, when no such flag was given; V8 reads it at each full collection. */
+  readonly heapGrowingFlag?: string;
+}
+
+/**
+ * Which parts of the VM unit's heap policy (`RUNTIME_NODE_FLAGS`) the Node.js flags, on the command line or in
+ * NODE_OPTIONS, left out. A flag given is never overridden, whatever its value.
+ */
+export function heapPolicyToApply(execArgv: readonly string[], nodeOptions: string | undefined): HeapPolicyToApply {
+  const given = [...execArgv, ...(nodeOptions ?? "").split(/\s+/)].map((f) => f.replace(/_/g, "-"));
+  const has = (name: string) => given.some((f) => f === name || f.startsWith(`${name}=`));
+  const growing = RUNTIME_NODE_FLAGS.find((f) => f.startsWith("--heap-growing-percent="));
+  return {
+    capYoungGeneration: !has("--max-semi-space-size"),
+    ...(growing && !has("--heap-growing-percent") ? { heapGrowingFlag: growing } : {}),
+  };
+}
+
+/**
+ * Applies from inside the process what the flags left out of the unit's heap policy, so that the contract's plain
+ * `node dr-sync.js run` keeps its memory flat as the container grows, as the unit does. Measured on Node.js 26:
+ * `--heap-growing-percent` set at run time takes effect (a garbage-heavy script: 233 MiB peak without, 169 with
+ * it set so, 168 with it on the command line), `--max-semi-space-size` does not (V8 sizes the semi-spaces at
+ * start-up), hence the cap of `capYoungGeneration`. Node.js calls flags changed after start-up unpredictable;
+ * these two are numbers V8 reads when it next sizes a space, every test that spawns the runtime without flags runs
+ * through them, and a process that died of it would be a crash the kill suite already proves harmless. The unit
+ * gives the flags on the command line, where Node.js supports them.
+ */
+export function applyHeapPolicy(policy: HeapPolicyToApply): void {
+  if (policy.heapGrowingFlag) setFlagsFromString(policy.heapGrowingFlag);
+  if (policy.capYoungGeneration) capYoungGeneration();
+}
+
+/**
+ * Keeps V8's young generation at or under `capBytes`. Its growth factor is read at each growth: set to 1, the new
+ * space stays where it is. A collection's entry reaches the observer only after the collection, when the event
+ * loop next turns, and a busy stretch lets the space double once more before that (16 → 32 MiB, measured with the
+ * check at the cap); so growth stops once the space reaches half the cap, and that last doubling lands on it.
+ * Returns the function that stops watching; it stops by itself once growth is stopped.
+ */
+export function capYoungGeneration(capBytes: number = YOUNG_GENERATION_CAP_BYTES): () => void {
+  const observer = new PerformanceObserver(() => {
+    if (newSpaceBytes() * 2 < capBytes) return;
+    setFlagsFromString("--semi-space-growth-factor=1");
+    observer.disconnect();
+  });
+  observer.observe({ entryTypes: ["gc"] });
+  return () => observer.disconnect();
+}
+
+/** The new space's current size (both semi-spaces), as V8 reports it. */
+export function newSpaceBytes(): number {
+  return getHeapSpaceStatistics().find((s) => s.space_name === "new_space")?.space_size ?? 0;
+}
