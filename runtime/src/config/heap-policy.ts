@@ -53,16 +53,15 @@ export function applyHeapPolicy(policy: HeapPolicyToApply): void {
  * space stays where it is. A collection's entry reaches the observer only after the collection, when the event
  * loop next turns, and a busy stretch lets the space double once more before that (16 → 32 MiB, measured with the
  * check at the cap); so growth stops once the space reaches half the cap, and that last doubling lands on it.
- * Returns the function that stops watching; it stops by itself once growth is stopped.
+ * It stops watching by itself once growth is stopped.
  */
-export function capYoungGeneration(capBytes: number = YOUNG_GENERATION_CAP_BYTES): () => void {
+export function capYoungGeneration(capBytes: number = YOUNG_GENERATION_CAP_BYTES): void {
   const observer = new PerformanceObserver(() => {
     if (newSpaceBytes() * 2 < capBytes) return;
     setFlagsFromString("--semi-space-growth-factor=1");
     observer.disconnect();
   });
   observer.observe({ entryTypes: ["gc"] });
-  return () => observer.disconnect();
 }
 
 /** The new space's current size (both semi-spaces), as V8 reports it. */
