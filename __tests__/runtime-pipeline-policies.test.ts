@@ -66,3 +66,19 @@ describe("Retry-After", () => {
     }
   });
 });
+
+describe("the SDK policies dr-sync has no use for", () => {
+  /** The names of the policies a site's requests go through, in order (the SDK's core pipeline, built once per site). */
+  const policiesOf = (client: SiteClient): string[] =>
+    (client as unknown as { pipeline: { _corePipeline: { getOrderedPolicies(): { name: string }[] } } }).pipeline._corePipeline.getOrderedPolicies().map((p) => p.name);
+  const client = () => new SiteClient({ blobEndpoint: "http://127.0.0.1:1/acct/", sasEnv: "X", name: "source" }, "sv=x&sig=y",
+    { apiVersion: "2017-11-09", retry: { maxTries: 2, retryDelayMs: 1, maxRetryDelayMs: 10, tryTimeoutSeconds: 5 } });
+
+  test("are removed: form data (it loads undici) and tracing (it sanitizes every request's URL for a span nobody records)", () => {
+    const names = policiesOf(client());
+    expect(names.filter((n) => ["formDataPolicy", "tracingPolicy"].includes(n))).toEqual([]);
+    // Only those: the SDK's retries, its error parsing and ours (the pinned API version, Retry-After, the per-try
+    // timeout: RequestPolicyFactoryPolicy) are still there.
+    expect(names).toEqual(expect.arrayContaining(["storageRetryPolicy", "deserializationPolicy", "storageRequestFailureDetailsParserPolicy", "RequestPolicyFactoryPolicy"]));
+  });
+});

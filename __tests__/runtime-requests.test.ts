@@ -73,7 +73,7 @@ describe("the requests of a quiet cycle", () => {
     expect(JSON.parse((await statusBlob().downloadToBuffer()).toString())).toMatchObject({ outcome: "ok" });
   });
 
-  test("a run never loads Node.js's fetch implementation (undici): the SDK's form-data policy is removed", async () => {
+  test("a run never loads Node.js's fetch implementation (undici): the SDK's form-data policy is removed (unused-policies.ts)", async () => {
     // Reading the global FormData loads undici: 35-75 ms before the first request of every run, for nothing we send.
     const preload = join(drill.dir, "modules-at-exit.js");
     const list = join(drill.dir, "modules.txt");

@@ -6,7 +6,7 @@ import { apiVersionPolicy } from "./api-version-policy";
 import { retryAfterPolicy } from "./retry-after-policy";
 import { insideRetryLoop } from "./inside-retry-loop";
 import { tryTimeoutPolicy } from "./try-timeout-policy";
-import { withoutFormData } from "./without-form-data";
+import { withoutUnusedPolicies } from "./unused-policies";
 
 /** One storage site (account), reached with its SAS through a pipeline that pins the API version. */
 export class SiteClient {
@@ -35,7 +35,7 @@ export class SiteClient {
     // The SDK's tryTimeoutInMs is only a hint to the service; this enforces it on our side, per attempt.
     this.pipeline.factories.push(tryTimeoutPolicy(config.retry.tryTimeoutSeconds * 1000));
     this.pipeline.factories.push(insideRetryLoop());
-    withoutFormData(this.pipeline, `${site.blobEndpoint}$root?${this.sas}`);
+    withoutUnusedPolicies(this.pipeline, `${site.blobEndpoint}$root?${this.sas}`);
   }
 
   /** A label for messages: the side, the site's name when it has its own, and the host; never the SAS. */
