@@ -69,7 +69,7 @@ describe("the manifest", () => {
   });
 
   test("pod i runs the runtime as shard $(JOB_COMPLETION_INDEX)/N, the index taken from the pod's annotation", () => {
-    expect(container.command).toEqual([L.nodeBin, "--max-semi-space-size=2", "--heap-growing-percent=25", L.runtimeJs]);
+    expect(container.command).toEqual([L.nodeBin, "--max-semi-space-size=2", "--heap-growing-percent=25", "--no-turbofan", L.runtimeJs]);
     expect(container.args).toEqual(["run", "--config", L.configFile, "--shard", "$(JOB_COMPLETION_INDEX)/3"]);
     expect(container.env[0]).toEqual({
       name: "JOB_COMPLETION_INDEX",

@@ -42,7 +42,7 @@ describe("cloud-init", () => {
     expect(unit).toMatch(/Type=oneshot/);
     expect(unit).toMatch(/EnvironmentFile=\/etc\/dr-sync\/sas\.env/);
     expect(unit).toMatch(/RequiresMountsFor=\/srv\/drsync/);
-    expect(unit).toMatch(/ExecStart=\/usr\/local\/lib\/dr-sync\/bin\/node --max-semi-space-size=2 --heap-growing-percent=25 \/usr\/local\/lib\/dr-sync\/dr-sync\.js run --config \/etc\/dr-sync\/config\.json/);
+    expect(unit).toMatch(/ExecStart=\/usr\/local\/lib\/dr-sync\/bin\/node --max-semi-space-size=2 --heap-growing-percent=25 --no-turbofan \/usr\/local\/lib\/dr-sync\/dr-sync\.js run --config \/etc\/dr-sync\/config\.json/);
     expect(unit).toMatch(/User=dr-sync/);
   });
 

@@ -7,7 +7,8 @@
  *   seen   (opt-in, `--seen`) the pull's present shape with its seen set on disk instead of the marcher: every
  *          listed name but one in 100 marked seen, then the unseen ones queued as pending deletions.
  * The listing alone (making the RemoteBlob objects) is timed too, and the engine's own cost is the phase's time
- * minus that. Usage: `npm run bench:engine -- [--sizes 1000000,10000000] [--synchronous NORMAL|FULL] [--batch-rows 10000] [--seen] [--dir D]`.
+ * minus that. Node.js flags it is started with go to each phase (`node --no-turbofan build/bench-engine.js …`).
+ * Usage: `npm run bench:engine -- [--sizes 1000000,10000000] [--synchronous NORMAL|FULL] [--batch-rows 10000] [--seen] [--dir D]`.
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, rmSync, statSync, existsSync } from "node:fs";
@@ -113,7 +114,7 @@ async function main(): Promise<void> {
   for (const blobs of sizes) {
     const results: Record<string, PhaseResult> = {};
     for (const phase of process.argv.includes("--seen") ? ["list", "load", "noop", "seen"] as const : ["list", "load", "noop"] as const) {
-      const r = spawnSync(process.execPath, [__filename, "--phase", phase, "--blobs", String(blobs), "--dir", dir, "--synchronous", synchronous, "--batch-rows", String(batchRows)], { encoding: "utf8", maxBuffer: 1 << 20 });
+      const r = spawnSync(process.execPath, [...process.execArgv, __filename, "--phase", phase, "--blobs", String(blobs), "--dir", dir, "--synchronous", synchronous, "--batch-rows", String(batchRows)], { encoding: "utf8", maxBuffer: 1 << 20 });
       if (r.status !== 0) throw new Error(`phase ${phase} at ${blobs} blobs failed (${r.status ?? r.signal}): ${r.stderr}`);
       const res = JSON.parse(r.stdout.trim().split("\n").pop()!) as PhaseResult;
       results[phase] = res;

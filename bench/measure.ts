@@ -14,6 +14,8 @@ export interface Measured {
   readonly wallMs: number;
   readonly maxRssKiB: number | null;
   readonly cpuSeconds: number | null;
+  /** Of `cpuSeconds`, the time in the kernel. */
+  readonly systemSeconds?: number | null;
 }
 
 export interface MeasureOptions {
@@ -54,11 +56,13 @@ export async function runMeasured(cmd: string, args: readonly string[], opts: Me
   const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
   let maxRssKiB: number | null = null;
   let cpuSeconds: number | null = null;
+  let systemSeconds: number | null = null;
   if (report && dir) {
     const t = existsSync(report) ? parseGnuTime(readFileSync(report, "utf8")) : undefined;
     rmSync(dir, { recursive: true, force: true });
     maxRssKiB = t?.maxRssKiB ?? null;
     cpuSeconds = t?.userSeconds != null && t.systemSeconds != null ? t.userSeconds + t.systemSeconds : null;
+    systemSeconds = t?.systemSeconds ?? null;
   }
-  return { code, stdout, stderr, wallMs, maxRssKiB, cpuSeconds };
+  return { code, stdout, stderr, wallMs, maxRssKiB, cpuSeconds, systemSeconds };
 }

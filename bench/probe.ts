@@ -16,7 +16,10 @@ import { changeSet, generateBlobs, Shape, SHAPES } from "./workload";
  * puts both accounts in one Azurite (default: one Azurite per site, as the bench); PROBE_CONFIG is JSON merged into
  * dr-sync's config (e.g. `{"versionsContainer":null}`). Node.js flags for dr-sync come from PROBE_NODE_ARGS (e.g.
  * `--cpu-prof --cpu-prof-dir=/tmp/prof`), so a profile and a plain run use the same command; PROBE_RUN_ARGS are added to
- * dr-sync's own (e.g. `--log-level debug`), and PROBE_STDERR=P keeps each cycle's stderr in `P-<cycle>-<n>.log`. No proxy, no peers.
+ * dr-sync's own (e.g. `--log-level debug`), and PROBE_STDERR=P keeps each cycle's stderr in `P-<cycle>-<n>.log`.
+ * PROBE_VARIANTS="--a|--b --c" adds REPS rounds of no-op cycles after the plain ones, each round one cycle without
+ * and one with each variant's flags (added to PROBE_NODE_ARGS), interleaved so that a machine's drift hits all alike.
+ * No proxy, no peers.
  */
 async function main(): Promise<void> {
   const [shapeArg = "folders", countArg = "5000", repsArg = "3", kibArg = "4"] = process.argv.slice(2);
@@ -50,11 +53,11 @@ async function main(): Promise<void> {
       return file;
     };
     const env = { ...process.env, DR_SOURCE_SAS: sites.source.sas("rl"), DR_TARGET_SAS: sites.target.sas("rwdlac") };
-    const cycle = async (label: string, dir: string, command = "run") => {
-      const m = await runMeasured(pinnedNodeBinary(), [...nodeArgs, process.env.PROBE_BUNDLE ?? DR_SYNC_BUNDLE, command, "--config", config(dir), ...runArgs], { env });
+    const cycle = async (label: string, dir: string, command = "run", more: string[] = []) => {
+      const m = await runMeasured(pinnedNodeBinary(), [...nodeArgs, ...more, process.env.PROBE_BUNDLE ?? DR_SYNC_BUNDLE, command, "--config", config(dir), ...runArgs], { env });
       if (process.env.PROBE_STDERR) writeFileSync(`${process.env.PROBE_STDERR}-${label}-${++cycles}.log`, m.stderr);
       const lines = m.stderr.split("\n").filter(Boolean).length;
-      process.stdout.write(`${label.padEnd(8)} exit ${m.code} ${(m.wallMs / 1000).toFixed(2).padStart(6)} s  rss ${Math.round((m.maxRssKiB ?? 0) / 1024)} MiB  cpu ${m.cpuSeconds?.toFixed(2)} s  ${lines} stderr lines\n`);
+      process.stdout.write(`${label.padEnd(8)} exit ${m.code} ${(m.wallMs / 1000).toFixed(2).padStart(6)} s  rss ${Math.round((m.maxRssKiB ?? 0) / 1024)} MiB  cpu ${m.cpuSeconds?.toFixed(2)} s (sys ${m.systemSeconds?.toFixed(2)})  ${lines} stderr lines\n`);
       if (m.code !== 0) process.stdout.write(m.stderr.slice(-2000));
     };
     const base = join(work, "base");
@@ -64,6 +67,11 @@ async function main(): Promise<void> {
       await cycle("push", base, "push");
     } else await cycle("full", base);
     for (let r = 0; r < reps; r++) await cycle("noop", base);
+    // PROBE_VARIANTS="--a|--b --c": more no-op cycles, each with its own extra Node.js flags, side by side per round.
+    const variants = (process.env.PROBE_VARIANTS ?? "").split("|").filter((v) => v.trim());
+    for (let r = 0; r < (variants.length ? reps : 0); r++) {
+      for (const v of ["", ...variants]) await cycle(`noop ${v || "(base)"}`, base, "run", v.split(/\s+/).filter(Boolean));
+    }
     for (let r = 0; r < reps; r++) {
       // Each changed run touches other names (an offset of 2 per run) and adds new ones, on the state the last left.
       const change = changeSet([...blobs.slice(2 * r), ...blobs.slice(0, 2 * r)], 1, `${shape}-r${r}`, shape);

@@ -2,7 +2,7 @@ import { setMaxListeners } from "node:events";
 import { hostname } from "node:os";
 import { promises as fs } from "node:fs";
 import { ConfigError } from "../config/schema";
-import { applyHeapPolicy, heapPolicyToApply } from "../config/heap-policy";
+import { applyV8Policy, v8PolicyToApply } from "../config/v8-policy";
 import { EXIT_CODES } from "./exit-codes";
 import { checkSas, loadConfig } from "../config/load-config";
 import { Events, EventSink, JsonLineSink } from "../report/events";
@@ -226,9 +226,9 @@ async function restoreContainerAsOf(args: CliArgs, ctx: SyncContext, out: (s: st
 /** The bundle's entry point: restrictive file modes, signals turned into a clean stop, and the exit code. */
 if (require.main === module) {
   process.umask(0o077);
-  // The contract's plain `node dr-sync.js run` has no flags: without the unit's heap policy its heap would grow with
-  // the container.
-  applyHeapPolicy(heapPolicyToApply(process.execArgv, process.env.NODE_OPTIONS));
+  // The contract's plain `node dr-sync.js run` has no flags: without the unit's V8 policy its heap would grow with
+  // the container, and Turbofan would spend CPU on compiles a cycle is too short to gain from.
+  applyV8Policy(v8PolicyToApply(process.execArgv, process.env.NODE_OPTIONS));
   writeThrough(process.stdout);
   const controller = new AbortController();
   // Every request in flight listens on the one run-wide signal; that is by design, not a leak.
