@@ -182,6 +182,18 @@ describe("kill at the staging index's commit points", () => {
     await seed(drill.sites.source, "points", blobs);
   };
   const body = (name: string, gen: number) => ({ name, body: randomBytes(64 + gen), metadata: { gen: String(gen) } });
+  /** The target's versions of "points": its version blobs and its index lines. */
+  const keptVersions = async () => {
+    const cc = drill.sites.target.container("dr-sync-versions");
+    const blobs: string[] = [];
+    const lines: string[] = [];
+    if (!(await cc.exists())) return { blobs, lines };
+    for await (const b of cc.listBlobsFlat({ prefix: "v/points/" })) blobs.push(b.name);
+    for await (const b of cc.listBlobsFlat({ prefix: "i/points/" })) {
+      lines.push(...(await cc.getBlobClient(b.name).downloadToBuffer()).toString("utf8").split("\n").filter(Boolean));
+    }
+    return { blobs, lines };
+  };
 
   beforeAll(async () => {
     // One-row batches would commit at once; the default batch leaves the rows of a cycle uncommitted for a while.
@@ -199,6 +211,8 @@ describe("kill at the staging index's commit points", () => {
     ["after the batch commit, before the superseded data file is removed", "staging.after-commit-before-removal", 3],
     // The 4 new blobs go to the target while the pull goes on (push-ahead.ts): the 2nd lands with no push record.
     ["after a new blob pushed ahead of the push is written, before its push record", "push.ahead.after-upload", 2],
+    // The 8 changed and 4 deleted blobs' target versions are copied while the pull goes on (versions-ahead.ts).
+    ["after a target version is copied ahead of the push, before the push records it", "versions.ahead.after-copy", 3],
   ])("killed %s: nothing lost, nothing deleted at the target, and the next run converges", async (_when, point, nth) => {
     const gen = versions.size;
     const names = Array.from({ length: 24 }, (_, i) => `p/${i}`);
@@ -209,8 +223,13 @@ describe("kill at the staging index's commit points", () => {
     for (const n of names.slice(20)) await drill.sites.source.container("points").deleteBlob(n);
     const target = await snapshot(drill.sites.target.container("points"));
 
+    const kept = await keptVersions();
     const killed = await drill.run(["run"], { env: { ...drill.env, DR_SYNC_KILL_AT: `${point}:${nth}` } });
     expect({ signal: killed.signal, stderr: killed.signal ? "" : killed.stderr.slice(-2000) }).toEqual({ signal: "SIGKILL", stderr: "" });
+    // Copies made ahead are not versions until the push records them: none was recorded, and none is lost later.
+    const afterKill = await keptVersions();
+    expect(afterKill.lines).toEqual(kept.lines);
+    if (point === "versions.ahead.after-copy") expect(afterKill.blobs.length).toBeGreaterThanOrEqual(kept.blobs.length + nth);
     expect(stagingProblems(drill.config.stagingDir, versions)).toEqual([]);
     // The kill came in the pull: every blob the target had is there as it was, nothing deleted or replaced; what
     // it gained can only be new names pushed ahead, each a version the source had.
@@ -224,6 +243,15 @@ describe("kill at the staging index's commit points", () => {
     expect({ code: next.code, stderr: next.code ? next.stderr.slice(-2000) : "" }).toEqual({ code: 0, stderr: "" });
     await expectSitesEqual(drill);
     expect(stagingProblems(drill.config.stagingDir, versions)).toEqual([]);
+    // Every blob the cycle replaced or deleted at the target has its version recorded, each line's copy there and
+    // holding a version the source had.
+    const recorded = (await keptVersions()).lines.filter((l) => !kept.lines.includes(l));
+    expect(recorded.map((l) => JSON.parse(l).name as string).sort()).toEqual([...names.slice(0, 8), ...names.slice(20)].sort());
+    for (const l of recorded) {
+      const e = JSON.parse(l) as { name: string; version: string };
+      const bytes = await drill.sites.target.container("dr-sync-versions").getBlobClient(e.version).downloadToBuffer();
+      expect(versions.get(e.name)?.has(sha256(bytes))).toBe(true);
+    }
     // The sweep left one data file per staged entry: nothing the kill orphaned stays behind.
     const dataFiles = walk(join(drill.config.stagingDir)).filter((f) => /\/objects\/[0-9a-f]{2}\/[0-9a-f]{64}\.[0-9a-f]{16}\.bin$/.test(f));
     expect(dataFiles.length).toBe(stagedFiles(drill.config.stagingDir).length);

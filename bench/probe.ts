@@ -18,7 +18,8 @@ import { changeSet, generateBlobs, Shape, SHAPES } from "./workload";
  * `--cpu-prof --cpu-prof-dir=/tmp/prof`), so a profile and a plain run use the same command; PROBE_RUN_ARGS are added to
  * dr-sync's own (e.g. `--log-level debug`), and PROBE_STDERR=P keeps each cycle's stderr in `P-<cycle>-<n>.log`.
  * PROBE_VARIANTS="--a|--b --c" adds REPS rounds of no-op cycles after the plain ones, each round one cycle without
- * and one with each variant's flags (added to PROBE_NODE_ARGS), interleaved so that a machine's drift hits all alike.
+ * and one with each variant's flags (added to PROBE_NODE_ARGS), interleaved so that a machine's drift hits all alike;
+ * PROBE_ALTERNATE="A.js|B.js" makes the changed cycles take turns between two builds of the bundle (before/after).
  * No proxy, no peers.
  */
 async function main(): Promise<void> {
@@ -53,8 +54,8 @@ async function main(): Promise<void> {
       return file;
     };
     const env = { ...process.env, DR_SOURCE_SAS: sites.source.sas("rl"), DR_TARGET_SAS: sites.target.sas("rwdlac") };
-    const cycle = async (label: string, dir: string, command = "run", more: string[] = []) => {
-      const m = await runMeasured(pinnedNodeBinary(), [...nodeArgs, ...more, process.env.PROBE_BUNDLE ?? DR_SYNC_BUNDLE, command, "--config", config(dir), ...runArgs], { env });
+    const cycle = async (label: string, dir: string, command = "run", more: string[] = [], bundle = process.env.PROBE_BUNDLE ?? DR_SYNC_BUNDLE) => {
+      const m = await runMeasured(pinnedNodeBinary(), [...nodeArgs, ...more, bundle, command, "--config", config(dir), ...runArgs], { env });
       if (process.env.PROBE_STDERR) writeFileSync(`${process.env.PROBE_STDERR}-${label}-${++cycles}.log`, m.stderr);
       const lines = m.stderr.split("\n").filter(Boolean).length;
       process.stdout.write(`${label.padEnd(8)} exit ${m.code} ${(m.wallMs / 1000).toFixed(2).padStart(6)} s  rss ${Math.round((m.maxRssKiB ?? 0) / 1024)} MiB  cpu ${m.cpuSeconds?.toFixed(2)} s (sys ${m.systemSeconds?.toFixed(2)})  ${lines} stderr lines\n`);
@@ -77,7 +78,10 @@ async function main(): Promise<void> {
       const change = changeSet([...blobs.slice(2 * r), ...blobs.slice(0, 2 * r)], 1, `${shape}-r${r}`, shape);
       await uploadBlobs(src, [...change.changed, ...change.added]);
       await deleteBlobs(src, change.deleted);
-      await cycle("changed", base);
+      // PROBE_ALTERNATE="A.js|B.js": the changed cycles take turns between bundles (each starts from a converged state).
+      const alternate = (process.env.PROBE_ALTERNATE ?? "").split("|").filter(Boolean);
+      if (alternate.length) await cycle(`changed ${r % alternate.length}`, base, "run", [], alternate[r % alternate.length]);
+      else await cycle("changed", base);
     }
   } finally {
     await sites.stop();

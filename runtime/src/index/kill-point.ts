@@ -10,6 +10,7 @@ export type KillPointName =
   | "migration.after-rename"
   | "push.ahead.after-upload"
   | "push.ahead.after-block"
+  | "versions.ahead.after-copy"
   | "plan.after-pull";
 
 const wanted = parse(process.env.DR_SYNC_KILL_AT);

@@ -11,6 +11,7 @@ import { goneSinceListed } from "./gone";
 import type { RangeSink } from "../transfer/blocks-ahead";
 import { fetchOne, stagedFrom } from "./pull";
 import { Job, pushOne, retainDestination } from "./push";
+import { keepVersion } from "./versions-ahead";
 
 /**
  * The one place where the hops change anything: staging (a blob staged over another, or removed), the target
@@ -78,7 +79,7 @@ export function storageExecutor(ctx: SyncContext, container: string, store: Stag
       if (ctx.versions) {
         // Gone since the listing (the copy has no source): nothing to keep, and nothing left to delete. Any other
         // 404 (the versions container deleted meanwhile) fails the deletion: nothing goes without its version.
-        const kept = await retry(() => ctx.versions!.keep(container, dst, "deleted by a push")).then(() => true, async (err) => {
+        const kept = await retry(() => keepVersion(ctx, container, store.rows, dst, "deleted by a push")).then(() => true, async (err) => {
           if (await goneSinceListed(err, blob, ctx.signal)) return false;
           throw err;
         });

@@ -37,16 +37,26 @@ const DEFERRED = "pull.deferred";
 /** Append blobs that grew, waiting for their old end to be compared before the guards count them (append-growth.ts). */
 const APPEND_CHECKS = "pull.append-checks";
 
+/** What the pull tells of its progress, so that work at the target can start before it ends. */
+export interface PullHooks {
+  /** Each blob staged under a name staging did not hold. */
+  readonly onNewStaged?: (name: string) => void;
+  /** May take a new large block blob's ranges as they land. */
+  readonly earlyBlocks?: (blob: RemoteBlob) => RangeSink | undefined;
+  /** Each staged name the pull is about to replace or remove, once the guards that count it have passed. Returns
+   *  false when it wants no more offers of this kind (its queue is full); never waits. */
+  readonly onReplacing?: (name: string) => boolean;
+}
+
 /**
  * Source → staging for one container: the source listing marched against the staged entries (march.ts), each
  * name decided by `decidePull`, every change made by `exec` (the storage, or in plan mode a recorder). Transfers
  * start while the listing streams; deletions, and overwrites that would empty or replace a blob, wait on disk
  * until the listing is complete and the guards have agreed, and deletions are skipped altogether when any
- * transfer failed. `onNewStaged` is told of each blob staged under a name staging did not hold, and `earlyBlocks`
- * may take such a blob's ranges as they land (push-ahead.ts).
+ * transfer failed. `hooks` let work at the target start while the pull goes on (push-ahead.ts, versions-ahead.ts).
  */
-export async function pullContainer(ctx: SyncContext, container: string, store: StagingStore, exec: Executor,
-  onNewStaged?: (name: string) => void, earlyBlocks?: (blob: RemoteBlob) => RangeSink | undefined): Promise<PullResult> {
+export async function pullContainer(ctx: SyncContext, container: string, store: StagingStore, exec: Executor, hooks: PullHooks = {}): Promise<PullResult> {
+  const { onNewStaged, earlyBlocks, onReplacing } = hooks;
   const stats = newHopStats();
   const rows = store.rows;
   rows.beginRun();
@@ -87,6 +97,8 @@ export async function pullContainer(ctx: SyncContext, container: string, store: 
       if (fatal) return;
       // Noted before it is staged: a kill in between must not leave it counted as held.
       if (isNew) noteAdded(rows, STAGED_NEW, blob.name);
+      // Guarded, if it counts, before it reached the pool; replaced in staging or, vanished, removed.
+      else onReplacing?.(blob.name);
       const outcome = await exec.stage(blob, stats, progress, isNew ? earlyBlocks : undefined);
       if (outcome === "staged" && isNew) onNewStaged?.(blob.name);
       if (outcome === "vanished") {
@@ -194,6 +206,10 @@ export async function pullContainer(ctx: SyncContext, container: string, store: 
       throw err;
     }
     if (!guardStop) {
+      // The deletions the guards have just let through, while the pull goes on (made once its transfers are done).
+      if (onReplacing && deleting) {
+        for (const name of rows.pendingDeletes()) if (!onReplacing(name)) break;
+      }
       for (const blob of rows.queued<RemoteBlob>(DEFERRED)) {
         if (fatal) break;
         queued(blob);

@@ -19,6 +19,7 @@ import { goneSinceListed } from "./gone";
 import { appendedSincePushed, countRecreated } from "./append-growth";
 import { acceptAdded, AddedName, addedCursor, countStagedNew, isAdded, noteWrittenAhead, pushedAhead, STAGED_NEW } from "./added-names";
 import type { AheadResult } from "./push-ahead";
+import { keepVersion } from "./versions-ahead";
 
 export interface PushResult {
   readonly stats: HopStats;
@@ -354,7 +355,7 @@ export async function pushOne(ctx: SyncContext, container: string, staged: Stagi
     try {
       if (dst && ctx.versions) {
         const kept = dst;
-        await withItemRetry(3, ctx.config.retry.retryDelayMs, ctx.signal, () => ctx.versions!.keep(container, kept, "overwritten by a push").catch(async (err) => {
+        await withItemRetry(3, ctx.config.retry.retryDelayMs, ctx.signal, () => keepVersion(ctx, container, staged.rows, kept, "overwritten by a push").catch(async (err) => {
           // Changed (412) or deleted (a 404 for a blob that is gone) since listed: its new state is seen first. Any
           // other 404 (the versions container deleted meanwhile) fails the write: nothing is replaced unkept.
           if (isConditionFailed(err) || (await goneSinceListed(err, ctx.dst.blob(container, kept.name), ctx.signal))) throw new DestinationChanged(err);

@@ -18,6 +18,7 @@ import { PlanSink } from "../report/plan-output";
 import { pullContainer } from "./pull";
 import { actOnPush, pushContainer, PushWalk, walkPush } from "./push";
 import { AheadResult, PushAhead } from "./push-ahead";
+import { VersionsAhead } from "./versions-ahead";
 import { adoptPart } from "../shard/adopt-part";
 import { containerPart, housekeepingContainers, ownedContainers } from "../shard/part";
 import { statusBlobName } from "../shard/shard-spec";
@@ -86,6 +87,7 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
     let store: StagingStore | undefined;
     let early: Promise<PushWalk> | undefined;
     let ahead: PushAhead | undefined;
+    let versionsAhead: VersionsAhead | undefined;
     // What runs beside the pull ends with the container: a pull that fails fast does not wait for the walk.
     const besidePull = new AbortController();
     const abortBeside = () => besidePull.abort();
@@ -106,9 +108,14 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
       early?.catch(() => undefined);
       // New blobs go to the target while the pull goes on: a first copy keeps both sites busy at once.
       ahead = early && records ? new PushAhead(ctx, container, store, records, early) : undefined;
+      // And the target's versions of what the pull replaces, copied while it goes on: the push only records them.
+      versionsAhead = early && records && ctx.versions ? new VersionsAhead(ctx, ctx.versions, container, store.rows, records) : undefined;
       let pullMoved = false;
       if (command !== "push") {
-        const pulled = await pullContainer(ctx, container, store, exec, ahead && ((name) => ahead!.offer(name)), ahead && ((blob) => ahead!.blocksFor(blob)));
+        const pulled = await pullContainer(ctx, container, store, exec, {
+          ...(ahead ? { onNewStaged: (name) => ahead!.offer(name), earlyBlocks: (blob) => ahead!.blocksFor(blob) } : {}),
+          ...(versionsAhead ? { onReplacing: (name) => versionsAhead!.offer(name) } : {}),
+        });
         pullStats = pulled.stats;
         if (pulled.listingStart) {
           if (pulled.stats.copied + pulled.stats.deleted > 0) {
@@ -128,6 +135,7 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
         // push lists the target again (a walk that failed is walked again too, and fails for itself).
         const earlyWalk = early && await early.catch(() => undefined);
         const aheadDone: AheadResult | undefined = await ahead?.finish();
+        await versionsAhead?.finish();
         const markBefore = await readPullMark(store.dir);
         // What the pull could not stage is left alone at the target (the walk beside the pull did not know it yet).
         const leaveAlone = new Set((markBefore?.failed ?? []).map((f) => f.name));
@@ -167,9 +175,11 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
       // The walk beside the pull and the writes ahead use this store's index: they end before the index closes. The
       // writes ahead are stopped first (they wait on the walk, and must not start once the container stopped).
       ahead?.stop();
+      versionsAhead?.stop();
       besidePull.abort();
       ctx.signal.removeEventListener("abort", abortBeside);
       await early?.catch(() => undefined);
+      await versionsAhead?.finish();
       if (ahead && !pushStats) {
         const done = await ahead.finish().catch(() => undefined);
         if (done?.copied) ctx.events.info("push.ahead", `${container}: ${done.copied} new blob(s) were pushed ahead before the run stopped this container`, { container, copied: done.copied });

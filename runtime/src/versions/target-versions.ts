@@ -42,7 +42,7 @@ export class TargetVersions {
   private readonly indexes = new Map<string, IndexState>();
   private created?: Promise<void>;
 
-  constructor(private readonly site: SiteClient, readonly versionsContainer: string, private readonly runId: string,
+  constructor(private readonly site: SiteClient, readonly versionsContainer: string, readonly runId: string,
     private readonly now: () => Date, private readonly signal?: AbortSignal) {}
 
   /**
@@ -50,21 +50,40 @@ export class TargetVersions {
    * service's 412 when the blob changed since it was listed: the caller's write would not be conditional on it.
    */
   async keep(container: string, blob: RemoteBlob, reason: VersionReason): Promise<VersionEntry> {
+    return this.recordCopied(container, blob, reason, await this.copy(container, blob.name, blob.etag));
+  }
+
+  /**
+   * Copies the version of `name` whose ETag is `etag` into the versions container, recording nothing: a version
+   * copied ahead of the write that replaces it (versions-ahead.ts), recorded by `recordCopied` when that write
+   * comes. Throws the service's 412 when the blob's ETag is another by now. `signal` ends the copy's requests
+   * (default: the run's).
+   */
+  async copy(container: string, name: string, etag: string, signal = this.signal): Promise<CopiedVersion> {
     await this.ensureContainer();
     const at = this.now();
     const day = at.toISOString().slice(0, 10);
-    const version = `v/${container}/${day}/${at.getTime()}-${randomBytes(4).toString("hex")}-${objectKey(blob.name).slice(0, 24)}`;
+    const version = `v/${container}/${day}/${at.getTime()}-${randomBytes(4).toString("hex")}-${objectKey(name).slice(0, 24)}`;
     const copy = this.site.blob(this.versionsContainer, version);
-    const poller = await copy.beginCopyFromURL(this.site.blobUrl(container, blob.name), {
-      sourceConditions: { ifMatch: blob.etag }, abortSignal: this.signal, intervalInMs: 200,
+    const poller = await copy.beginCopyFromURL(this.site.blobUrl(container, name), {
+      sourceConditions: { ifMatch: etag }, abortSignal: signal, intervalInMs: 200,
     });
     const done = await poller.pollUntilDone();
-    if (done.copyStatus && done.copyStatus !== "success") throw new Error(`copy of "${blob.name}" into ${this.versionsContainer} ended ${done.copyStatus}`);
+    if (done.copyStatus && done.copyStatus !== "success") throw new Error(`copy of "${name}" into ${this.versionsContainer} ended ${done.copyStatus}`);
+    return { version, day, etag: normalizeEtag(etag) };
+  }
+
+  /**
+   * Records a version `copy` made of `blob` (the same ETag: the caller checks), kept now, just before the write
+   * that replaces or deletes it. The line goes into the index of the copy's day, so that a version and its line
+   * are purged together.
+   */
+  async recordCopied(container: string, blob: RemoteBlob, reason: VersionReason, copied: CopiedVersion): Promise<VersionEntry> {
     const entry: VersionEntry = {
-      name: blob.name, version, writtenAt: blob.lastModified, keptAt: at.toISOString(), reason,
+      name: blob.name, version: copied.version, writtenAt: blob.lastModified, keptAt: this.now().toISOString(), reason,
       etag: normalizeEtag(blob.etag), size: blob.size, kind: blob.kind,
     };
-    await this.record(container, day, entry);
+    await this.record(container, copied.day, entry);
     return entry;
   }
 
@@ -187,6 +206,13 @@ export class TargetVersions {
     }
     throw new Error(`could not record a kept version of "${firstName}" in ${this.versionsContainer}`);
   }
+}
+
+/** A version blob `copy` made: where it is, the day it is filed under, and the ETag it was copied at. */
+export interface CopiedVersion {
+  readonly version: string;
+  readonly day: string;
+  readonly etag: string;
 }
 
 interface IndexState {
