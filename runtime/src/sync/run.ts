@@ -135,7 +135,6 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
         // push lists the target again (a walk that failed is walked again too, and fails for itself).
         const earlyWalk = early && await early.catch(() => undefined);
         const aheadDone: AheadResult | undefined = await ahead?.finish();
-        await versionsAhead?.finish();
         const markBefore = await readPullMark(store.dir);
         // What the pull could not stage is left alone at the target (the walk beside the pull did not know it yet).
         const leaveAlone = new Set((markBefore?.failed ?? []).map((f) => f.name));
@@ -144,6 +143,8 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
         if (leaveAlone.size) {
           ctx.events.warn("push.left", `${leaveAlone.size} blob(s) of "${container}" the pull could not stage are left as they are at the target (not written, not deleted)`, { container, count: leaveAlone.size });
         }
+        // The versions copied ahead are looked up by the push's writes only: the walk's listing goes on beside them.
+        await versionsAhead?.finish();
         const pushed = await actOnPush(ctx, container, store, records, exec, walk);
         pushStats = pushed.stats;
         hopEnd(ctx, "push", container, pushStats);
