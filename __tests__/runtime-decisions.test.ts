@@ -178,6 +178,13 @@ describe("point in time: which version was live", () => {
     ["deleted before T, recreated after: removed", [cur("a", "11:00:00")], [ver("a", "08:00:00", "09:00:00", "deleted by a push")], { action: "remove" }],
     ["deleted before T and gone: nothing to do", [], [ver("a", "08:00:00", "09:00:00", "deleted by a push")], undefined],
     ["written exactly at T: live at T", [cur("a", "10:00:00")], [], { action: "keep" }],
+    // A line is durable before its write, which may then fail (a refused condition, deletions held back): still live.
+    ["a deletion recorded before T that did not happen: kept", [cur("a", "08:00:00")], [ver("a", "08:00:00", "09:00:00", "deleted by a push")], { action: "keep" }],
+    ["an overwrite recorded before T that did not happen: kept", [cur("a", "08:00:00")], [ver("a", "08:00:00", "09:00:00")], { action: "keep" }],
+    ["a deletion recorded before T that did not happen, the blob replaced after T: its version comes back",
+      [cur("a", "11:00:00")], [ver("a", "08:00:00", "09:00:00", "deleted by a push"), ver("a", "08:00:00", "11:00:00")], { action: "restore", version: expect.objectContaining({ keptAt: at("11:00:00") }) }],
+    ["a deletion recorded before T that did not happen, the blob deleted after T: it comes back",
+      [], [ver("a", "08:00:00", "09:00:00", "deleted by a push"), ver("a", "08:00:00", "10:30:00", "deleted by a push")], { action: "restore" }],
   ] as const)("%s", (_l, current, history, expected) => {
     const actions = planAsOf(current as readonly RemoteBlob[], history as readonly VersionEntry[], T);
     if (expected === undefined) expect(actions).toEqual([]);
