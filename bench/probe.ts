@@ -73,13 +73,13 @@ async function main(): Promise<void> {
     for (let r = 0; r < (variants.length ? reps : 0); r++) {
       for (const v of ["", ...variants]) await cycle(`noop ${v || "(base)"}`, base, "run", v.split(/\s+/).filter(Boolean));
     }
+    // PROBE_ALTERNATE="A.js|B.js": the changed cycles take turns between bundles (each starts from a converged state).
+    const alternate = (process.env.PROBE_ALTERNATE ?? "").split("|").filter(Boolean);
     for (let r = 0; r < reps; r++) {
       // Each changed run touches other names (an offset of 2 per run) and adds new ones, on the state the last left.
       const change = changeSet([...blobs.slice(2 * r), ...blobs.slice(0, 2 * r)], 1, `${shape}-r${r}`, shape);
       await uploadBlobs(src, [...change.changed, ...change.added]);
       await deleteBlobs(src, change.deleted);
-      // PROBE_ALTERNATE="A.js|B.js": the changed cycles take turns between bundles (each starts from a converged state).
-      const alternate = (process.env.PROBE_ALTERNATE ?? "").split("|").filter(Boolean);
       if (alternate.length) await cycle(`changed ${r % alternate.length}`, base, "run", [], alternate[r % alternate.length]);
       else await cycle("changed", base);
     }
