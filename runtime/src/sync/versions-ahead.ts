@@ -32,7 +32,6 @@ interface CopiedAhead extends CopiedVersion {
  */
 export class VersionsAhead {
   private stopped = false;
-  private copied = 0;
   private readonly pool: WorkPool<string>;
   /** Aborted by `stop` (and by the run's own signal): the copies in flight end at once. */
   private readonly abort = new AbortController();
@@ -63,11 +62,10 @@ export class VersionsAhead {
     this.abort.abort();
   }
 
-  /** Waits for the copies in flight; returns how many were made. */
-  async finish(): Promise<number> {
+  /** Waits for the copies in flight. */
+  async finish(): Promise<void> {
     await this.pool.drain();
     this.unlink();
-    return this.copied;
   }
 
   private async copy(name: string): Promise<void> {
@@ -86,7 +84,6 @@ export class VersionsAhead {
     }
     killPoint("versions.ahead.after-copy");
     this.rows.enqueue(VERSIONS_AHEAD, name, { ...copied, run: this.versions.runId } satisfies CopiedAhead);
-    this.copied++;
   }
 }
 
