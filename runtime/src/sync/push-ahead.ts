@@ -12,6 +12,7 @@ import { MiB, SyncContext } from "./context";
 import { PushWalk, UNRECORDED } from "./push";
 import { randomUUID } from "node:crypto";
 import { noteWrittenAhead } from "./added-names";
+import { LinkedAbort } from "../transfer/linked-abort";
 
 /**
  * How long a row of blocks sent ahead is taken to mean they still wait: the service keeps uncommitted blocks a
@@ -52,8 +53,7 @@ export class PushAhead {
   private failure: unknown;
   private readonly pool: WorkPool<string>;
   /** Aborted by `stop` (and by the run's own signal): the writes in flight end at once. */
-  private readonly abort = new AbortController();
-  private readonly unlink: () => void;
+  private readonly abort: LinkedAbort;
   /** The walk beside the pull, once it has ended well: until then no blob's blocks go ahead of its download. */
   private walk?: PushWalk;
   /** Large blobs whose blocks go to the target while they download, by name (as many as downloads at once). */
@@ -68,9 +68,7 @@ export class PushAhead {
   constructor(private readonly ctx: SyncContext, private readonly name: string, private readonly store: StagingStore,
     private readonly records: PushRecords, private readonly walked: Promise<PushWalk>) {
     this.pool = new WorkPool(ctx.config.transferConcurrency, (blob) => this.push(blob));
-    const onAbort = () => this.abort.abort();
-    ctx.signal.addEventListener("abort", onAbort, { once: true });
-    this.unlink = () => ctx.signal.removeEventListener("abort", onAbort);
+    this.abort = new LinkedAbort(ctx.signal);
     walked.then((w) => { this.walk = w; }, () => undefined);
   }
 
@@ -137,7 +135,7 @@ export class PushAhead {
     // Blocks of blobs that never went ahead (a download that failed, a full queue): nothing may still be sending.
     for (const name of [...this.early.keys()]) this.dropBlocks(name);
     await Promise.all([...this.settling].map((b) => b.settled()));
-    this.unlink();
+    this.abort.release();
     if (this.failure !== undefined) throw this.failure;
     return { copied: this.copied, bytes: this.bytes, run: this.run };
   }

@@ -19,6 +19,7 @@ import { pullContainer } from "./pull";
 import { actOnPush, pushContainer, PushWalk, walkPush } from "./push";
 import { AheadResult, PushAhead } from "./push-ahead";
 import { VersionsAhead } from "./versions-ahead";
+import { LinkedAbort } from "../transfer/linked-abort";
 import { adoptPart } from "../shard/adopt-part";
 import { containerPart, housekeepingContainers, ownedContainers } from "../shard/part";
 import { statusBlobName } from "../shard/shard-spec";
@@ -89,9 +90,7 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
     let ahead: PushAhead | undefined;
     let versionsAhead: VersionsAhead | undefined;
     // What runs beside the pull ends with the container: a pull that fails fast does not wait for the walk.
-    const besidePull = new AbortController();
-    const abortBeside = () => besidePull.abort();
-    ctx.signal.addEventListener("abort", abortBeside, { once: true });
+    const besidePull = new LinkedAbort(ctx.signal);
     try {
       store = await StagingStore.open(ctx.config.stagingDir, ctx.srcKey, container, ctx.retention);
       // A part that changed (N changed) vouches for nothing its old recovery point covered.
@@ -178,7 +177,7 @@ export async function runSync(base: SyncContext, command: Exclude<SyncCommand, "
       ahead?.stop();
       versionsAhead?.stop();
       besidePull.abort();
-      ctx.signal.removeEventListener("abort", abortBeside);
+      besidePull.release();
       await early?.catch(() => undefined);
       await versionsAhead?.finish();
       if (ahead && !pushStats) {

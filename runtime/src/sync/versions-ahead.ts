@@ -4,6 +4,7 @@ import { killPoint } from "../index/kill-point";
 import { PushRecords } from "../state/push-records";
 import { describeError, kindOf } from "../storage/errors";
 import { WorkPool } from "../transfer/pool";
+import { LinkedAbort } from "../transfer/linked-abort";
 import { CopiedVersion, TargetVersions, VersionEntry, VersionReason } from "../versions/target-versions";
 import { SyncContext } from "./context";
 
@@ -34,17 +35,14 @@ export class VersionsAhead {
   private stopped = false;
   private readonly pool: WorkPool<string>;
   /** Aborted by `stop` (and by the run's own signal): the copies in flight end at once. */
-  private readonly abort = new AbortController();
-  private readonly unlink: () => void;
+  private readonly abort: LinkedAbort;
 
   constructor(private readonly ctx: SyncContext, private readonly versions: TargetVersions, private readonly container: string,
     private readonly rows: StagingIndex, private readonly records: PushRecords) {
     // A killed run's rows name copies no later run records: each run starts from none.
     rows.clearQueue(VERSIONS_AHEAD);
     this.pool = new WorkPool(ctx.config.transferConcurrency, (name) => this.copy(name));
-    const onAbort = () => this.abort.abort();
-    ctx.signal.addEventListener("abort", onAbort, { once: true });
-    this.unlink = () => ctx.signal.removeEventListener("abort", onAbort);
+    this.abort = new LinkedAbort(ctx.signal);
   }
 
   /**
@@ -65,7 +63,7 @@ export class VersionsAhead {
   /** Waits for the copies in flight. */
   async finish(): Promise<void> {
     await this.pool.drain();
-    this.unlink();
+    this.abort.release();
   }
 
   private async copy(name: string): Promise<void> {

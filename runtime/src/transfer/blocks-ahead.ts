@@ -3,6 +3,7 @@ import { createReadStream } from "node:fs";
 import { open, FileHandle } from "node:fs/promises";
 import { BlockBlobClient } from "@azure/storage-blob";
 import { WorkPool } from "./pool";
+import { LinkedAbort } from "./linked-abort";
 import { killPoint } from "../index/kill-point";
 
 /**
@@ -63,14 +64,14 @@ export class BlocksAhead implements RangeSink {
   /** One per source version (name and ETag): attempts at the same version reuse their IDs for the same bytes, so
    *  uncommitted blocks left behind stay one set per version (the service allows 100,000 per blob). */
   private readonly prefix: string;
-  private readonly abort = new AbortController();
+  /** Set by `abandon`, which the run's signal calls too. */
+  private readonly abort: LinkedAbort;
   private readonly pool: WorkPool<{ index: number; offset: number; length: number; md5: string }>;
   private fh?: Promise<FileHandle>;
   private abandoned = false;
   /** Set by the first block the service did not take: the rest are left to the upload, not tried one by one. */
   private refused = false;
   private done = 0;
-  private readonly unlink: () => void;
 
   /** `count`: the blob's ranges; once each was tried (or the attempt abandoned) the file is let go of. */
   /** `onRefused` hears the first error a block met (for the caller to stop going ahead on one of a fatal kind). */
@@ -78,9 +79,7 @@ export class BlocksAhead implements RangeSink {
     concurrency: number, private readonly ready: () => Promise<void>, signal: AbortSignal, private readonly onRefused: (err: unknown) => void = () => undefined) {
     this.prefix = aheadBlockPrefix(version.name, version.etag);
     this.pool = new WorkPool(concurrency, (r) => this.send(r), Number.MAX_SAFE_INTEGER);
-    const onAbort = () => this.abandon();
-    signal.addEventListener("abort", onAbort, { once: true });
-    this.unlink = () => signal.removeEventListener("abort", onAbort);
+    this.abort = new LinkedAbort(signal, () => this.abandon());
   }
 
   landed(path: string, index: number, offset: number, length: number, md5: string): void {
@@ -104,7 +103,7 @@ export class BlocksAhead implements RangeSink {
   /** Resolves once nothing is in flight any more (blocks sent, failed or aborted), the file closed. */
   async settled(): Promise<void> {
     await this.pool.drain();
-    this.unlink();
+    this.abort.release();
     await this.closeFile();
   }
 
