@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { pinnedNodeBinary } from "../lib/artifact/pinned-node";
 import { startLocalSites } from "../tools/azurite/local-sites";
 import { runMeasured } from "./measure";
+import { processCpuSeconds } from "./proc-cpu";
 import { DR_SYNC_BUNDLE } from "./peers/dr-sync";
 import { deleteBlobs, uploadBlobs } from "./seed-data";
 import { changeSet, generateBlobs, Shape, SHAPES } from "./workload";
@@ -20,6 +21,8 @@ import { changeSet, generateBlobs, Shape, SHAPES } from "./workload";
  * PROBE_VARIANTS="--a|--b --c" adds REPS rounds of no-op cycles after the plain ones, each round one cycle without
  * and one with each variant's flags (added to PROBE_NODE_ARGS), interleaved so that a machine's drift hits all alike;
  * PROBE_ALTERNATE="A.js|B.js" makes the changed cycles take turns between two builds of the bundle (before/after).
+ * Each cycle's line ends with the CPU each Azurite spent during it (the source's first) and that as a share of the
+ * cycle's wall time: near 100% means that site's Azurite, one thread, was what the cycle waited for.
  * No proxy, no peers.
  */
 async function main(): Promise<void> {
@@ -55,10 +58,17 @@ async function main(): Promise<void> {
     };
     const env = { ...process.env, DR_SOURCE_SAS: sites.source.sas("rl"), DR_TARGET_SAS: sites.target.sas("rwdlac") };
     const cycle = async (label: string, dir: string, command = "run", more: string[] = [], bundle = process.env.PROBE_BUNDLE ?? DR_SYNC_BUNDLE) => {
+      const azurites = sites.pids;
+      const cpu0 = azurites.map(processCpuSeconds);
       const m = await runMeasured(pinnedNodeBinary(), [...nodeArgs, ...more, bundle, command, "--config", config(dir), ...runArgs], { env });
+      const served = azurites.map((pid, i) => {
+        const before = cpu0[i];
+        const after = processCpuSeconds(pid);
+        return before == null || after == null ? "?" : `${(after - before).toFixed(2)} s (${Math.round((after - before) / (m.wallMs / 1000) * 100)}%)`;
+      });
       if (process.env.PROBE_STDERR) writeFileSync(`${process.env.PROBE_STDERR}-${label}-${++cycles}.log`, m.stderr);
       const lines = m.stderr.split("\n").filter(Boolean).length;
-      process.stdout.write(`${label.padEnd(8)} exit ${m.code} ${(m.wallMs / 1000).toFixed(2).padStart(6)} s  rss ${Math.round((m.maxRssKiB ?? 0) / 1024)} MiB  cpu ${m.cpuSeconds?.toFixed(2)} s (sys ${m.systemSeconds?.toFixed(2)})  ${lines} stderr lines\n`);
+      process.stdout.write(`${label.padEnd(8)} exit ${m.code} ${(m.wallMs / 1000).toFixed(2).padStart(6)} s  rss ${Math.round((m.maxRssKiB ?? 0) / 1024)} MiB  cpu ${m.cpuSeconds?.toFixed(2)} s (sys ${m.systemSeconds?.toFixed(2)})  ${lines} stderr lines  Azurite cpu ${served.join(" / ")}\n`);
       if (m.code !== 0) process.stdout.write(m.stderr.slice(-2000));
     };
     const base = join(work, "base");
