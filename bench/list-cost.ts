@@ -58,7 +58,7 @@ async function main(): Promise<void> {
       } while (marker);
       return pages;
     };
-    const folders = [...new Set(generateBlobs(count, 1024, "folders", 0, "folders").map((b) => b.name.slice(0, b.name.lastIndexOf("/") + 1)))];
+    const folders = [...new Set(blobs.map((b) => b.name.slice(0, b.name.lastIndexOf("/") + 1)))];
     for (let r = 1; r <= reps; r++) {
       for (const [label, q] of [["flat, include=metadata", "&include=metadata"], ["flat, no metadata", ""]]) {
         const m = await list(q);
