@@ -20,8 +20,9 @@ export class LinkedAbort {
     if (parent.aborted) {
       this.own.abort();
       queueMicrotask(onParentAbort);
+    } else {
+      parent.addEventListener("abort", this.onParent, { once: true });
     }
-    else parent.addEventListener("abort", this.onParent, { once: true });
   }
 
   /** Aborted by `abort`, or by the parent before `release`. */
