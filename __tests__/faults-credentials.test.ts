@@ -148,6 +148,8 @@ describe("credentials and secrets", () => {
 
   test("secrets reach the runtime only through its environment: not in its arguments, not in its config, no flag takes one", async () => {
     const child = drill.spawn(["plan"]);
+    // Listened for from the start: a "close" that comes before anyone listens is never heard again.
+    const closed = new Promise((r) => child.on("close", r));
     const pid = child.pid as number;
     let cmdline = "";
     for (let i = 0; i < 50 && !cmdline; i++) {
@@ -158,7 +160,7 @@ describe("credentials and secrets", () => {
       }
       if (!cmdline) await new Promise((r) => setTimeout(r, 10));
     }
-    await new Promise((r) => child.on("close", r));
+    await closed;
     expect(cmdline).toContain("dr-sync.js");
     expect(secretLeaks(secrets, { cmdline, config: readFileSync(drill.configPath, "utf8") }, [])).toEqual([]);
     const flag = await run("sas flag", {}, ["run", "--sas", drill.env.DR_SOURCE_SAS as string]);

@@ -177,15 +177,31 @@ describe("the fence: never write into the active site", () => {
 });
 
 describe("crash safety and locking", () => {
+  /**
+   * Starts `run` and SIGKILLs it as its debug log shows the `count`-th `event` (a blob staged, a blob pushed): in the
+   * middle of its transfers however fast the machine is. Resolves with how it ended; "close" is awaited from the start.
+   */
+  const killAfter = (drill: Drill, event: string, count: number) => new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    const child = drill.spawn(["run", "--log-level", "debug"]);
+    let seen = 0;
+    let rest = "";
+    child.stderr!.on("data", (d: Buffer) => {
+      const lines = (rest + d.toString()).split("\n");
+      rest = lines.pop() ?? "";
+      for (const line of lines) if (line.includes(`"event":"${event}"`) && ++seen === count) child.kill("SIGKILL");
+    });
+    child.once("close", (code, signal) => resolve({ code, signal }));
+  });
+
   test("a run killed mid-transfer converges on the next run; staging never holds a partial file under a final name", async () => {
     const drill = await startDrill(["bulk"], { transferConcurrency: 4, blockSizeMiB: 1, singleShotMaxMiB: 1, blockConcurrency: 2 });
     try {
       await seed(drill.sites.source, "bulk", [...manyBlobs(300, "s", 2048), { name: "large/a.bin", body: Buffer.alloc(6 * 1048576, 9), blocks: true }]);
-      for (const delay of [150, 400, 800]) {
-        const child = drill.spawn(["run"]);
-        await new Promise((r) => setTimeout(r, delay));
-        child.kill("SIGKILL");
-        await new Promise((r) => child.once("close", r));
+      // Killed by what each run has done, not after a fixed time: a run that ended before a timed kill (this
+      // machine on a fast minute) killed nothing, and its "close" came before anyone waited for it.
+      for (const [event, count] of [["blob.pulled", 10], ["blob.pushed", 1], ["blob.pushed", 40]] as const) {
+        const ended = await killAfter(drill, event, count);
+        expect({ event, count, ...ended }).toEqual({ event, count, code: null, signal: "SIGKILL" });
         assertStagingWhole(join(drill.dir, "staging"));
       }
       const r = await drill.run(["run", "--json"]);
@@ -203,13 +219,15 @@ describe("crash safety and locking", () => {
     try {
       await seed(drill.sites.source, "bulk", manyBlobs(250));
       const first = drill.spawn(["run"]);
+      // Waited for from the start: a "close" that comes before anyone listens is never heard again.
+      const firstClosed = new Promise((r) => first.once("close", r));
       let firstErr = "";
       first.stderr!.on("data", (d) => { firstErr += d; });
       await new Promise((r) => setTimeout(r, 400));
       const second = await drill.run(["run"]);
       expect(second.code).toBe(3);
       expect(second.stderr).toMatch(/another dr-sync run \(pid \d+, started .*\) holds .*lock; this run exits without touching anything/);
-      const code = await new Promise((r) => first.once("close", r));
+      const code = await firstClosed;
       expect(code).toBe(0);
       expect(firstErr).not.toMatch(/error/i);
     } finally {
